@@ -1,0 +1,47 @@
+"""Content addresses: artifact keys, code versions and file digests."""
+import hashlib
+import json
+from pathlib import Path
+from types import ModuleType
+
+KEY_LENGTH = 16
+
+
+def canonical_json(value) -> str:
+    """JSON with sorted keys and no whitespace, so equal values hash equally."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
+def artifact_key(stage: str, config: dict, inputs: dict[str, str], code: str) -> str:
+    """Hash of everything a stage's output depends on: its name, config subset, input keys, code."""
+    payload = canonical_json({"stage": stage, "config": config, "inputs": inputs, "code": code})
+    return hashlib.sha256(payload.encode()).hexdigest()[:KEY_LENGTH]
+
+
+def code_version(*modules: ModuleType) -> str:
+    """Hash of the source files of the given modules (every ``.py`` under a package).
+
+    Prefect's TASK_SOURCE only hashes a task's own lines; this sees every edit to the science.
+    """
+    digest = hashlib.sha256()
+    for module in modules:
+        origin = Path(module.__file__)
+        files = sorted(origin.parent.rglob("*.py")) if origin.name == "__init__.py" else [origin]
+        for path in files:
+            digest.update(path.name.encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:KEY_LENGTH]
+
+
+def file_digest(path: str | Path) -> str:
+    """sha256 of a file's bytes, or of every file below a folder with its relative name (user data inputs)."""
+    path = Path(path)
+    digest = hashlib.sha256()
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for file in files:
+        if path.is_dir():
+            digest.update(str(file.relative_to(path)).encode())
+        with open(file, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()

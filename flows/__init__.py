@@ -1,0 +1,1 @@
+"""Wiring: the discovery flow and the ``symdistill`` command line."""

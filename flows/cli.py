@@ -1,0 +1,140 @@
+"""The ``symdistill`` command line: run, status, show.
+
+Bad input exits with status 2 and one line on stderr; ``--debug`` shows the full traceback.
+"""
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from symdistill.config import default_store_path
+from symdistill.flows import environment
+
+EXIT_BAD_INPUT = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="symdistill", description="Distil equations from neural surrogates.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="run an experiment's stages, skipping those already computed")
+    run.add_argument("config", type=Path)
+    run.add_argument("--store", type=Path, help="artifact store (default: symdistill.zarr beside the config)")
+    run.add_argument("--from", dest="from_stage", metavar="STAGE", help="recompute this stage and all after it")
+    run.add_argument("--until", dest="until_stage", metavar="STAGE", help="stop after this stage")
+    run.add_argument("--repair", action="store_true", help="verify cached artifacts and recompute corrupt ones")
+    status = commands.add_parser("status", help="show each stage's key and whether it is complete, stale or missing")
+    status.add_argument("config", type=Path)
+    status.add_argument("--store", type=Path)
+    status.add_argument("--json", action="store_true")
+    show = commands.add_parser("show", help="print an artifact's provenance, figures and contents")
+    show.add_argument("stage")
+    show.add_argument("key")
+    show.add_argument("--store", type=Path, help="artifact store (default: $SYMDISTILL_STORE, "
+                                                  "./symdistill.zarr or ./config/symdistill.zarr)")
+    show.add_argument("--json", action="store_true")
+    for sub in (run, status, show):
+        sub.add_argument("--debug", action="store_true", help="show full tracebacks and Prefect's logs")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return {"run": cmd_run, "status": cmd_status, "show": cmd_show}[args.command](args)
+    except Exception as err:
+        if args.debug:
+            raise
+        if _is_user_error(err):
+            print(f"symdistill: error: {err}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        print(f"symdistill: unexpected {type(err).__name__}: {err} (rerun with --debug for the traceback)",
+              file=sys.stderr)
+        return 1
+
+
+def _is_user_error(err: Exception) -> bool:
+    from symdistill.catalogs import ArtifactError
+    from symdistill.components.ingest import DatasetError
+    from symdistill.config import ConfigError
+    from symdistill.tasks.plan import PlanError
+
+    return isinstance(err, (ConfigError, PlanError, DatasetError, ArtifactError))
+
+
+def cmd_run(args) -> int:
+    clock = time.perf_counter()
+    store = args.store or default_store_path(args.config)
+    environment.configure(store, args.debug)  # before anything imports Prefect
+    from symdistill.flows.discovery import discovery
+    from symdistill.tasks.context import open_run
+
+    # Check config, stages and data paths before Prefect starts, so bad input fails in one line.
+    open_run(args.config, store, args.from_stage, args.until_stage, args.repair, log=lambda _: None)
+
+    result = discovery(str(args.config), str(store), args.from_stage, args.until_stage, args.repair)
+    ran = [s for s, r in result["stages"].items() if r["ran"]]
+    print(f"{result['experiment']}: {len(ran)} stage(s) computed, {len(result['stages']) - len(ran)} cached; "
+          f"store {result['store']}; {time.perf_counter() - clock:.1f} s")
+    return 0
+
+
+def cmd_status(args) -> int:
+    environment.configure(args.store or default_store_path(args.config), args.debug)
+    from symdistill.tasks.context import open_run
+    from symdistill.tasks.status import describe, stage_status
+
+    ctx, _ = open_run(args.config, args.store, log=lambda _: None)
+    records = stage_status(ctx.plan, ctx.store, ctx.experiment.experiment.name)
+    if args.json:
+        print(json.dumps({"experiment": ctx.experiment.experiment.name, "config": str(args.config),
+                          "store": str(ctx.store.root), "stages": records}, indent=2))
+        return 0
+    for record in records:
+        print(f"{record['stage']:<16} {record['key']}  {record['state']}")
+        for reason in record["reasons"]:
+            print(f"{'':<18}{describe(reason)}")
+    return 0
+
+
+def cmd_show(args) -> int:
+    from symdistill.catalogs import ArtifactRef, ArtifactStore, summarize
+
+    store = ArtifactStore(args.store or _find_store())
+    ref = ArtifactRef(args.stage, args.key)
+    provenance = store.provenance(ref)
+    report = {"artifact": str(ref), "store": str(store.root), "provenance": provenance,
+              "figures": provenance.get("figures", {}), "contents": summarize(store.read(ref))}
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    print(f"artifact {ref} in {store.root}")
+    for field in ("experiment", "config_file", "code_version", "host", "started", "finished", "duration_s"):
+        print(f"  {field:<13} {provenance.get(field)}")
+    print(f"  inputs        {provenance.get('inputs') or 'none'}")
+    print("  config        " + json.dumps(provenance.get("config")))
+    print("figures")
+    for name, value in report["figures"].items():
+        print(f"  {name:<32} {value:.6g}" if isinstance(value, float) else f"  {name:<32} {value}")
+    for name, content in report["contents"].items():
+        print(f"dataset {name}: " + ", ".join(f"{k}={v}" for k, v in content["sizes"].items()))
+        for var, info in content["variables"].items():
+            span = f"  [{info['min']:.4g}, {info['max']:.4g}]" if "min" in info else ""
+            print(f"  {var:<10} {str(tuple(info['dims'])):<32} {info['dtype']:<8} {info['units'] or '-'}{span}")
+    return 0
+
+
+def _find_store() -> Path:
+    candidates = [Path(os.environ["SYMDISTILL_STORE"])] if "SYMDISTILL_STORE" in os.environ else []
+    candidates += [Path("symdistill.zarr"), Path("config/symdistill.zarr")]
+    for path in candidates:
+        if path.is_dir():
+            return path
+    from symdistill.catalogs import MissingArtifactError
+
+    raise MissingArtifactError(f"no artifact store found at {', '.join(map(str, candidates))}; pass --store PATH")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

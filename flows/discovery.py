@@ -1,0 +1,18 @@
+"""The discovery flow: the stages in order, each a task that decides for itself whether to run."""
+from prefect import flow
+
+from symdistill.tasks.context import open_run
+from symdistill.tasks.ingest import ingest_stage
+from symdistill.tasks.simulate import simulate_stage
+
+STAGE_TASKS = {"simulate": simulate_stage, "ingest": ingest_stage}
+
+
+@flow(name="symdistill-discovery", log_prints=False, validate_parameters=False)
+def discovery(config_path: str, store_path: str | None = None, from_stage: str | None = None,
+              until_stage: str | None = None, repair: bool = False) -> dict:
+    """Run the experiment's stages up to ``until_stage``; return each stage's key and whether it ran."""
+    ctx, stages = open_run(config_path, store_path, from_stage, until_stage, repair)
+    refs = {stage: STAGE_TASKS[stage](ctx) for stage in stages}
+    return {"experiment": ctx.experiment.experiment.name, "store": str(ctx.store.root),
+            "stages": {stage: {"key": ref.key, "ran": stage in ctx.executed} for stage, ref in refs.items()}}

@@ -1,0 +1,87 @@
+"""What every stage task needs: the plan, the store, and what to force; plus the shared run-a-stage steps."""
+import importlib.metadata
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import xarray as xr
+
+from symdistill.catalogs import ArtifactRef, ArtifactStore, CorruptArtifactError
+from symdistill.config import Experiment, default_store_path, load_experiment
+from symdistill.tasks.plan import StageSpec, build_plan, select_stages
+
+PACKAGES = ("symdistill", "numpy", "numba", "xarray", "zarr", "pint", "prefect", "torch", "sympy", "dask")
+
+StageOutput = tuple[dict[str, xr.Dataset], dict]  # datasets to store, figures to record
+
+
+@dataclass
+class RunContext:
+    experiment: Experiment
+    config_path: Path
+    store: ArtifactStore
+    plan: dict[str, StageSpec]
+    forced: set[str] = field(default_factory=set)
+    repair: bool = False
+    executed: list[str] = field(default_factory=list)
+    log: Callable[[str], None] = print
+
+    def inputs_of(self, stage: str) -> dict[str, dict[str, xr.Dataset]]:
+        return {name: self.store.read(ArtifactRef(name, key)) for name, key in self.plan[stage].inputs.items()}
+
+
+def open_run(config_path: str | Path, store_path: str | Path | None = None, from_stage: str | None = None,
+             until_stage: str | None = None, repair: bool = False, log: Callable[[str], None] = print):
+    """Load and check everything a run needs before any stage starts; return (context, stages to run).
+
+    Raises ConfigError, PlanError or DatasetError (unreadable data) with one clear message.
+    """
+    config_path = Path(config_path)
+    experiment = load_experiment(config_path)
+    plan = build_plan(experiment, config_path.parent)
+    stages, forced = select_stages(plan, from_stage, until_stage)
+    store = ArtifactStore(store_path if store_path is not None else default_store_path(config_path))
+    store.clean_incomplete()
+    return RunContext(experiment, config_path, store, plan, forced, repair, log=log), stages
+
+
+def run_stage(ctx: RunContext, stage: str, compute: Callable[[dict], StageOutput]) -> ArtifactRef:
+    """Skip ``stage`` if its artifact is complete (and intact under --repair), else compute and write it."""
+    spec = ctx.plan[stage]
+    if stage not in ctx.forced and ctx.store.is_complete(spec.ref):
+        if not ctx.repair:
+            ctx.log(f"{stage}: cached ({spec.key})")
+            return spec.ref
+        try:
+            ctx.store.verify(spec.ref)
+            ctx.log(f"{stage}: cached and verified ({spec.key})")
+            return spec.ref
+        except CorruptArtifactError as err:
+            ctx.log(f"{stage}: {err}; recomputing")
+    started = datetime.now(timezone.utc)
+    clock = time.perf_counter()
+    datasets, figures = compute(ctx.inputs_of(stage))
+    provenance = {
+        "stage": stage, "key": spec.key, "experiment": ctx.experiment.experiment.name,
+        "config_file": str(ctx.config_path), "config": spec.config, "inputs": spec.inputs,
+        "code_version": spec.code, "package_versions": package_versions(), "host": socket.gethostname(),
+        "started": started.isoformat(), "finished": datetime.now(timezone.utc).isoformat(),
+        "duration_s": round(time.perf_counter() - clock, 3), "figures": figures,
+    }
+    ctx.store.write(spec.ref, datasets, provenance)
+    ctx.executed.append(stage)
+    ctx.log(f"{stage}: computed ({spec.key}) in {provenance['duration_s']:.1f} s")
+    return spec.ref
+
+
+def package_versions() -> dict[str, str]:
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions

@@ -1,0 +1,76 @@
+"""The stages of an experiment and their artifact keys, computable before anything runs.
+
+Both the flow (to run) and ``symdistill status`` (to explain) use this one plan, so they agree.
+"""
+import importlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from symdistill.catalogs import ArtifactRef, artifact_key, code_version, file_digest
+from symdistill.components import ingest as ingest_component
+from symdistill.components import simulate as simulate_component
+from symdistill.config import Experiment
+
+STAGE_ORDER = ("simulate", "ingest")
+STAGE_CODE = {"simulate": (simulate_component,), "ingest": (ingest_component,)}
+
+
+class PlanError(ValueError):
+    """A stage name given on the command line is not part of this experiment."""
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    """One stage of one experiment: what it depends on and the key that follows from it."""
+
+    name: str
+    config: dict
+    inputs: dict[str, str] = field(default_factory=dict)  # upstream stage -> its key
+    code: str = ""
+
+    @property
+    def key(self) -> str:
+        return artifact_key(self.name, self.config, self.inputs, self.code)
+
+    @property
+    def ref(self) -> ArtifactRef:
+        return ArtifactRef(self.name, self.key)
+
+
+def build_plan(experiment: Experiment, config_dir: Path) -> dict[str, StageSpec]:
+    """Ordered stage name -> spec for the stages that exist so far."""
+    plan: dict[str, StageSpec] = {}
+    data_stage = experiment.data_stage
+    config = getattr(experiment, data_stage).model_dump(mode="json")
+    if data_stage == "ingest":
+        config["file_sha256"] = file_digest(resolve_data_path(experiment, config_dir))
+    plan[data_stage] = StageSpec(data_stage, config, {}, _code(data_stage))
+    return plan
+
+
+def resolve_data_path(experiment: Experiment, config_dir: Path) -> Path:
+    path = Path(experiment.ingest.path)
+    path = path if path.is_absolute() else config_dir / path
+    if not path.exists():
+        raise PlanError(f"[ingest] path {experiment.ingest.path!r}: no such file (looked at {path})")
+    return path
+
+
+def select_stages(plan: dict[str, StageSpec], from_stage: str | None, until_stage: str | None):
+    """Return (stages to run, stages forced to recompute) for --from / --until."""
+    names = list(plan)
+    for given in (from_stage, until_stage):
+        if given is not None and given not in plan:
+            known = ", ".join(STAGE_ORDER)
+            raise PlanError(f"stage {given!r} is not in this experiment; its stages are {', '.join(names)} "
+                            f"(all stages: {known})")
+    stop = names.index(until_stage) + 1 if until_stage else len(names)
+    run = names[:stop]
+    forced = set(names[names.index(from_stage):]) if from_stage else set()
+    return run, forced & set(run)
+
+
+def _code(stage: str) -> str:
+    # The task wrapper is part of what a stage computes; imported here to avoid an import cycle.
+    task_module = importlib.import_module(f"symdistill.tasks.{stage}")
+    return code_version(*STAGE_CODE[stage], task_module)

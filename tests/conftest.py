@@ -1,0 +1,45 @@
+"""Shared fixtures. Prefect and numba are pointed at throwaway folders before anything imports them."""
+import os
+import tempfile
+from pathlib import Path
+
+_SCRATCH = Path(tempfile.mkdtemp(prefix="symdistill-tests-"))
+os.environ.setdefault("PREFECT_HOME", str(_SCRATCH / "prefect"))
+for name, value in {
+    "PREFECT_LOGGING_LEVEL": "WARNING",
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW": "ignore",
+    "DASK_LOGGING__DISTRIBUTED": "warning",
+}.items():
+    os.environ.setdefault(name, value)
+
+import pytest  # noqa: E402
+
+DATA = Path(__file__).parent / "data"
+REPO = Path(__file__).parent.parent
+
+TINY_SPRING = """
+[experiment]
+name = "tiny"
+
+[simulate]
+law = "spring"
+n_bodies = 3
+dim = 2
+n_sims = {n_sims}
+n_steps = 40
+dt = 0.01
+record_every = 10
+seed = 1
+"""
+
+
+@pytest.fixture
+def tiny_config(tmp_path):
+    """A small spring experiment; call with n_sims to write a variant. Returns the config path."""
+    def write(n_sims: int = 6, name: str = "tiny.toml") -> Path:
+        path = tmp_path / name
+        path.write_text(TINY_SPRING.format(n_sims=n_sims))
+        return path
+
+    return write

@@ -1,0 +1,84 @@
+"""Experiment files: shipped ones load, bad ones fail before any work with a message naming the problem."""
+import pytest
+
+from conftest import REPO
+from symdistill.config import ConfigError, load_experiment
+
+
+@pytest.mark.parametrize("name", ["spring2d", "gravity2d", "charge3d"])
+def test_shipped_experiments_load(name):
+    experiment = load_experiment(REPO / "config" / f"{name}.toml")
+    assert experiment.data_stage == "simulate"
+    assert experiment.experiment.name == name
+
+
+def test_defaults_are_filled_in(tmp_path):
+    path = tmp_path / "e.toml"
+    path.write_text('[experiment]\nname = "e"\n[simulate]\nlaw = "r1"\n')
+    sim = load_experiment(path).simulate
+    assert (sim.n_bodies, sim.dim, sim.integrator, sim.units.length) == (4, 2, "leapfrog", "m")
+
+
+def failure(tmp_path, text: str) -> str:
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as err:
+        load_experiment(path)
+    return str(err.value)
+
+
+BASE = '[experiment]\nname = "e"\n[simulate]\nlaw = "spring"\n'
+
+
+def test_unknown_key_names_file_key_value_and_allowed_keys(tmp_path):
+    message = failure(tmp_path, BASE + "nbodies = 4\n")
+    assert "bad.toml" in message and "simulate.nbodies = 4" in message
+    assert "unknown key" in message and "n_bodies" in message
+
+
+def test_wrong_type_is_not_coerced(tmp_path):
+    message = failure(tmp_path, BASE + 'n_bodies = "4"\n')
+    assert "simulate.n_bodies = '4'" in message and "integer" in message
+
+
+@pytest.mark.parametrize("line, expected", [
+    ("n_bodies = 65", "less than or equal to 64"),
+    ("dim = 4", "2 or 3"),
+    ("dt = 0.0", "greater than 0"),
+    ('integrator = "euler"', "'leapfrog' or 'rk4'"),
+])
+def test_bad_values_say_what_is_allowed(tmp_path, line, expected):
+    message = failure(tmp_path, BASE + line + "\n")
+    assert line.split(" = ")[0] in message and expected in message
+
+
+def test_unknown_law_lists_the_laws(tmp_path):
+    message = failure(tmp_path, '[experiment]\nname = "e"\n[simulate]\nlaw = "hooke"\n')
+    assert "simulate.law = 'hooke'" in message
+    assert "'r2', 'r1', 'spring', 'damped', 'charge' or 'discontinuous'" in message
+
+
+def test_damped_law_needs_rk4(tmp_path):
+    message = failure(tmp_path, '[experiment]\nname = "e"\n[simulate]\nlaw = "damped"\n')
+    assert "rk4" in message
+
+
+def test_unknown_unit(tmp_path):
+    message = failure(tmp_path, BASE + '[simulate.units]\nlength = "furlongz"\n')
+    assert "simulate.units.length = 'furlongz'" in message and "unknown unit" in message
+
+
+def test_exactly_one_data_stage(tmp_path):
+    assert "exactly one data stage" in failure(tmp_path, '[experiment]\nname = "e"\n')
+    both = BASE + '[ingest]\npath = "x.csv"\n'
+    assert "exactly one data stage" in failure(tmp_path, both)
+
+
+def test_missing_file_and_broken_toml(tmp_path):
+    with pytest.raises(ConfigError, match="no such config file"):
+        load_experiment(tmp_path / "nope.toml")
+    assert "not valid TOML" in failure(tmp_path, "[experiment\n")
+
+
+def test_missing_required_key(tmp_path):
+    assert "simulate.law: required key is missing" in failure(tmp_path, '[experiment]\nname = "e"\n[simulate]\n')
