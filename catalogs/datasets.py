@@ -30,7 +30,7 @@ def read_dataset_file(path: str | Path, fmt: str = "auto") -> xr.Dataset:
         if fmt == "csv":
             return dataset_from_long_table(pd.read_csv(path))
         if fmt == "zarr":
-            with xr.open_zarr(path, consolidated=None, decode_times=False) as ds:
+            with xr.open_zarr(path, consolidated=False, decode_times=False) as ds:
                 return ds.load()
         with xr.open_dataset(path, decode_times=False) as ds:
             return ds.load()

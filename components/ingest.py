@@ -64,8 +64,8 @@ def dataset_from_long_table(table: pd.DataFrame) -> xr.Dataset:
         raise DatasetError("CSV has no rows")
     duplicated = table.duplicated(["sim", "time", "body"])
     if duplicated.any():
-        row = table[duplicated].iloc[0]
-        raise DatasetError(f"CSV repeats the row sim={row['sim']}, time={row['time']}, body={row['body']}")
+        first = {c: table.loc[duplicated, c].iloc[0] for c in ("sim", "time", "body")}
+        raise DatasetError("CSV repeats the row " + ", ".join(f"{c}={v}" for c, v in first.items()))
     sims, times, bodies = (np.unique(table[c].to_numpy()) for c in ("sim", "time", "body"))
     expected = len(sims) * len(times) * len(bodies)
     if len(table) != expected:

@@ -1,0 +1,127 @@
+"""Stage caching: what runs, what is skipped, and why a stage is stale (tasks called without the engine)."""
+import pytest
+import xarray as xr
+
+import symdistill.tasks.simulate as simulate_task_module
+from symdistill.catalogs import ArtifactStore, CorruptArtifactError
+from symdistill.tasks.context import open_run, run_stage
+from symdistill.tasks.plan import PlanError, StageSpec
+from symdistill.tasks.simulate import simulate_stage
+from symdistill.tasks.status import stage_status
+
+
+@pytest.fixture
+def simulate_calls(monkeypatch):
+    """Count calls of the simulate component made through the task."""
+    calls = []
+    real = simulate_task_module.simulate
+
+    def counting(*args, **kwargs):
+        calls.append(kwargs["n_sims"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(simulate_task_module, "simulate", counting)
+    return calls
+
+
+def with_probe(ctx, probe_config=None):
+    """Add a downstream stage that depends on simulate, to watch keys propagate."""
+    ctx.plan["probe"] = StageSpec("probe", probe_config or {"threshold": 1}, {"simulate": ctx.plan["simulate"].key}, "p1")
+    probe_runs = []
+
+    def run_probe():
+        def compute(inputs):
+            probe_runs.append(1)
+            return {"mean": inputs["simulate"]["data"][["pos"]].mean("sim")}, {"n": 1}
+        return run_stage(ctx, "probe", compute)
+
+    return run_probe, probe_runs
+
+
+def run_all(config, store, **kwargs):
+    ctx, stages = open_run(config, store, log=lambda _: None, **kwargs)
+    run_probe, probe_runs = with_probe(ctx)
+    simulate_stage.fn(ctx)
+    run_probe()
+    return ctx, probe_runs
+
+
+def test_second_run_executes_no_component(tiny_config, tmp_path, simulate_calls):
+    config, store = tiny_config(), tmp_path / "store"
+    first, first_probe = run_all(config, store)
+    second, second_probe = run_all(config, store)
+    assert first.executed == ["simulate", "probe"] and simulate_calls == [6]
+    assert second.executed == [] and second_probe == []
+    assert simulate_calls == [6]
+
+
+def test_a_changed_simulation_parameter_recomputes_exactly_downstream(tiny_config, tmp_path, simulate_calls):
+    store = tmp_path / "store"
+    run_all(tiny_config(6), store)
+    changed, _ = run_all(tiny_config(7), store)
+    assert changed.executed == ["simulate", "probe"] and simulate_calls == [6, 7]
+    ctx, _ = open_run(tiny_config(7), store, log=lambda _: None)
+    run_probe, probe_runs = with_probe(ctx, {"threshold": 2})  # only the downstream config changes
+    simulate_stage.fn(ctx)
+    run_probe()
+    assert ctx.executed == ["probe"] and simulate_calls == [6, 7]
+
+
+def test_a_crash_mid_write_is_recomputed_next_run(tiny_config, tmp_path, monkeypatch, simulate_calls):
+    config, store = tiny_config(), tmp_path / "store"
+    original = xr.Dataset.to_zarr
+
+    def write_then_die(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        raise RuntimeError("power cut")
+
+    monkeypatch.setattr(xr.Dataset, "to_zarr", write_then_die)
+    ctx, _ = open_run(config, store, log=lambda _: None)
+    with pytest.raises(RuntimeError, match="power cut"):
+        simulate_stage.fn(ctx)
+    assert not ctx.store.is_complete(ctx.plan["simulate"].ref)
+    monkeypatch.setattr(xr.Dataset, "to_zarr", original)
+    ctx, _ = open_run(config, store, log=lambda _: None)
+    simulate_stage.fn(ctx)
+    assert ctx.executed == ["simulate"] and simulate_calls == [6, 6]
+
+
+def test_corruption_is_named_and_repaired(tiny_config, tmp_path, simulate_calls):
+    config, store = tiny_config(), tmp_path / "store"
+    ctx, _ = run_all(config, store)
+    ref = ctx.plan["simulate"].ref
+    chunk = next(p for p in (ctx.store.path(ref) / "data" / "pos" / "c").rglob("*") if p.is_file())
+    raw = bytearray(chunk.read_bytes())
+    raw[-3] ^= 0x10
+    chunk.write_bytes(bytes(raw))
+    with pytest.raises(CorruptArtifactError, match=f"simulate/{ref.key}/data"):
+        ArtifactStore(store).read(ref)
+    repaired, probe_runs = run_all(config, store, repair=True)
+    assert repaired.executed == ["simulate"] and simulate_calls == [6, 6]
+    ArtifactStore(store).read(ref)
+
+
+def test_from_and_until(tiny_config, tmp_path, simulate_calls):
+    config, store = tiny_config(), tmp_path / "store"
+    run_all(config, store)
+    ctx, stages = open_run(config, store, from_stage="simulate", log=lambda _: None)
+    assert stages == ["simulate"] and ctx.forced == {"simulate"}
+    simulate_stage.fn(ctx)
+    assert simulate_calls == [6, 6]
+    with pytest.raises(PlanError, match="stage 'capture' is not in this experiment; its stages are simulate"):
+        open_run(config, store, until_stage="capture")
+
+
+def test_status_names_what_changed(tiny_config, tmp_path):
+    store = tmp_path / "store"
+    ctx, _ = open_run(tiny_config(6), store, log=lambda _: None)
+    assert stage_status(ctx.plan, ctx.store, "tiny")[0]["state"] == "missing"
+    first, _ = run_all(tiny_config(6), store)
+    assert [r["state"] for r in stage_status(first.plan, first.store, "tiny")] == ["complete", "complete"]
+    ctx, _ = open_run(tiny_config(9), store, log=lambda _: None)
+    with_probe(ctx)
+    simulate_record, probe_record = stage_status(ctx.plan, ctx.store, "tiny")
+    assert simulate_record["state"] == probe_record["state"] == "stale"
+    assert simulate_record["reasons"] == [{"kind": "config", "field": "simulate.n_sims", "old": 6, "new": 9}]
+    assert probe_record["reasons"] == [{"kind": "input", "field": "simulate",
+                                        "old": first.plan["simulate"].key, "new": ctx.plan["simulate"].key}]
