@@ -56,7 +56,7 @@ class ForceLaw:
                 "distance": "r' = |x_i - x_j| + softening"}
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def _radial_coefficient(law, r_soft, mi, mj, qi, qj):
     """-dU/dr' for one pair: the signed force magnitude along +d."""
     if law == _R2:
@@ -67,37 +67,43 @@ def _radial_coefficient(law, r_soft, mi, mj, qi, qj):
         return -2.0 * (r_soft - 1.0)
     if law == _CHARGE:
         return qi * qj / (r_soft * r_soft)
-    if r_soft < 2.0:  # discontinuous
-        return 0.0
-    return -2.0 * (r_soft - 1.0)
+    return 0.0 if r_soft < 2.0 else -2.0 * (r_soft - 1.0)  # discontinuous
 
 
-@njit(cache=True)
-def accelerations(pos, vel, mass, charge, law, softening, damping, out):
-    """Write the acceleration of every body into ``out``.
+@njit(cache=True, error_model="numpy")
+def accelerations(pos, vel, mass, inv_mass, charge, law, softening, damping, scale, out):
+    """Write the acceleration of every body of a block of simulations into ``out``.
 
-    Naive algorithm: for each ordered pair (i, j), add F_ij / m_i to a_i.
-    Each unordered pair is visited once and its force applied to both bodies (Newton's third law).
-    pos, vel, out: [n_body, dim]; mass, charge: [n_body]
+    Naive algorithm: for each pair i < j, F = coef(r') d / |d| (minus damping on relative velocity);
+    a_i += F / m_i and a_j -= F / m_j (Newton's third law).
+    Optimization: the innermost loops run over the simulations of the block, which are independent,
+    so sqrt and division vectorize across them.
+    pos, vel, out: [n_body, dim, n_block]; mass, inv_mass, charge: [n_body, n_block]; scale: [n_block] scratch
     """
-    n, dim = pos.shape
-    out[:] = 0.0
+    n, dim, block = pos.shape
+    for i in range(n):
+        for k in range(dim):
+            for b in range(block):
+                out[i, k, b] = 0.0
     for i in range(n):
         for j in range(i + 1, n):
-            dist2 = 0.0
+            for b in range(block):
+                scale[b] = 0.0
             for k in range(dim):
-                d = pos[i, k] - pos[j, k]
-                dist2 += d * d
-            dist = np.sqrt(dist2)
-            scale = 0.0
-            if dist > 0.0:
-                scale = _radial_coefficient(law, dist + softening, mass[i], mass[j], charge[i], charge[j]) / dist
+                for b in range(block):
+                    d = pos[i, k, b] - pos[j, k, b]
+                    scale[b] += d * d
+            for b in range(block):
+                dist = np.sqrt(scale[b])
+                coef = _radial_coefficient(law, dist + softening, mass[i, b], mass[j, b], charge[i, b], charge[j, b])
+                scale[b] = coef / dist if dist > 0.0 else 0.0
             for k in range(dim):
-                f = scale * (pos[i, k] - pos[j, k])
-                if law == _DAMPED:
-                    f -= damping * (vel[i, k] - vel[j, k])
-                out[i, k] += f / mass[i]
-                out[j, k] -= f / mass[j]
+                for b in range(block):
+                    f = scale[b] * (pos[i, k, b] - pos[j, k, b])
+                    if law == _DAMPED:
+                        f -= damping * (vel[i, k, b] - vel[j, k, b])
+                    out[i, k, b] += f * inv_mass[i, b]
+                    out[j, k, b] -= f * inv_mass[j, b]
 
 
 def pair_potential(law: ForceLaw, r_soft, mi, mj, qi, qj):

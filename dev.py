@@ -1,0 +1,78 @@
+#!/usr/bin/env python3
+"""Set-up and everyday commands on a fresh machine that has Python 3.11 (the README's two commands).
+
+    python3.11 dev.py run [CONFIG] [symdistill run options]   install if needed, then run an experiment
+    python3.11 dev.py test [pytest options]                    install if needed, then run the test suite
+
+Installs into .venv: the pinned dependencies when pyproject.toml changes, and symdistill itself (a normal,
+non-editable install, as users get it) when any source file changes; otherwise it starts at once.
+"""
+import hashlib
+import shutil
+import subprocess
+import sys
+import tomllib
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / "bin"
+SOURCE_DIRS = ("flows", "tasks", "components", "catalogs", "config")
+DEFAULT_EXPERIMENT = "config/spring2d.toml"
+PIP = ("-m", "pip", "install", "--quiet", "--disable-pip-version-check")
+
+
+def digest(paths) -> str:
+    hasher = hashlib.sha256()
+    for path in sorted(paths):
+        hasher.update(str(path.relative_to(ROOT)).encode())
+        hasher.update(path.read_bytes())
+    return hasher.hexdigest()
+
+
+def up_to_date(stamp: Path, value: str) -> bool:
+    return stamp.exists() and stamp.read_text() == value
+
+
+def ensure_installed() -> None:
+    if sys.version_info[:2] != (3, 11):
+        sys.exit(f"dev.py needs Python 3.11 (this is {sys.version.split()[0]}): run it as python3.11 dev.py ...")
+    python = BIN / "python"
+    if not python.exists():
+        print("creating .venv ...", flush=True)
+        venv.create(VENV, with_pip=True)
+    pyproject = ROOT / "pyproject.toml"
+    deps_stamp, deps_hash = VENV / ".deps-hash", digest([pyproject])
+    if not up_to_date(deps_stamp, deps_hash):
+        print("installing pinned dependencies into .venv (a few minutes, once) ...", flush=True)
+        project = tomllib.loads(pyproject.read_text())["project"]
+        requirements = project["dependencies"] + project["optional-dependencies"]["test"]
+        subprocess.run([python, *PIP, "setuptools>=69", "wheel", *requirements], check=True)
+        deps_stamp.write_text(deps_hash)
+    sources = [p for d in SOURCE_DIRS for p in (ROOT / d).rglob("*") if p.suffix in (".py", ".toml")]
+    install_stamp, install_hash = VENV / ".install-hash", digest(sources + [pyproject])
+    if not up_to_date(install_stamp, install_hash):
+        print("installing symdistill into .venv ...", flush=True)
+        subprocess.run([python, *PIP, "--no-deps", "--no-build-isolation", "--force-reinstall", str(ROOT)],
+                       check=True, cwd=ROOT)
+        shutil.rmtree(ROOT / "build", ignore_errors=True)
+        install_stamp.write_text(install_hash)
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] not in ("run", "test"):
+        print(__doc__)
+        return 2
+    ensure_installed()
+    command, rest = argv[0], argv[1:]
+    if command == "run":
+        if not rest or rest[0].startswith("-"):
+            rest = [DEFAULT_EXPERIMENT, *rest]
+        return subprocess.run([BIN / "symdistill", "run", *rest], cwd=ROOT).returncode
+    # From tests/, so the repository root is not on sys.path and the installed package is what is tested.
+    return subprocess.run([BIN / "python", "-m", "pytest", "-q", *rest], cwd=ROOT / "tests").returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
