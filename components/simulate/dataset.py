@@ -144,4 +144,6 @@ def conservation_diagnostics(ds: xr.Dataset, law: ForceLaw) -> dict:
         energy_drift = np.abs(energy - energy[:, :1]).max(axis=1) / scale
         out["max_relative_energy_drift"] = float(energy_drift.max())
         out["median_relative_energy_drift"] = float(np.median(energy_drift))
+        # Close encounters at fixed step are where energy drifts; say how many simulations had one.
+        out["fraction_of_sims_energy_drift_above_1pct"] = float(np.mean(energy_drift > 0.01))
     return out
