@@ -1,0 +1,292 @@
+"""The numba evaluator: a whole population on the data in row blocks, plus constant derivatives.
+
+Naive algorithm: for each program, walk its postfix nodes with a stack of column vectors,
+pushing variables and constants and applying operators to the top of the stack.
+Optimization (as in Operon): the walk runs over blocks of BLOCK rows held in a small [depth, BLOCK]
+scratch buffer that stays in cache; programs run in parallel; each program stops at its first NaN/Inf.
+X is laid out [n_features, n_rows] so a variable's block is contiguous.
+"""
+import numpy as np
+from numba import njit, prange
+
+BLOCK = 128
+# codes: 0 const, 1 var, 2 add, 3 sub, 4 mul, 5 div, 6 pow, 7 neg, 8 inv, 9 sqrt, 10 square, 11 cube,
+# 12 exp, 13 log, 14 sin, 15 cos, 16 tanh, 17 abs  (order of operators.BUILTINS)
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _all_finite(row, n):
+    check = 0.0
+    for r in range(n):
+        check += row[r] - row[r]  # finite -> 0, inf or nan -> nan
+    return check == 0.0
+
+
+@njit(cache=True, error_model="numpy")
+def _run_block(codes, args, values, begin, end, X, start, n, stack):
+    """Evaluate nodes [begin, end) on rows [start, start + n); result in stack[0]. Returns False on NaN/Inf."""
+    sp = 0
+    for i in range(begin, end):
+        code = codes[i]
+        if code == 0:
+            c = values[i]
+            for r in range(n):
+                stack[sp, r] = c
+            sp += 1
+            continue
+        if code == 1:
+            f = args[i]
+            for r in range(n):
+                stack[sp, r] = X[f, start + r]
+            sp += 1
+            continue
+        if code <= 6:
+            a = stack[sp - 2]
+            b = stack[sp - 1]
+            sp -= 1
+            if code == 2:
+                for r in range(n):
+                    a[r] = a[r] + b[r]
+            elif code == 3:
+                for r in range(n):
+                    a[r] = a[r] - b[r]
+            elif code == 4:
+                for r in range(n):
+                    a[r] = a[r] * b[r]
+            elif code == 5:
+                for r in range(n):
+                    a[r] = a[r] / b[r]
+            else:
+                for r in range(n):
+                    a[r] = a[r] ** b[r]
+            if not _all_finite(a, n):
+                return False
+            continue
+        a = stack[sp - 1]
+        if code == 7:
+            for r in range(n):
+                a[r] = -a[r]
+        elif code == 8:
+            for r in range(n):
+                a[r] = 1.0 / a[r]
+        elif code == 9:
+            for r in range(n):
+                a[r] = np.sqrt(a[r])
+        elif code == 10:
+            for r in range(n):
+                a[r] = a[r] * a[r]
+        elif code == 11:
+            for r in range(n):
+                a[r] = a[r] * a[r] * a[r]
+        elif code == 12:
+            for r in range(n):
+                a[r] = np.exp(a[r])
+        elif code == 13:
+            for r in range(n):
+                a[r] = np.log(a[r])
+        elif code == 14:
+            for r in range(n):
+                a[r] = np.sin(a[r])
+        elif code == 15:
+            for r in range(n):
+                a[r] = np.cos(a[r])
+        elif code == 16:
+            for r in range(n):
+                a[r] = np.tanh(a[r])
+        else:
+            for r in range(n):
+                a[r] = np.abs(a[r])
+        if not _all_finite(a, n):
+            return False
+    return True
+
+
+@njit(cache=True, inline="always")
+def _max_length(offsets):
+    longest = 1
+    for p in range(offsets.size - 1):
+        longest = max(longest, offsets[p + 1] - offsets[p])
+    return longest
+
+
+@njit(cache=True, error_model="numpy")
+def _evaluate_program(codes, args, values, begin, end, X, stack, out_row):
+    n_rows = X.shape[1]
+    for start in range(0, n_rows, BLOCK):
+        n = min(BLOCK, n_rows - start)
+        if not _run_block(codes, args, values, begin, end, X, start, n, stack):
+            return False
+        for r in range(n):
+            out_row[start + r] = stack[0, r]
+    return True
+
+
+@njit(cache=True, error_model="numpy")
+def evaluate_population_serial(codes, args, values, offsets, X):
+    """As ``evaluate_population`` on one thread: no thread-pool start-up, for small populations."""
+    n_programs = offsets.size - 1
+    out = np.empty((n_programs, X.shape[1]))
+    ok = np.ones(n_programs, dtype=np.bool_)
+    stack = np.empty((_max_length(offsets), BLOCK))
+    for p in range(n_programs):
+        ok[p] = _evaluate_program(codes, args, values, offsets[p], offsets[p + 1], X, stack, out[p])
+    return out, ok
+
+
+@njit(cache=True, parallel=True, error_model="numpy")
+def evaluate_population(codes, args, values, offsets, X):
+    """Values [n_programs, n_rows] and ok flags [n_programs] of programs ``offsets[p]:offsets[p+1]``."""
+    n_programs = offsets.size - 1
+    out = np.empty((n_programs, X.shape[1]))
+    ok = np.ones(n_programs, dtype=np.bool_)
+    depth = _max_length(offsets)
+    for p in prange(n_programs):
+        stack = np.empty((depth, BLOCK))
+        ok[p] = _evaluate_program(codes, args, values, offsets[p], offsets[p + 1], X, stack, out[p])
+    return out, ok
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _elementwise_loss(residual, kind, delta):
+    if kind == 0:
+        return residual * residual
+    a = abs(residual)
+    if kind == 1:
+        return a
+    return 0.5 * residual * residual if a <= delta else delta * (a - 0.5 * delta)
+
+
+@njit(cache=True, error_model="numpy")
+def _program_loss(codes, args, values, begin, end, X, y, weights, loss_kind, delta, stack):
+    total = 0.0
+    for start in range(0, X.shape[1], BLOCK):
+        n = min(BLOCK, X.shape[1] - start)
+        if not _run_block(codes, args, values, begin, end, X, start, n, stack):
+            return np.inf
+        for r in range(n):
+            total += weights[start + r] * _elementwise_loss(stack[0, r] - y[start + r], loss_kind, delta)
+    return total / weights.sum()
+
+
+@njit(cache=True, error_model="numpy")
+def population_losses_serial(codes, args, values, offsets, X, y, weights, loss_kind, delta):
+    """As ``population_losses`` on one thread."""
+    losses = np.empty(offsets.size - 1)
+    stack = np.empty((_max_length(offsets), BLOCK))
+    for p in range(offsets.size - 1):
+        losses[p] = _program_loss(codes, args, values, offsets[p], offsets[p + 1], X, y, weights, loss_kind, delta,
+                                  stack)
+    return losses
+
+
+@njit(cache=True, parallel=True, error_model="numpy")
+def population_losses(codes, args, values, offsets, X, y, weights, loss_kind, delta):
+    """Weighted mean elementwise loss per program (inf where invalid), without storing predictions.
+
+    loss_kind: 0 squared error, 1 absolute error, 2 Huber with ``delta``; weights: [n_rows].
+    """
+    losses = np.empty(offsets.size - 1)
+    depth = _max_length(offsets)
+    for p in prange(offsets.size - 1):
+        stack = np.empty((depth, BLOCK))
+        losses[p] = _program_loss(codes, args, values, offsets[p], offsets[p + 1], X, y, weights, loss_kind, delta,
+                                  stack)
+    return losses
+
+
+@njit(cache=True, error_model="numpy")
+def evaluate_with_jacobian(codes, args, values, const_slot, n_consts, X):
+    """Values [n_rows] and d value / d constant [n_consts, n_rows] of one program, by forward mode.
+
+    const_slot[i] is the constant index of CONST node i (-1 otherwise). Returns ok=False on NaN/Inf.
+    """
+    n_nodes = codes.size
+    n_rows = X.shape[1]
+    val = np.empty((n_nodes, n_rows))
+    der = np.zeros((n_nodes, n_consts, n_rows))
+    out_v = np.empty(n_rows)
+    out_d = np.empty((n_consts, n_rows))
+    sp = 0
+    for i in range(n_nodes):
+        code = codes[i]
+        if code == 0:
+            val[sp, :] = values[i]
+            der[sp, :, :] = 0.0
+            der[sp, const_slot[i], :] = 1.0
+            sp += 1
+            continue
+        if code == 1:
+            val[sp, :] = X[args[i]]
+            der[sp, :, :] = 0.0
+            sp += 1
+            continue
+        if code <= 6:
+            a, b = val[sp - 2], val[sp - 1]
+            da, db = der[sp - 2], der[sp - 1]
+            for r in range(n_rows):
+                x, z = a[r], b[r]
+                if code == 2:
+                    v = x + z
+                    for k in range(n_consts):
+                        da[k, r] = da[k, r] + db[k, r]
+                elif code == 3:
+                    v = x - z
+                    for k in range(n_consts):
+                        da[k, r] = da[k, r] - db[k, r]
+                elif code == 4:
+                    v = x * z
+                    for k in range(n_consts):
+                        da[k, r] = da[k, r] * z + x * db[k, r]
+                elif code == 5:
+                    v = x / z
+                    for k in range(n_consts):
+                        da[k, r] = (da[k, r] - v * db[k, r]) / z
+                else:
+                    v = x ** z
+                    for k in range(n_consts):
+                        grad = z * x ** (z - 1.0) * da[k, r] if da[k, r] != 0.0 else 0.0
+                        if db[k, r] != 0.0:
+                            grad += v * np.log(x) * db[k, r]
+                        da[k, r] = grad
+                a[r] = v
+            sp -= 1
+            if not _all_finite(a, n_rows):
+                return out_v, out_d, False
+            continue
+        a, da = val[sp - 1], der[sp - 1]
+        for r in range(n_rows):
+            x = a[r]
+            if code == 7:
+                v, g = -x, -1.0
+            elif code == 8:
+                v = 1.0 / x
+                g = -v * v
+            elif code == 9:
+                v = np.sqrt(x)
+                g = 0.5 / v
+            elif code == 10:
+                v, g = x * x, 2.0 * x
+            elif code == 11:
+                v, g = x * x * x, 3.0 * x * x
+            elif code == 12:
+                v = np.exp(x)
+                g = v
+            elif code == 13:
+                v, g = np.log(x), 1.0 / x
+            elif code == 14:
+                v, g = np.sin(x), np.cos(x)
+            elif code == 15:
+                v, g = np.cos(x), -np.sin(x)
+            elif code == 16:
+                v = np.tanh(x)
+                g = 1.0 - v * v
+            else:
+                v, g = abs(x), (1.0 if x > 0 else (-1.0 if x < 0 else 0.0))
+            a[r] = v
+            for k in range(n_consts):
+                da[k, r] = g * da[k, r]
+        if not _all_finite(a, n_rows):
+            return out_v, out_d, False
+    out_v[:] = val[0]
+    out_d[:, :] = der[0]
+    return out_v, out_d, True

@@ -1,0 +1,226 @@
+"""One island of age-regularized evolution, as a pure function of plain arrays.
+
+``evolve_island(state, migrants, data, options, seed) -> (state, n_evaluations)`` can run in another
+process: its inputs and output are numpy arrays and frozen dataclasses.
+"""
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from symdistill.components.sr import mutate
+from symdistill.components.sr.constants import fit_constants
+from symdistill.components.sr.constraints import Constraints
+from symdistill.components.sr.evaluate import population_losses, population_losses_serial
+from symdistill.components.sr.mutate import Grammar
+from symdistill.components.sr.operators import CODE_OF
+from symdistill.components.sr.options import SearchOptions
+from symdistill.components.sr.program import Program, pack
+
+PARALLEL_THRESHOLD = 64  # below this many programs a thread pool costs more than it saves
+
+
+@dataclass(frozen=True)
+class SearchData:
+    """XT: [n_features, n_rows]; y, weights: [n_rows]; baseline: loss of the best constant."""
+
+    XT: np.ndarray
+    y: np.ndarray
+    weights: np.ndarray
+    baseline: float
+
+
+@dataclass(frozen=True)
+class IslandState:
+    codes: np.ndarray
+    args: np.ndarray
+    values: np.ndarray
+    offsets: np.ndarray
+    losses: np.ndarray  # full-data loss per member
+    births: np.ndarray  # birth order: the oldest member has the smallest
+
+
+def make_data(XT, y, weights, options: SearchOptions) -> SearchData:
+    weights = np.ones_like(y) if weights is None else weights
+    mean = np.sum(weights * y) / np.sum(weights)
+    baseline = float(losses_of([Program(np.array([0], np.int16), np.array([0], np.int32), np.array([mean]))],
+                               XT, y, weights, options)[0])
+    return SearchData(XT, y, weights, max(baseline, 1e-300))
+
+
+def losses_of(programs, XT, y, weights, options: SearchOptions) -> np.ndarray:
+    if not programs:
+        return np.empty(0)
+    kernel = population_losses if len(programs) >= PARALLEL_THRESHOLD else population_losses_serial
+    return kernel(*pack(programs), XT, y, weights, options.loss_kind, options.huber_delta)
+
+
+def unpack(state: IslandState) -> list[Program]:
+    o = state.offsets
+    return [Program(state.codes[o[i]:o[i + 1]], state.args[o[i]:o[i + 1]], state.values[o[i]:o[i + 1]])
+            for i in range(len(o) - 1)]
+
+
+def grammar_of(options: SearchOptions, n_features: int) -> Grammar:
+    return Grammar(tuple(CODE_OF[n] for n in options.binary_operators),
+                   tuple(CODE_OF[n] for n in options.unary_operators), n_features)
+
+
+def init_island(data: SearchData, options: SearchOptions, seed) -> IslandState:
+    rng = np.random.default_rng(seed)
+    grammar = grammar_of(options, data.XT.shape[0])
+    constraints = Constraints(options)
+    programs = []
+    while len(programs) < options.population_size:
+        candidate = mutate.random_program(grammar, int(rng.integers(1, min(options.max_size, 10) + 1)), rng)
+        if constraints.allows(candidate):
+            programs.append(candidate)
+    losses = losses_of(programs, data.XT, data.y, data.weights, options)
+    return _state(programs, losses, np.arange(len(programs)))
+
+
+def _state(programs, losses, births) -> IslandState:
+    codes, args, values, offsets = pack(programs)
+    return IslandState(codes, args, values, offsets, np.asarray(losses, float), np.asarray(births, np.int64))
+
+
+class _Evolution:
+    """The mutable working copy of one island during one step."""
+
+    def __init__(self, state, data, options, rng):
+        self.programs = unpack(state)
+        self.losses = state.losses.copy()
+        self.births = state.births.copy()
+        self.next_birth = int(self.births.max()) + 1
+        self.data, self.options, self.rng = data, options, rng
+        self.grammar = grammar_of(options, data.XT.shape[0])
+        self.constraints = Constraints(options)
+        self.complexities = np.array([self.constraints.complexity(p) for p in self.programs])
+        self.evaluations = 0
+        names = list(options.mutation_weights)
+        weights = np.array([options.mutation_weights[n] for n in names], float)
+        self.mutation_names, self.mutation_p = names, weights / weights.sum()
+
+    def cost(self, losses, complexities):
+        return losses / self.data.baseline + self.options.parsimony * complexities
+
+    def frequency(self):
+        counts = np.bincount(self.complexities, minlength=self.options.max_size + 2).astype(float)
+        return counts / counts.sum()
+
+    def tournament(self, frequency) -> int:
+        options, rng = self.options, self.rng
+        contestants = rng.choice(len(self.programs), size=options.tournament_size, replace=False)
+        cost = self.cost(self.losses[contestants], self.complexities[contestants])
+        cost = cost * np.exp(options.adaptive_parsimony_scaling * frequency[self.complexities[contestants]])
+        order = contestants[np.argsort(cost, kind="stable")]
+        p = options.tournament_p
+        rank = min(int(rng.geometric(p)) - 1, len(order) - 1)
+        return int(order[rank])
+
+    def mutated(self, parent: Program, temperature: float) -> Program | None:
+        for _ in range(10):
+            name = self.mutation_names[self.rng.choice(len(self.mutation_names), p=self.mutation_p)]
+            child = self._apply(name, parent, temperature)
+            if child is not None and self.constraints.allows(child):
+                return child
+        return None
+
+    def _apply(self, name, parent, temperature):
+        rng, grammar = self.rng, self.grammar
+        if name == "nothing":
+            return parent
+        if name == "simplify":
+            return mutate.fold_constants(parent)
+        if name == "randomize":
+            return mutate.random_program(grammar, int(rng.integers(1, self.options.max_size + 1)), rng)
+        if name == "perturb_constant":
+            return mutate.perturb_constant(parent, grammar, rng, temperature)
+        return getattr(mutate, name)(parent, grammar, rng)
+
+    def breed(self, temperature):
+        frequency = self.frequency()
+        children, parents = [], []
+        for _ in range(max(1, len(self.programs) // 4)):
+            if self.rng.random() < self.options.crossover_probability:
+                i, j = self.tournament(frequency), self.tournament(frequency)
+                for child, parent in zip(mutate.crossover(self.programs[i], self.programs[j], self.rng), (i, j)):
+                    if self.constraints.allows(child):
+                        children.append(child), parents.append(parent)
+                continue
+            i = self.tournament(frequency)
+            child = self.mutated(self.programs[i], temperature)
+            if child is not None:
+                children.append(child), parents.append(i)
+        return children, parents
+
+    def replace_oldest(self, children, parents, child_losses, temperature):
+        frequency = self.frequency()
+        for child, parent, loss in zip(children, parents, child_losses):
+            complexity = self.constraints.complexity(child)
+            if not np.isfinite(loss):
+                continue
+            if self.options.annealing:
+                delta = (self.cost(loss, complexity) - self.cost(self.losses[parent], self.complexities[parent]))
+                ratio = (frequency[self.complexities[parent]] + 1e-6) / (frequency[complexity] + 1e-6)
+                if self.rng.random() > np.exp(-delta / (self.options.alpha * max(temperature, 1e-3))) * ratio:
+                    continue
+            oldest = int(np.argmin(self.births))
+            self.programs[oldest], self.losses[oldest] = child, loss
+            self.complexities[oldest], self.births[oldest] = complexity, self.next_birth
+            self.next_birth += 1
+
+    def optimize_constants(self):
+        data, rng = self.data, self.rng
+        chosen = np.flatnonzero(rng.random(len(self.programs)) < self.options.optimize_fraction)
+        for i in chosen:
+            program = mutate.fold_constants(self.programs[i])
+            fitted, _ = fit_constants(program, data.XT, data.y, data.weights, self.options.optimizer_iterations)
+            if self.constraints.allows(fitted):
+                self.programs[i] = fitted
+                self.complexities[i] = self.constraints.complexity(fitted)
+        if len(chosen):
+            self.losses[chosen] = losses_of([self.programs[i] for i in chosen], data.XT, data.y, data.weights,
+                                            self.options)
+            self.evaluations += len(chosen)
+
+
+def evolve_island(state: IslandState, migrants: list[Program], data: SearchData, options: SearchOptions,
+                  seed) -> tuple[IslandState, int]:
+    """One island iteration: migrants in, ``cycles_per_iteration`` breeding cycles, constants fitted."""
+    rng = np.random.default_rng(seed)
+    work = _Evolution(state, data, options, rng)
+    if migrants:
+        slots = rng.choice(len(work.programs), size=min(len(migrants), len(work.programs)), replace=False)
+        migrant_losses = losses_of(migrants[:len(slots)], data.XT, data.y, data.weights, options)
+        for slot, program, loss in zip(slots, migrants, migrant_losses):
+            work.programs[slot], work.losses[slot] = program, loss
+            work.complexities[slot] = work.constraints.complexity(program)
+    cycles = options.cycles_per_iteration
+    for cycle in range(cycles):
+        temperature = 1.0 - cycle / cycles if options.annealing else 1.0
+        children, parents = work.breed(temperature)
+        batch = _batch(data, options, rng)
+        child_losses = losses_of(children, batch.XT, batch.y, batch.weights, options)
+        if batch is not data:  # compare parents on the same rows as their children
+            parent_losses = losses_of([work.programs[p] for p in parents], batch.XT, batch.y, batch.weights, options)
+            child_losses = _full_losses_if_better(children, child_losses, parent_losses, data, options)
+        work.evaluations += len(children)
+        work.replace_oldest(children, parents, child_losses, temperature)
+    work.optimize_constants()
+    return _state(work.programs, work.losses, work.births), work.evaluations
+
+
+def _batch(data: SearchData, options: SearchOptions, rng) -> SearchData:
+    n_rows = data.y.size
+    if options.batch_size is None or n_rows <= options.batch_size:
+        return data
+    rows = rng.choice(n_rows, size=options.batch_size, replace=False)
+    return replace(data, XT=np.ascontiguousarray(data.XT[:, rows]), y=data.y[rows], weights=data.weights[rows])
+
+
+def _full_losses_if_better(children, child_losses, parent_losses, data, options):
+    """Children that beat their parent on the batch are scored on all rows; the rest are dropped."""
+    promising = [i for i, (c, p) in enumerate(zip(child_losses, parent_losses)) if c <= p]
+    out = np.full(len(children), np.inf)
+    out[promising] = losses_of([children[i] for i in promising], data.XT, data.y, data.weights, options)
+    return out

@@ -1,0 +1,204 @@
+"""Random programs and the genetic operators, all on postfix arrays with subtree sizes.
+
+Subtree i is ``[i - sizes[i] + 1, i]``; the right child of a binary node i ends at i - 1 and its left
+child ends just before the right child starts. Every operator returns a new Program (inputs are never
+modified) or None when it does not apply.
+"""
+from dataclasses import dataclass
+
+import numpy as np
+
+from symdistill.components.sr.operators import CONST, VAR, arity_of_code
+from symdistill.components.sr.program import Program, make_program, subtree_sizes
+
+
+@dataclass(frozen=True)
+class Grammar:
+    """What programs may contain: operator codes by arity and the number of features."""
+
+    binary: tuple[int, ...]
+    unary: tuple[int, ...]
+    n_features: int
+    const_probability: float = 0.3
+
+    def random_leaf(self, rng) -> tuple[int, int, float]:
+        if rng.random() < self.const_probability:
+            return CONST, 0, float(rng.normal())
+        return VAR, int(rng.integers(self.n_features)), 0.0
+
+    def random_operator(self, rng, arity: int | None = None) -> int:
+        if arity is None:
+            n_b, n_u = len(self.binary), len(self.unary)
+            arity = 2 if rng.random() < n_b / max(n_b + n_u, 1) else 1
+        choices = self.binary if arity == 2 and self.binary else self.unary or self.binary
+        return int(choices[rng.integers(len(choices))])
+
+
+def _concat(*parts) -> Program:
+    codes = np.concatenate([p[0] for p in parts]).astype(np.int16)
+    args = np.concatenate([p[1] for p in parts]).astype(np.int32)
+    values = np.concatenate([p[2] for p in parts]).astype(np.float64)
+    return Program(codes, args, values)
+
+
+def _slice(program: Program, start: int, stop: int):
+    return program.codes[start:stop], program.args[start:stop], program.values[start:stop]
+
+
+def _node(code, arg=0, value=0.0):
+    return np.array([code]), np.array([arg]), np.array([value])
+
+
+def _children(sizes, i):
+    """(left_start, left_end, right_start, right_end) of binary node i, ends inclusive."""
+    right_end = i - 1
+    right_start = right_end - sizes[right_end] + 1
+    left_end = right_start - 1
+    return left_end - sizes[left_end] + 1, left_end, right_start, right_end
+
+
+def replace_subtree(program: Program, i: int, new: Program, sizes=None) -> Program:
+    sizes = subtree_sizes(program.codes) if sizes is None else sizes
+    start = i - sizes[i] + 1
+    return _concat(_slice(program, 0, start), _slice(new, 0, len(new)), _slice(program, i + 1, len(program)))
+
+
+def subtree(program: Program, i: int, sizes=None) -> Program:
+    sizes = subtree_sizes(program.codes) if sizes is None else sizes
+    return _concat(_slice(program, i - sizes[i] + 1, i + 1))
+
+
+def random_program(grammar: Grammar, size: int, rng) -> Program:
+    """A random program of about ``size`` nodes, grown by repeated node insertion."""
+    program = make_program(*[[x] for x in grammar.random_leaf(rng)])
+    while len(program) < size:
+        grown = insert_node(program, grammar, rng, allow_binary=len(program) + 2 <= size)
+        program = grown if grown is not None else program
+    return program
+
+
+def insert_node(program: Program, grammar: Grammar, rng, allow_binary: bool = True) -> Program:
+    """Put a new operator above a random subtree (a binary one gets a new leaf as its other operand)."""
+    sizes = subtree_sizes(program.codes)
+    i = int(rng.integers(len(program)))
+    arity = None if allow_binary and grammar.binary else 1
+    if arity == 1 and not grammar.unary:
+        return None
+    code = grammar.random_operator(rng, arity)
+    below = subtree(program, i, sizes)
+    if arity_of_code(code) == 1:
+        new = _concat(_slice(below, 0, len(below)), _node(code))
+    else:
+        leaf = _node(*grammar.random_leaf(rng))
+        pieces = (_slice(below, 0, len(below)), leaf) if rng.random() < 0.5 else (leaf, _slice(below, 0, len(below)))
+        new = _concat(*pieces, _node(code))
+    return replace_subtree(program, i, new, sizes)
+
+
+def delete_node(program: Program, grammar: Grammar, rng) -> Program | None:
+    """Replace a random operator node by one of its operands."""
+    operators = np.flatnonzero(program.codes > VAR)
+    if operators.size == 0:
+        return None
+    i = int(operators[rng.integers(operators.size)])
+    sizes = subtree_sizes(program.codes)
+    if arity_of_code(int(program.codes[i])) == 1:
+        kept = subtree(program, i - 1, sizes)
+    else:
+        l0, l1, r0, r1 = _children(sizes, i)
+        kept = _concat(_slice(program, l0, l1 + 1)) if rng.random() < 0.5 else _concat(_slice(program, r0, r1 + 1))
+    return replace_subtree(program, i, kept, sizes)
+
+
+def change_operator(program: Program, grammar: Grammar, rng) -> Program | None:
+    operators = np.flatnonzero(program.codes > VAR)
+    if operators.size == 0:
+        return None
+    i = int(operators[rng.integers(operators.size)])
+    codes = program.codes.copy()
+    codes[i] = grammar.random_operator(rng, arity_of_code(int(codes[i])))
+    return Program(codes, program.args, program.values)
+
+
+def change_feature(program: Program, grammar: Grammar, rng) -> Program | None:
+    variables = np.flatnonzero(program.codes == VAR)
+    if variables.size == 0 or grammar.n_features < 2:
+        return None
+    args = program.args.copy()
+    args[int(variables[rng.integers(variables.size)])] = rng.integers(grammar.n_features)
+    return Program(program.codes, args, program.values)
+
+
+def perturb_constant(program: Program, grammar: Grammar, rng, temperature: float = 1.0) -> Program | None:
+    constants = np.flatnonzero(program.codes == CONST)
+    if constants.size == 0:
+        return None
+    values = program.values.copy()
+    i = int(constants[rng.integers(constants.size)])
+    factor = np.exp(rng.normal() * (0.1 + temperature))
+    values[i] = values[i] * factor if rng.random() < 0.5 else values[i] / factor
+    if rng.random() < 0.1:
+        values[i] = -values[i]
+    return Program(program.codes, program.args, values)
+
+
+def swap_operands(program: Program, grammar: Grammar, rng) -> Program | None:
+    binaries = np.flatnonzero([arity_of_code(int(c)) == 2 for c in program.codes])
+    if binaries.size == 0:
+        return None
+    i = int(binaries[rng.integers(binaries.size)])
+    sizes = subtree_sizes(program.codes)
+    l0, l1, r0, r1 = _children(sizes, i)
+    return _concat(_slice(program, 0, l0), _slice(program, r0, r1 + 1), _slice(program, l0, l1 + 1),
+                   _slice(program, i, len(program)))
+
+
+def rotate(program: Program, grammar: Grammar, rng) -> Program | None:
+    """Tree rotation at a binary node with a binary child: a∘(b•c) -> (a∘b)•c, or the mirror."""
+    sizes = subtree_sizes(program.codes)
+    is_binary = np.array([arity_of_code(int(c)) == 2 for c in program.codes])
+    candidates = [i for i in np.flatnonzero(is_binary) if is_binary[i - 1] or is_binary[_children(sizes, i)[1]]]
+    if not candidates:
+        return None
+    i = int(candidates[rng.integers(len(candidates))])
+    l0, l1, r0, r1 = _children(sizes, i)
+    top = _node(program.codes[i])
+    if is_binary[r1] and (not is_binary[l1] or rng.random() < 0.5):
+        b0, b1, c0, c1 = _children(sizes, r1)  # a ∘ (b • c) -> (a ∘ b) • c
+        new = _concat(_slice(program, l0, l1 + 1), _slice(program, b0, b1 + 1), top,
+                      _slice(program, c0, c1 + 1), _node(program.codes[r1]))
+    else:
+        a0, a1, b0, b1 = _children(sizes, l1)  # (a • b) ∘ c -> a • (b ∘ c)
+        new = _concat(_slice(program, a0, a1 + 1), _slice(program, b0, b1 + 1), _slice(program, r0, r1 + 1),
+                      top, _node(program.codes[l1]))
+    return _concat(_slice(program, 0, l0), _slice(new, 0, len(new)), _slice(program, i + 1, len(program)))
+
+
+def crossover(first: Program, second: Program, rng) -> tuple[Program, Program]:
+    """Swap a random subtree of each parent."""
+    sizes_a, sizes_b = subtree_sizes(first.codes), subtree_sizes(second.codes)
+    i, j = int(rng.integers(len(first))), int(rng.integers(len(second)))
+    part_a, part_b = subtree(first, i, sizes_a), subtree(second, j, sizes_b)
+    return replace_subtree(first, i, part_b, sizes_a), replace_subtree(second, j, part_a, sizes_b)
+
+
+def fold_constants(program: Program) -> Program:
+    """Replace every operator subtree without variables by its value (cheap simplification)."""
+    from symdistill.components.sr.reference import reference_evaluate
+
+    sizes = subtree_sizes(program.codes)
+    has_var = np.zeros(len(program), dtype=bool)
+    for i, code in enumerate(program.codes.tolist()):
+        if code == VAR:
+            has_var[i] = True
+        elif code > VAR:
+            has_var[i] = has_var[i - sizes[i] + 1:i].any()
+    i = len(program) - 1
+    while i >= 0:  # from the root down, so each maximal constant subtree is folded once
+        if program.codes[i] > VAR and not has_var[i]:
+            value, ok = reference_evaluate(subtree(program, i, sizes), np.zeros((1, 1)))
+            if ok:
+                folded = replace_subtree(program, i, make_program([CONST], [0], [float(value[0])]), sizes)
+                return fold_constants(folded)
+        i -= 1
+    return program

@@ -1,0 +1,70 @@
+"""The operator table: every operator by name, with its arity, complexity, numpy and SymPy builders.
+
+Programs store small integer codes for speed; artifacts store names, mapped to codes on load, so the
+table can grow without corrupting old results. Codes 0 and 1 are reserved for constants and variables;
+binary operators come first so arity follows from the code. The numba kernels that implement each
+builtin operator live in ``evaluate.py`` under the same code.
+"""
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import sympy
+
+CONST, VAR = 0, 1
+
+
+@dataclass(frozen=True)
+class Operator:
+    name: str
+    arity: int
+    complexity: int
+    numpy_fn: Callable
+    sympy_fn: Callable
+    latex: str = ""
+
+
+def _sympy_pow(a, b):
+    return sympy.Pow(a, b)
+
+
+BUILTINS = (
+    Operator("add", 2, 1, np.add, lambda a, b: a + b),
+    Operator("sub", 2, 1, np.subtract, lambda a, b: a - b),
+    Operator("mul", 2, 1, np.multiply, lambda a, b: a * b),
+    Operator("div", 2, 1, np.divide, lambda a, b: a / b),
+    Operator("pow", 2, 1, np.power, _sympy_pow),
+    Operator("neg", 1, 1, np.negative, lambda a: -a),
+    Operator("inv", 1, 1, lambda a: 1.0 / a, lambda a: 1 / a),
+    Operator("sqrt", 1, 1, np.sqrt, sympy.sqrt),
+    Operator("square", 1, 1, np.square, lambda a: a ** 2),
+    Operator("cube", 1, 1, lambda a: a * a * a, lambda a: a ** 3),
+    Operator("exp", 1, 1, np.exp, sympy.exp),
+    Operator("log", 1, 1, np.log, sympy.log),
+    Operator("sin", 1, 1, np.sin, sympy.sin),
+    Operator("cos", 1, 1, np.cos, sympy.cos),
+    Operator("tanh", 1, 1, np.tanh, sympy.tanh),
+    Operator("abs", 1, 1, np.abs, sympy.Abs),
+)
+N_BINARY = sum(op.arity == 2 for op in BUILTINS)
+CODE_OF = {op.name: CONST + 2 + i for i, op in enumerate(BUILTINS)}
+OPERATOR_OF_CODE = {code: op for op, code in zip(BUILTINS, CODE_OF.values())}
+FIRST_UNARY = 2 + N_BINARY
+
+
+class UnknownOperatorError(ValueError):
+    pass
+
+
+def operator_code(name: str) -> int:
+    """Code of a builtin operator; raise naming the valid operators otherwise."""
+    try:
+        return CODE_OF[name]
+    except KeyError:
+        raise UnknownOperatorError(f"unknown operator {name!r}; valid operators: {', '.join(CODE_OF)}") from None
+
+
+def arity_of_code(code: int) -> int:
+    if code in (CONST, VAR):
+        return 0
+    return 2 if code < FIRST_UNARY else 1

@@ -1,0 +1,103 @@
+"""Search options: every knob of the engine, validated once, with PySR's defaults where they apply."""
+from dataclasses import dataclass, field
+
+from symdistill.components.sr.operators import CODE_OF, arity_of_code, operator_code
+
+MUTATIONS = ("rotate", "insert_node", "delete_node", "change_operator", "nothing", "swap_operands",
+             "change_feature", "perturb_constant", "simplify", "randomize")
+DEFAULT_MUTATION_WEIGHTS = {"rotate": 0.5, "insert_node": 0.29, "delete_node": 0.1, "change_operator": 0.034,
+                            "nothing": 0.032, "swap_operands": 0.023, "change_feature": 0.012,
+                            "perturb_constant": 0.4, "simplify": 0.01, "randomize": 0.002}
+LOSSES = {"l2": 0, "l1": 1, "huber": 2}
+
+
+class OptionsError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class SearchOptions:
+    """Options of one search; see the estimator's docstring for each one's meaning."""
+
+    binary_operators: tuple[str, ...] = ("add", "sub", "mul", "div")
+    unary_operators: tuple[str, ...] = ()
+    max_size: int = 30
+    max_depth: int = 12
+    n_islands: int = 8
+    population_size: int = 40
+    n_iterations: int = 40
+    cycles_per_iteration: int = 60
+    tournament_size: int = 12
+    tournament_p: float = 0.86
+    parsimony: float = 0.001
+    adaptive_parsimony_scaling: float = 20.0
+    crossover_probability: float = 0.066
+    annealing: bool = True
+    alpha: float = 3.17
+    optimize_fraction: float = 0.14
+    optimizer_iterations: int = 20
+    migration_fraction_hof: float = 0.0614
+    migration_fraction: float = 0.00036
+    loss: str = "l2"
+    huber_delta: float = 1.0
+    batch_size: int | None = None
+    timeout_seconds: float | None = None
+    max_evaluations: int | None = None
+    loss_threshold: float | None = None
+    operator_complexity: dict = field(default_factory=dict)
+    constant_complexity: int = 1
+    variable_complexity: int = 1
+    constraints: dict = field(default_factory=dict)
+    nested_constraints: dict = field(default_factory=dict)
+    mutation_weights: dict = field(default_factory=lambda: dict(DEFAULT_MUTATION_WEIGHTS))
+
+    def validate(self) -> "SearchOptions":
+        for name in (*self.binary_operators, *self.unary_operators):
+            operator_code(name)
+        for name in self.binary_operators:
+            if arity_of_code(CODE_OF[name]) != 2:
+                raise OptionsError(f"{name!r} is unary; list it in unary_operators")
+        for name in self.unary_operators:
+            if arity_of_code(CODE_OF[name]) != 1:
+                raise OptionsError(f"{name!r} is binary; list it in binary_operators")
+        if not self.binary_operators and not self.unary_operators:
+            raise OptionsError("at least one operator is needed")
+        _positive(self, "max_size", "max_depth", "n_islands", "population_size", "n_iterations",
+                  "cycles_per_iteration", "tournament_size")
+        if self.tournament_size > self.population_size:
+            raise OptionsError(f"tournament_size ({self.tournament_size}) exceeds population_size "
+                               f"({self.population_size})")
+        if self.loss not in LOSSES:
+            raise OptionsError(f"unknown loss {self.loss!r}; choose one of {', '.join(LOSSES)}")
+        if self.batch_size is not None and self.batch_size < 1:
+            raise OptionsError("batch_size must be a positive integer or None")
+        unknown = set(self.mutation_weights) - set(MUTATIONS)
+        if unknown:
+            raise OptionsError(f"unknown mutation(s) {sorted(unknown)}; valid: {', '.join(MUTATIONS)}")
+        for table in (self.operator_complexity, self.constraints, self.nested_constraints):
+            for name in table:
+                operator_code(name)
+        for outer, inner in self.nested_constraints.items():
+            for name in inner:
+                operator_code(name)
+        return self
+
+    def complexity_table(self):
+        """Complexity per code, as a list indexed by code."""
+        table = [self.constant_complexity, self.variable_complexity] + [1] * len(CODE_OF)
+        for name, value in self.operator_complexity.items():
+            table[CODE_OF[name]] = int(value)
+        return table
+
+    @property
+    def loss_kind(self) -> int:
+        return LOSSES[self.loss]
+
+
+def _positive(options, *names):
+    for name in names:
+        value = getattr(options, name)
+        if not isinstance(value, int) or value < 1:
+            raise OptionsError(f"{name} must be a positive integer, got {value!r}")
+
+

@@ -1,0 +1,129 @@
+"""The search driver: islands in synchronous rounds, a hall of fame per complexity, and migration.
+
+Each round every island runs one ``evolve_island`` step with a seed fixed by (seed, island, round)
+and migrants chosen from the previous round's state, so the result does not depend on how many
+processes ran the islands. An executor (``concurrent.futures``-like: ``submit`` and ``result``) runs the
+islands of a round in parallel; without one they run in this process.
+"""
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from symdistill.components.sr.constants import fit_constants
+from symdistill.components.sr.constraints import Constraints
+from symdistill.components.sr.island import IslandState, SearchData, evolve_island, init_island, losses_of, unpack
+from symdistill.components.sr.options import SearchOptions
+from symdistill.components.sr.program import Program
+from symdistill.components.sr.selection import pareto_front
+
+
+@dataclass
+class HallOfFame:
+    """The best program seen at each complexity."""
+
+    entries: dict[int, tuple[Program, float]] = field(default_factory=dict)
+
+    def update(self, programs, complexities, losses) -> None:
+        for program, complexity, loss in zip(programs, complexities, losses):
+            complexity = int(complexity)
+            if np.isfinite(loss) and (complexity not in self.entries or loss < self.entries[complexity][1]):
+                self.entries[complexity] = (program, float(loss))
+
+    def front(self) -> list[tuple[int, float, Program]]:
+        """Pareto-optimal (complexity, loss, program), simplest first."""
+        if not self.entries:
+            return []
+        sizes = np.array(sorted(self.entries))
+        losses = np.array([self.entries[c][1] for c in sizes])
+        return [(int(sizes[i]), float(losses[i]), self.entries[int(sizes[i])][0]) for i in pareto_front(sizes, losses)]
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    front: list[tuple[int, float, Program]]
+    n_evaluations: int
+    n_rounds: int
+    seconds: float
+    stopped_by: str
+
+
+def run_search(data: SearchData, options: SearchOptions, seed: int, executor=None,
+               progress: Callable[[int, int, float], None] | None = None) -> SearchResult:
+    """Evolve ``options.n_islands`` islands for up to ``options.n_iterations`` rounds."""
+    clock = time.perf_counter()
+    constraints = Constraints(options)
+    root = np.random.SeedSequence(seed)
+    island_seeds = root.spawn(options.n_islands)
+    states = [init_island(data, options, s.spawn(1)[0]) for s in island_seeds]
+    hall = HallOfFame()
+    evaluations, stopped_by, rounds = options.population_size * options.n_islands, "iterations", 0
+    for state in states:
+        _remember(hall, state, constraints)
+    for rounds in range(1, options.n_iterations + 1):
+        migrants = _migrants(states, hall, options, np.random.default_rng([seed, rounds, 7]))
+        seeds = [np.random.SeedSequence([seed, island, rounds]) for island in range(options.n_islands)]
+        steps = [(states[i], migrants[i], data, options, seeds[i]) for i in range(options.n_islands)]
+        if executor is None:
+            outcomes = [evolve_island(*step) for step in steps]
+        else:
+            outcomes = [future.result() for future in [executor.submit(evolve_island, *step) for step in steps]]
+        states = [state for state, _ in outcomes]
+        evaluations += sum(n for _, n in outcomes)
+        for state in states:
+            _remember(hall, state, constraints)
+        best = min((loss for _, loss, _ in hall.front()), default=np.inf)
+        if progress is not None:
+            progress(rounds, evaluations, best)
+        stopped_by = _stop_reason(options, clock, evaluations, best)
+        if stopped_by:
+            break
+    front = _polish(hall, data, options, constraints)
+    return SearchResult(front, evaluations, rounds, time.perf_counter() - clock, stopped_by or "iterations")
+
+
+def _remember(hall: HallOfFame, state: IslandState, constraints: Constraints) -> None:
+    programs = unpack(state)
+    hall.update(programs, [constraints.complexity(p) for p in programs], state.losses)
+
+
+def _migrants(states, hall, options, rng) -> list[list[Program]]:
+    """Per island: copies of hall-of-fame front members and of other islands' best members."""
+    front = [program for _, _, program in hall.front()]
+    bests = [unpack(s)[int(np.argmin(s.losses))] for s in states]
+    out = []
+    for island in range(len(states)):
+        chosen = []
+        n_hof = rng.binomial(options.population_size, options.migration_fraction_hof)
+        if front and n_hof:
+            chosen += [front[k] for k in rng.integers(len(front), size=n_hof)]
+        others = [b for k, b in enumerate(bests) if k != island]
+        n_other = rng.binomial(options.population_size, options.migration_fraction)
+        if others and n_other:
+            chosen += [others[k] for k in rng.integers(len(others), size=n_other)]
+        out.append(chosen)
+    return out
+
+
+def _stop_reason(options: SearchOptions, clock: float, evaluations: int, best: float) -> str:
+    if options.loss_threshold is not None and best <= options.loss_threshold:
+        return "loss_threshold"
+    if options.max_evaluations is not None and evaluations >= options.max_evaluations:
+        return "max_evaluations"
+    if options.timeout_seconds is not None and time.perf_counter() - clock >= options.timeout_seconds:
+        return "timeout"
+    return ""
+
+
+def _polish(hall: HallOfFame, data: SearchData, options: SearchOptions, constraints) -> list:
+    """Fit the front's constants on all rows once more and rebuild the front."""
+    polished = HallOfFame()
+    programs = []
+    for complexity, (program, _) in sorted(hall.entries.items()):
+        fitted, _ = fit_constants(program, data.XT, data.y, data.weights, max_iterations=100)
+        programs.append(fitted)
+    losses = losses_of(programs, data.XT, data.y, data.weights, options)
+    polished.update(programs, [constraints.complexity(p) for p in programs], losses)
+    polished.update([p for p, _ in hall.entries.values()], list(hall.entries), [l for _, l in hall.entries.values()])
+    return polished.front()
