@@ -1,1 +1,7 @@
 """The symbolic regression engine: programs, the numba evaluator, island evolution and the estimator."""
+from symdistill.components.sr.estimator import SymbolicRegressor
+from symdistill.components.sr.options import OptionsError, SearchOptions
+from symdistill.components.sr.program import Program, ProgramError
+from symdistill.components.sr.units import UnitsError
+
+__all__ = ["OptionsError", "Program", "ProgramError", "SearchOptions", "SymbolicRegressor", "UnitsError"]

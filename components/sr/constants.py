@@ -1,61 +1,115 @@
-"""Constant fitting by Levenberg-Marquardt on the exact Jacobian (forward-mode through the program).
+"""Constant fitting by Levenberg-Marquardt on the exact Jacobian (forward mode through the program).
 
-PySR runs 8 BFGS iterations on a few members; Operon fits every coefficient with LM. LM on the exact
-Jacobian converges in a handful of steps on these small least-squares problems.
+PySR runs 8 BFGS iterations on a few members; Operon fits every coefficient with LM. Here LM runs in
+numba, for one program or for a whole batch of children in parallel.
 """
 import numpy as np
+from numba import njit, prange
 
 from symdistill.components.sr.evaluate import evaluate_with_jacobian
 from symdistill.components.sr.operators import CONST
 from symdistill.components.sr.program import Program
 
 
-def fit_constants(program: Program, XT: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None,
-                  max_iterations: int = 30, tolerance: float = 1e-10) -> tuple[Program, float]:
-    """Least-squares constants of ``program`` on (XT [n_features, n_rows], y); returns (program, mse).
+@njit(cache=True, error_model="numpy")
+def _weighted_loss(residual, weights):
+    total, norm = 0.0, 0.0
+    for r in range(residual.size):
+        total += weights[r] * residual[r] * residual[r]
+        norm += weights[r]
+    return total / norm
 
-    The weighted mean squared error never increases: a step is kept only if it lowers the loss.
-    """
-    is_const = program.codes == CONST
-    n_consts = int(is_const.sum())
-    weights = np.ones_like(y) if weights is None else weights
-    slots = np.full(len(program), -1, dtype=np.int64)
-    slots[is_const] = np.arange(n_consts)
-    values = program.values.copy()
 
-    def loss_and_jacobian(vals):
-        pred, jac, ok = evaluate_with_jacobian(program.codes, program.args, vals, slots, max(n_consts, 1), XT)
-        if not ok:
-            return np.inf, None, None
-        residual = pred - y
-        return float(np.sum(weights * residual ** 2) / np.sum(weights)), residual, jac
-
-    loss, residual, jac = loss_and_jacobian(values)
-    if n_consts == 0 or not np.isfinite(loss):
-        return program, loss
+@njit(cache=True, error_model="numpy")
+def _levenberg_marquardt(codes, args, values, XT, y, weights, max_iterations, tolerance):
+    """Fit the CONST values of one program in place; return its weighted mean squared error."""
+    n = codes.size
+    slots = np.full(n, -1, dtype=np.int64)
+    k = 0
+    for i in range(n):
+        if codes[i] == 0:
+            slots[i] = k
+            k += 1
+    pred, jac, ok = evaluate_with_jacobian(codes, args, values, slots, max(k, 1), XT)
+    if not ok:
+        return np.inf
+    residual = pred - y
+    loss = _weighted_loss(residual, weights)
+    if k == 0:
+        return loss
     damping = 1e-3
+    trial = values.copy()
     for _ in range(max_iterations):
-        wj = jac * weights  # [k, n]
-        normal = wj @ jac.T
-        gradient = wj @ residual
+        normal = np.zeros((k, k))
+        gradient = np.zeros(k)
+        for a in range(k):
+            for r in range(y.size):
+                wj = weights[r] * jac[a, r]
+                gradient[a] += wj * residual[r]
+                for b in range(a, k):
+                    normal[a, b] += wj * jac[b, r]
+            for b in range(a):
+                normal[a, b] = normal[b, a]
         improved = False
+        converged = False
         for _attempt in range(8):
-            system = normal + damping * np.diag(np.diag(normal) + 1e-12)
-            try:
-                step = np.linalg.solve(system, -gradient)
-            except np.linalg.LinAlgError:
-                damping *= 10.0
-                continue
-            trial = values.copy()
-            trial[is_const] += step
-            trial_loss, trial_residual, trial_jac = loss_and_jacobian(trial)
-            if trial_loss < loss:
-                converged = loss - trial_loss <= tolerance * max(loss, 1e-300)
-                values, loss, residual, jac = trial, trial_loss, trial_residual, trial_jac
-                damping = max(damping / 3.0, 1e-12)
-                improved = True
-                break
+            system = normal.copy()
+            for a in range(k):
+                system[a, a] += damping * (normal[a, a] + 1e-12)
+            step = np.linalg.solve(system, -gradient)
+            for i in range(n):
+                trial[i] = values[i] + step[slots[i]] if slots[i] >= 0 else values[i]
+            t_pred, t_jac, t_ok = evaluate_with_jacobian(codes, args, trial, slots, k, XT)
+            if t_ok:
+                t_residual = t_pred - y
+                t_loss = _weighted_loss(t_residual, weights)
+                if t_loss < loss:
+                    converged = loss - t_loss <= tolerance * loss
+                    values[:] = trial
+                    loss, residual, jac = t_loss, t_residual, t_jac
+                    damping = max(damping / 3.0, 1e-12)
+                    improved = True
+                    break
             damping *= 4.0
         if not improved or converged:
             break
+    return loss
+
+
+@njit(cache=True, error_model="numpy")
+def fit_population_serial(codes, args, values, offsets, XT, y, weights, max_iterations):
+    """As ``fit_population`` on one thread."""
+    fitted = values.copy()
+    losses = np.empty(offsets.size - 1)
+    for p in range(offsets.size - 1):
+        segment = fitted[offsets[p]:offsets[p + 1]]
+        losses[p] = _levenberg_marquardt(codes[offsets[p]:offsets[p + 1]], args[offsets[p]:offsets[p + 1]],
+                                         segment, XT, y, weights, max_iterations, 1e-10)
+    return fitted, losses
+
+
+@njit(cache=True, parallel=True, error_model="numpy")
+def fit_population(codes, args, values, offsets, XT, y, weights, max_iterations):
+    """Fit the constants of every program (CSR-packed); returns (new values, squared-error losses)."""
+    fitted = values.copy()
+    losses = np.empty(offsets.size - 1)
+    for p in prange(offsets.size - 1):
+        segment = fitted[offsets[p]:offsets[p + 1]].copy()
+        losses[p] = _levenberg_marquardt(codes[offsets[p]:offsets[p + 1]], args[offsets[p]:offsets[p + 1]],
+                                         segment, XT, y, weights, max_iterations, 1e-10)
+        fitted[offsets[p]:offsets[p + 1]] = segment
+    return fitted, losses
+
+
+def fit_constants(program: Program, XT: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None,
+                  max_iterations: int = 30) -> tuple[Program, float]:
+    """Least-squares constants of ``program`` on (XT [n_features, n_rows], y); returns (program, mse).
+
+    The weighted mean squared error never increases: a step is kept only if it lowers it.
+    """
+    weights = np.ones_like(y) if weights is None else weights
+    values = program.values.copy()
+    loss = _levenberg_marquardt(program.codes, program.args, values, XT, y, weights, max_iterations, 1e-10)
+    if not (program.codes == CONST).any() or not np.isfinite(loss):
+        return program, loss
     return Program(program.codes, program.args, values), loss

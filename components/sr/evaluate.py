@@ -199,94 +199,107 @@ def evaluate_with_jacobian(codes, args, values, const_slot, n_consts, X):
     """Values [n_rows] and d value / d constant [n_consts, n_rows] of one program, by forward mode.
 
     const_slot[i] is the constant index of CONST node i (-1 otherwise). Returns ok=False on NaN/Inf.
+    Each node's operator is dispatched once; its value and derivative loops run over all rows.
     """
-    n_nodes = codes.size
-    n_rows = X.shape[1]
+    n_nodes, n_rows, K = codes.size, X.shape[1], n_consts
     val = np.empty((n_nodes, n_rows))
-    der = np.zeros((n_nodes, n_consts, n_rows))
-    out_v = np.empty(n_rows)
-    out_d = np.empty((n_consts, n_rows))
+    der = np.empty((n_nodes, K, n_rows))
     sp = 0
     for i in range(n_nodes):
         code = codes[i]
-        if code == 0:
-            val[sp, :] = values[i]
-            der[sp, :, :] = 0.0
-            der[sp, const_slot[i], :] = 1.0
-            sp += 1
-            continue
-        if code == 1:
-            val[sp, :] = X[args[i]]
-            der[sp, :, :] = 0.0
+        if code <= 1:
+            der[sp] = 0.0
+            if code == 0:
+                val[sp] = values[i]
+                der[sp, const_slot[i]] = 1.0
+            else:
+                val[sp] = X[args[i]]
             sp += 1
             continue
         if code <= 6:
-            a, b = val[sp - 2], val[sp - 1]
-            da, db = der[sp - 2], der[sp - 1]
-            for r in range(n_rows):
-                x, z = a[r], b[r]
-                if code == 2:
-                    v = x + z
-                    for k in range(n_consts):
-                        da[k, r] = da[k, r] + db[k, r]
-                elif code == 3:
-                    v = x - z
-                    for k in range(n_consts):
-                        da[k, r] = da[k, r] - db[k, r]
-                elif code == 4:
-                    v = x * z
-                    for k in range(n_consts):
-                        da[k, r] = da[k, r] * z + x * db[k, r]
-                elif code == 5:
-                    v = x / z
-                    for k in range(n_consts):
-                        da[k, r] = (da[k, r] - v * db[k, r]) / z
-                else:
-                    v = x ** z
-                    for k in range(n_consts):
-                        grad = z * x ** (z - 1.0) * da[k, r] if da[k, r] != 0.0 else 0.0
-                        if db[k, r] != 0.0:
-                            grad += v * np.log(x) * db[k, r]
-                        da[k, r] = grad
-                a[r] = v
+            a, b, da, db = val[sp - 2], val[sp - 1], der[sp - 2], der[sp - 1]
             sp -= 1
+            if code == 2:
+                for r in range(n_rows):
+                    a[r] += b[r]
+                for k in range(K):
+                    for r in range(n_rows):
+                        da[k, r] += db[k, r]
+            elif code == 3:
+                for r in range(n_rows):
+                    a[r] -= b[r]
+                for k in range(K):
+                    for r in range(n_rows):
+                        da[k, r] -= db[k, r]
+            elif code == 4:
+                for k in range(K):
+                    for r in range(n_rows):
+                        da[k, r] = da[k, r] * b[r] + a[r] * db[k, r]
+                for r in range(n_rows):
+                    a[r] *= b[r]
+            elif code == 5:
+                for r in range(n_rows):
+                    a[r] /= b[r]
+                for k in range(K):
+                    for r in range(n_rows):
+                        da[k, r] = (da[k, r] - a[r] * db[k, r]) / b[r]
+            else:
+                for k in range(K):
+                    for r in range(n_rows):
+                        grad = 0.0
+                        if da[k, r] != 0.0:
+                            grad = b[r] * a[r] ** (b[r] - 1.0) * da[k, r]
+                        if db[k, r] != 0.0:
+                            grad += a[r] ** b[r] * np.log(a[r]) * db[k, r]
+                        da[k, r] = grad
+                for r in range(n_rows):
+                    a[r] = a[r] ** b[r]
             if not _all_finite(a, n_rows):
-                return out_v, out_d, False
+                return val[0], der[0], False
             continue
         a, da = val[sp - 1], der[sp - 1]
-        for r in range(n_rows):
-            x = a[r]
-            if code == 7:
-                v, g = -x, -1.0
-            elif code == 8:
-                v = 1.0 / x
-                g = -v * v
-            elif code == 9:
-                v = np.sqrt(x)
-                g = 0.5 / v
-            elif code == 10:
-                v, g = x * x, 2.0 * x
-            elif code == 11:
-                v, g = x * x * x, 3.0 * x * x
-            elif code == 12:
-                v = np.exp(x)
-                g = v
-            elif code == 13:
-                v, g = np.log(x), 1.0 / x
-            elif code == 14:
-                v, g = np.sin(x), np.cos(x)
-            elif code == 15:
-                v, g = np.cos(x), -np.sin(x)
-            elif code == 16:
-                v = np.tanh(x)
-                g = 1.0 - v * v
-            else:
-                v, g = abs(x), (1.0 if x > 0 else (-1.0 if x < 0 else 0.0))
-            a[r] = v
-            for k in range(n_consts):
-                da[k, r] = g * da[k, r]
+        g = np.empty(n_rows)
+        if code == 7:
+            for r in range(n_rows):
+                a[r], g[r] = -a[r], -1.0
+        elif code == 8:
+            for r in range(n_rows):
+                v = 1.0 / a[r]
+                a[r], g[r] = v, -v * v
+        elif code == 9:
+            for r in range(n_rows):
+                v = np.sqrt(a[r])
+                a[r], g[r] = v, 0.5 / v
+        elif code == 10:
+            for r in range(n_rows):
+                a[r], g[r] = a[r] * a[r], 2.0 * a[r]
+        elif code == 11:
+            for r in range(n_rows):
+                a[r], g[r] = a[r] * a[r] * a[r], 3.0 * a[r] * a[r]
+        elif code == 12:
+            for r in range(n_rows):
+                v = np.exp(a[r])
+                a[r], g[r] = v, v
+        elif code == 13:
+            for r in range(n_rows):
+                a[r], g[r] = np.log(a[r]), 1.0 / a[r]
+        elif code == 14:
+            for r in range(n_rows):
+                a[r], g[r] = np.sin(a[r]), np.cos(a[r])
+        elif code == 15:
+            for r in range(n_rows):
+                a[r], g[r] = np.cos(a[r]), -np.sin(a[r])
+        elif code == 16:
+            for r in range(n_rows):
+                v = np.tanh(a[r])
+                a[r], g[r] = v, 1.0 - v * v
+        else:
+            for r in range(n_rows):
+                x = a[r]
+                a[r], g[r] = abs(x), (1.0 if x > 0 else (-1.0 if x < 0 else 0.0))
+        for k in range(K):
+            for r in range(n_rows):
+                da[k, r] *= g[r]
         if not _all_finite(a, n_rows):
-            return out_v, out_d, False
-    out_v[:] = val[0]
-    out_d[:, :] = der[0]
-    return out_v, out_d, True
+            return val[0], der[0], False
+    return val[0], der[0], True

@@ -8,13 +8,14 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from symdistill.components.sr import mutate
-from symdistill.components.sr.constants import fit_constants
+from symdistill.components.sr.constants import fit_constants, fit_population, fit_population_serial
 from symdistill.components.sr.constraints import Constraints
 from symdistill.components.sr.evaluate import population_losses, population_losses_serial
 from symdistill.components.sr.mutate import Grammar
 from symdistill.components.sr.operators import CODE_OF
 from symdistill.components.sr.options import SearchOptions
 from symdistill.components.sr.program import Program, pack
+from symdistill.components.sr.units import UnitSpec, is_consistent
 
 PARALLEL_THRESHOLD = 64  # below this many programs a thread pool costs more than it saves
 
@@ -27,6 +28,7 @@ class SearchData:
     y: np.ndarray
     weights: np.ndarray
     baseline: float
+    units: UnitSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -39,12 +41,12 @@ class IslandState:
     births: np.ndarray  # birth order: the oldest member has the smallest
 
 
-def make_data(XT, y, weights, options: SearchOptions) -> SearchData:
+def make_data(XT, y, weights, options: SearchOptions, units: UnitSpec | None = None) -> SearchData:
     weights = np.ones_like(y) if weights is None else weights
     mean = np.sum(weights * y) / np.sum(weights)
     baseline = float(losses_of([Program(np.array([0], np.int16), np.array([0], np.int32), np.array([mean]))],
                                XT, y, weights, options)[0])
-    return SearchData(XT, y, weights, max(baseline, 1e-300))
+    return SearchData(XT, y, weights, max(baseline, 1e-300), units)
 
 
 def losses_of(programs, XT, y, weights, options: SearchOptions) -> np.ndarray:
@@ -95,13 +97,23 @@ class _Evolution:
         self.grammar = grammar_of(options, data.XT.shape[0])
         self.constraints = Constraints(options)
         self.complexities = np.array([self.constraints.complexity(p) for p in self.programs])
+        self._consistent = {}
         self.evaluations = 0
         names = list(options.mutation_weights)
         weights = np.array([options.mutation_weights[n] for n in names], float)
         self.mutation_names, self.mutation_p = names, weights / weights.sum()
 
-    def cost(self, losses, complexities):
-        return losses / self.data.baseline + self.options.parsimony * complexities
+    def cost(self, losses, complexities, programs=()):
+        cost = losses / self.data.baseline + self.options.parsimony * complexities
+        if self.data.units is not None:
+            cost = cost + self.options.units_penalty * np.array([not self.consistent(p) for p in programs])
+        return cost
+
+    def consistent(self, program: Program) -> bool:
+        key = program.structure_key()
+        if key not in self._consistent:
+            self._consistent[key] = is_consistent(program, self.data.units)
+        return self._consistent[key]
 
     def frequency(self):
         counts = np.bincount(self.complexities, minlength=self.options.max_size + 2).astype(float)
@@ -110,7 +122,8 @@ class _Evolution:
     def tournament(self, frequency) -> int:
         options, rng = self.options, self.rng
         contestants = rng.choice(len(self.programs), size=options.tournament_size, replace=False)
-        cost = self.cost(self.losses[contestants], self.complexities[contestants])
+        cost = self.cost(self.losses[contestants], self.complexities[contestants],
+                         [self.programs[c] for c in contestants])
         cost = cost * np.exp(options.adaptive_parsimony_scaling * frequency[self.complexities[contestants]])
         order = contestants[np.argsort(cost, kind="stable")]
         p = options.tournament_p
@@ -121,9 +134,14 @@ class _Evolution:
         for _ in range(10):
             name = self.mutation_names[self.rng.choice(len(self.mutation_names), p=self.mutation_p)]
             child = self._apply(name, parent, temperature)
-            if child is not None and self.constraints.allows(child):
+            if child is not None and self.allows(child):
                 return child
         return None
+
+    def allows(self, program: Program) -> bool:
+        if not self.constraints.allows(program):
+            return False
+        return not (self.data.units is not None and self.options.units_reject and not self.consistent(program))
 
     def _apply(self, name, parent, temperature):
         rng, grammar = self.rng, self.grammar
@@ -144,7 +162,7 @@ class _Evolution:
             if self.rng.random() < self.options.crossover_probability:
                 i, j = self.tournament(frequency), self.tournament(frequency)
                 for child, parent in zip(mutate.crossover(self.programs[i], self.programs[j], self.rng), (i, j)):
-                    if self.constraints.allows(child):
+                    if self.allows(child):
                         children.append(child), parents.append(parent)
                 continue
             i = self.tournament(frequency)
@@ -160,7 +178,9 @@ class _Evolution:
             if not np.isfinite(loss):
                 continue
             if self.options.annealing:
-                delta = (self.cost(loss, complexity) - self.cost(self.losses[parent], self.complexities[parent]))
+                delta = float(np.ravel(self.cost(loss, complexity, [child]) -
+                                       self.cost(self.losses[parent], self.complexities[parent],
+                                                 [self.programs[parent]]))[0])
                 ratio = (frequency[self.complexities[parent]] + 1e-6) / (frequency[complexity] + 1e-6)
                 if self.rng.random() > np.exp(-delta / (self.options.alpha * max(temperature, 1e-3))) * ratio:
                     continue
@@ -172,9 +192,10 @@ class _Evolution:
     def optimize_constants(self):
         data, rng = self.data, self.rng
         chosen = np.flatnonzero(rng.random(len(self.programs)) < self.options.optimize_fraction)
+        rows = subsample(data, self.options.optimizer_rows, rng)
         for i in chosen:
             program = mutate.fold_constants(self.programs[i])
-            fitted, _ = fit_constants(program, data.XT, data.y, data.weights, self.options.optimizer_iterations)
+            fitted, _ = fit_constants(program, rows.XT, rows.y, rows.weights, self.options.optimizer_iterations)
             if self.constraints.allows(fitted):
                 self.programs[i] = fitted
                 self.complexities[i] = self.constraints.complexity(fitted)
@@ -200,6 +221,8 @@ def evolve_island(state: IslandState, migrants: list[Program], data: SearchData,
         temperature = 1.0 - cycle / cycles if options.annealing else 1.0
         children, parents = work.breed(temperature)
         batch = _batch(data, options, rng)
+        if options.child_optimizer_iterations:  # Operon-style local search: fit each child's constants
+            children = _fitted(children, subsample(batch, options.child_optimizer_rows, rng), options)
         child_losses = losses_of(children, batch.XT, batch.y, batch.weights, options)
         if batch is not data:  # compare parents on the same rows as their children
             parent_losses = losses_of([work.programs[p] for p in parents], batch.XT, batch.y, batch.weights, options)
@@ -210,11 +233,24 @@ def evolve_island(state: IslandState, migrants: list[Program], data: SearchData,
     return _state(work.programs, work.losses, work.births), work.evaluations
 
 
+def _fitted(programs: list[Program], data: SearchData, options: SearchOptions) -> list[Program]:
+    """Programs with constants fitted by a few LM steps, all in one numba call."""
+    if not programs:
+        return programs
+    codes, args, values, offsets = pack(programs)
+    kernel = fit_population if len(programs) >= PARALLEL_THRESHOLD else fit_population_serial
+    fitted, _ = kernel(codes, args, values, offsets, data.XT, data.y, data.weights, options.child_optimizer_iterations)
+    return [Program(p.codes, p.args, fitted[offsets[i]:offsets[i + 1]]) for i, p in enumerate(programs)]
+
+
 def _batch(data: SearchData, options: SearchOptions, rng) -> SearchData:
-    n_rows = data.y.size
-    if options.batch_size is None or n_rows <= options.batch_size:
+    return data if options.batch_size is None else subsample(data, options.batch_size, rng)
+
+
+def subsample(data: SearchData, n: int, rng) -> SearchData:
+    if data.y.size <= n:
         return data
-    rows = rng.choice(n_rows, size=options.batch_size, replace=False)
+    rows = rng.choice(data.y.size, size=n, replace=False)
     return replace(data, XT=np.ascontiguousarray(data.XT[:, rows]), y=data.y[rows], weights=data.weights[rows])
 
 

@@ -73,7 +73,9 @@ def random_program(grammar: Grammar, size: int, rng) -> Program:
     program = make_program(*[[x] for x in grammar.random_leaf(rng)])
     while len(program) < size:
         grown = insert_node(program, grammar, rng, allow_binary=len(program) + 2 <= size)
-        program = grown if grown is not None else program
+        if grown is None:  # only binary operators and one node short of the size
+            break
+        program = grown
     return program
 
 

@@ -5,9 +5,10 @@ from symdistill.components.sr.operators import CODE_OF, arity_of_code, operator_
 
 MUTATIONS = ("rotate", "insert_node", "delete_node", "change_operator", "nothing", "swap_operands",
              "change_feature", "perturb_constant", "simplify", "randomize")
-DEFAULT_MUTATION_WEIGHTS = {"rotate": 0.5, "insert_node": 0.29, "delete_node": 0.1, "change_operator": 0.034,
-                            "nothing": 0.032, "swap_operands": 0.023, "change_feature": 0.012,
-                            "perturb_constant": 0.4, "simplify": 0.01, "randomize": 0.002}
+# Relative weights, after PySR's defaults (its add_node and insert_node are one operator here).
+DEFAULT_MUTATION_WEIGHTS = {"rotate": 1.42, "insert_node": 2.52, "delete_node": 0.369, "change_operator": 3.63,
+                            "nothing": 0.431, "swap_operands": 0.00608, "change_feature": 0.1,
+                            "perturb_constant": 0.0353, "simplify": 0.00148, "randomize": 0.00695}
 LOSSES = {"l2": 0, "l1": 1, "huber": 2}
 
 
@@ -32,9 +33,12 @@ class SearchOptions:
     parsimony: float = 0.001
     adaptive_parsimony_scaling: float = 20.0
     crossover_probability: float = 0.066
-    annealing: bool = True
+    annealing: bool = False
     alpha: float = 3.17
     optimize_fraction: float = 0.14
+    child_optimizer_iterations: int = 4
+    child_optimizer_rows: int = 128
+    optimizer_rows: int = 4096  # rows used to fit constants of members and of the final front
     optimizer_iterations: int = 20
     migration_fraction_hof: float = 0.0614
     migration_fraction: float = 0.00036
@@ -44,6 +48,8 @@ class SearchOptions:
     timeout_seconds: float | None = None
     max_evaluations: int | None = None
     loss_threshold: float | None = None
+    units_penalty: float = 1000.0
+    units_reject: bool = False
     operator_complexity: dict = field(default_factory=dict)
     constant_complexity: int = 1
     variable_complexity: int = 1

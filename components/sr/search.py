@@ -13,10 +13,12 @@ import numpy as np
 
 from symdistill.components.sr.constants import fit_constants
 from symdistill.components.sr.constraints import Constraints
-from symdistill.components.sr.island import IslandState, SearchData, evolve_island, init_island, losses_of, unpack
+from symdistill.components.sr.island import (
+    IslandState, SearchData, evolve_island, init_island, losses_of, subsample, unpack)
 from symdistill.components.sr.options import SearchOptions
 from symdistill.components.sr.program import Program
 from symdistill.components.sr.selection import pareto_front
+from symdistill.components.sr.units import is_consistent
 
 
 @dataclass
@@ -60,7 +62,7 @@ def run_search(data: SearchData, options: SearchOptions, seed: int, executor=Non
     hall = HallOfFame()
     evaluations, stopped_by, rounds = options.population_size * options.n_islands, "iterations", 0
     for state in states:
-        _remember(hall, state, constraints)
+        _remember(hall, state, constraints, data)
     for rounds in range(1, options.n_iterations + 1):
         migrants = _migrants(states, hall, options, np.random.default_rng([seed, rounds, 7]))
         seeds = [np.random.SeedSequence([seed, island, rounds]) for island in range(options.n_islands)]
@@ -72,20 +74,23 @@ def run_search(data: SearchData, options: SearchOptions, seed: int, executor=Non
         states = [state for state, _ in outcomes]
         evaluations += sum(n for _, n in outcomes)
         for state in states:
-            _remember(hall, state, constraints)
+            _remember(hall, state, constraints, data)
         best = min((loss for _, loss, _ in hall.front()), default=np.inf)
         if progress is not None:
             progress(rounds, evaluations, best)
         stopped_by = _stop_reason(options, clock, evaluations, best)
         if stopped_by:
             break
-    front = _polish(hall, data, options, constraints)
+    front = _polish(hall, data, options, constraints, np.random.default_rng([seed, 11]))
     return SearchResult(front, evaluations, rounds, time.perf_counter() - clock, stopped_by or "iterations")
 
 
-def _remember(hall: HallOfFame, state: IslandState, constraints: Constraints) -> None:
+def _remember(hall: HallOfFame, state: IslandState, constraints: Constraints, data: SearchData) -> None:
+    """Add an island's members to the hall; with units, only dimensionally consistent ones."""
     programs = unpack(state)
-    hall.update(programs, [constraints.complexity(p) for p in programs], state.losses)
+    keep = [data.units is None or is_consistent(p, data.units) for p in programs]
+    hall.update([p for p, k in zip(programs, keep) if k],
+                [constraints.complexity(p) for p, k in zip(programs, keep) if k], state.losses[np.array(keep)])
 
 
 def _migrants(states, hall, options, rng) -> list[list[Program]]:
@@ -116,12 +121,13 @@ def _stop_reason(options: SearchOptions, clock: float, evaluations: int, best: f
     return ""
 
 
-def _polish(hall: HallOfFame, data: SearchData, options: SearchOptions, constraints) -> list:
-    """Fit the front's constants on all rows once more and rebuild the front."""
+def _polish(hall: HallOfFame, data: SearchData, options: SearchOptions, constraints, rng) -> list:
+    """Fit the hall's constants once more (on up to ``optimizer_rows`` rows) and rebuild the front."""
     polished = HallOfFame()
     programs = []
+    rows = subsample(data, options.optimizer_rows, rng)
     for complexity, (program, _) in sorted(hall.entries.items()):
-        fitted, _ = fit_constants(program, data.XT, data.y, data.weights, max_iterations=100)
+        fitted, _ = fit_constants(program, rows.XT, rows.y, rows.weights, max_iterations=100)
         programs.append(fitted)
     losses = losses_of(programs, data.XT, data.y, data.weights, options)
     polished.update(programs, [constraints.complexity(p) for p in programs], losses)

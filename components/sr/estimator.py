@@ -1,0 +1,224 @@
+"""``SymbolicRegressor``: the SR engine behind scikit-learn's estimator conventions.
+
+Constructor arguments are keyword-only and stored verbatim; ``fit`` validates and resolves them.
+Fitted attributes end in ``_``.
+"""
+import inspect
+
+import numpy as np
+import pandas as pd
+
+from symdistill.components.sr.export import default_names, to_latex, to_numpy, to_sympy
+from symdistill.components.sr.island import make_data, losses_of
+from symdistill.components.sr.options import OptionsError, SearchOptions
+from symdistill.components.sr.program import Program
+from symdistill.components.sr.search import run_search
+from symdistill.components.sr.selection import scores, select
+from symdistill.components.sr.units import UnitSpec, describe, dimension_of
+
+
+class SymbolicRegressor:
+    """Find analytic expressions y = f(X) by island-model genetic programming.
+
+    Parameters
+    ----------
+    binary_operators, unary_operators : operator names (see ``operators.BUILTINS``).
+    max_size : largest complexity (node count, or weighted by ``options['operator_complexity']``).
+    n_islands, population_size, n_iterations : islands, members per island, rounds of evolution.
+    parsimony : cost per unit of complexity, added to the normalized loss.
+    loss : "l2", "l1" or "huber".
+    batch_size : rows per mini-batch for large data (None: all rows).
+    model_selection : "best" (PySR's score rule), "accuracy", or "validation" (needs X_val, y_val in fit).
+    timeout_seconds, max_evaluations, loss_threshold : early stops (a timeout makes runs timing-dependent).
+    units_reject : with units, drop dimensionally inconsistent candidates instead of penalizing them.
+    free_constants : with units, constants may carry any dimension (else they are dimensionless).
+    options : further ``SearchOptions`` fields by name (constraints, nested_constraints, ...).
+    random_state : seed; the same seed gives the same result whatever the executor.
+    """
+
+    def __init__(self, *, binary_operators=("add", "sub", "mul", "div"), unary_operators=(), max_size=30,
+                 n_islands=8, population_size=40, n_iterations=40, parsimony=0.001, loss="l2", batch_size=None,
+                 model_selection="best", timeout_seconds=None, max_evaluations=None, loss_threshold=None,
+                 units_reject=False, free_constants=True, options=None, random_state=0):
+        self.binary_operators = binary_operators
+        self.unary_operators = unary_operators
+        self.max_size = max_size
+        self.n_islands = n_islands
+        self.population_size = population_size
+        self.n_iterations = n_iterations
+        self.parsimony = parsimony
+        self.loss = loss
+        self.batch_size = batch_size
+        self.model_selection = model_selection
+        self.timeout_seconds = timeout_seconds
+        self.max_evaluations = max_evaluations
+        self.loss_threshold = loss_threshold
+        self.units_reject = units_reject
+        self.free_constants = free_constants
+        self.options = options
+        self.random_state = random_state
+
+    @classmethod
+    def _param_names(cls):
+        return [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
+
+    def get_params(self, deep=True):
+        return {name: getattr(self, name) for name in self._param_names()}
+
+    def set_params(self, **params):
+        for name, value in params.items():
+            if name not in self._param_names():
+                raise ValueError(f"invalid parameter {name!r}; valid: {', '.join(self._param_names())}")
+            setattr(self, name, value)
+        return self
+
+    def __repr__(self):
+        changed = {k: v for k, v in self.get_params().items() if v != _DEFAULTS[k]}
+        return f"SymbolicRegressor({', '.join(f'{k}={v!r}' for k, v in changed.items())})"
+
+    def _resolve_options(self) -> SearchOptions:
+        extra = dict(self.options or {})
+        fields = {"binary_operators": tuple(self.binary_operators), "unary_operators": tuple(self.unary_operators),
+                  "max_size": self.max_size, "n_islands": self.n_islands, "population_size": self.population_size,
+                  "n_iterations": self.n_iterations, "parsimony": self.parsimony, "loss": self.loss,
+                  "batch_size": self.batch_size, "timeout_seconds": self.timeout_seconds,
+                  "max_evaluations": self.max_evaluations, "loss_threshold": self.loss_threshold,
+                  "units_reject": self.units_reject}
+        clash = set(extra) & set(fields)
+        if clash:
+            raise OptionsError(f"options repeats constructor parameter(s) {sorted(clash)}; set them directly")
+        valid = set(SearchOptions.__dataclass_fields__)
+        unknown = set(extra) - valid
+        if unknown:
+            raise OptionsError(f"unknown option(s) {sorted(unknown)}; valid: {', '.join(sorted(valid - set(fields)))}")
+        if self.model_selection not in ("best", "accuracy", "validation"):
+            raise OptionsError(f"unknown model_selection {self.model_selection!r}; choose best, accuracy or validation")
+        return SearchOptions(**fields, **extra).validate()
+
+    def fit(self, X, y, *, sample_weight=None, feature_names=None, units=None, y_units=None,
+            X_val=None, y_val=None, executor=None, progress=None):
+        """Search for expressions of y in X; returns self.
+
+        units : one pint unit string per feature; y_units : the target's. Both or neither.
+        executor : runs island steps in parallel (``submit``/``result``); results do not depend on it.
+        """
+        options = self._resolve_options()
+        X, y = _check_data(X, y)
+        weights = None if sample_weight is None else _check_weights(sample_weight, len(y))
+        names = _feature_names(feature_names, X.shape[1])
+        spec = _unit_spec(units, y_units, X.shape[1], self.free_constants)
+        data = make_data(np.ascontiguousarray(X.T), y, weights, options, spec)
+        result = run_search(data, options, int(self.random_state), executor=executor, progress=progress)
+        if not result.front:
+            raise RuntimeError("the search found no valid expression; widen the operators or check the data")
+        self.n_features_in_, self.feature_names_in_ = X.shape[1], np.array(names, dtype=object)
+        self.programs_ = [program for _, _, program in result.front]
+        complexities = np.array([c for c, _, _ in result.front])
+        losses = np.array([l for _, l, _ in result.front])
+        validation = None
+        if self.model_selection == "validation":
+            Xv, yv = _check_data(X_val, y_val)
+            validation = losses_of(self.programs_, np.ascontiguousarray(Xv.T), yv, np.ones_like(yv), options)
+        self.best_index_ = select(complexities, losses, self.model_selection, validation)
+        self.program_ = self.programs_[self.best_index_]
+        self.pareto_front_ = pd.DataFrame({
+            "complexity": complexities, "loss": losses, "score": scores(complexities, losses),
+            "expression": [str(to_sympy(p, names)) for p in self.programs_],
+            "units": [_units_of(p, spec) for p in self.programs_]})
+        self.history_ = {"n_evaluations": result.n_evaluations, "n_rounds": result.n_rounds,
+                         "seconds": result.seconds, "stopped_by": result.stopped_by}
+        self.y_units_ = y_units
+        return self
+
+    def _program(self, index) -> Program:
+        if not hasattr(self, "program_"):
+            raise RuntimeError("this SymbolicRegressor is not fitted yet; call fit first")
+        return self.program_ if index is None else self.programs_[index]
+
+    def predict(self, X, index=None) -> np.ndarray:
+        program = self._program(index)
+        X = _check_X(X, self.n_features_in_)
+        return to_numpy(program)(X)
+
+    def score(self, X, y, sample_weight=None) -> float:
+        """Coefficient of determination R^2 of the selected expression."""
+        X, y = _check_data(X, y)
+        prediction = self.predict(X)
+        weights = np.ones_like(y) if sample_weight is None else _check_weights(sample_weight, len(y))
+        mean = np.average(y, weights=weights)
+        return float(1.0 - np.sum(weights * (y - prediction) ** 2) / np.sum(weights * (y - mean) ** 2))
+
+    def sympy(self, index=None):
+        return to_sympy(self._program(index), list(self.feature_names_in_))
+
+    def latex(self, index=None, precision: int = 4) -> str:
+        return to_latex(self._program(index), list(self.feature_names_in_), precision)
+
+
+_DEFAULTS = {name: p.default for name, p in inspect.signature(SymbolicRegressor.__init__).parameters.items()
+             if name != "self"}
+
+
+def _check_X(X, n_features=None) -> np.ndarray:
+    X = np.asarray(X, dtype=float)
+    if X.ndim != 2:
+        raise ValueError(f"X must be 2-D [n_samples, n_features], got shape {X.shape}")
+    if X.shape[0] == 0:
+        raise ValueError("X has no rows")
+    if n_features is not None and X.shape[1] != n_features:
+        raise ValueError(f"X has {X.shape[1]} features, but the model was fitted with {n_features}")
+    bad = ~np.isfinite(X)
+    if bad.any():
+        row, col = np.argwhere(bad)[0]
+        raise ValueError(f"X has {int(bad.sum())} NaN/Inf value(s); first at row {row}, column {col}")
+    return X
+
+
+def _check_data(X, y):
+    if X is None or y is None:
+        raise ValueError("X and y are both required")
+    X = _check_X(X)
+    y = np.asarray(y, dtype=float)
+    if y.ndim != 1:
+        raise ValueError(f"y must be 1-D [n_samples], got shape {y.shape}")
+    if len(y) != len(X):
+        raise ValueError(f"X has {len(X)} rows but y has {len(y)}")
+    bad = ~np.isfinite(y)
+    if bad.any():
+        raise ValueError(f"y has {int(bad.sum())} NaN/Inf value(s); first at index {int(np.argmax(bad))}")
+    return X, y
+
+
+def _check_weights(weights, n):
+    weights = np.asarray(weights, dtype=float)
+    if weights.shape != (n,) or not np.isfinite(weights).all() or (weights < 0).any() or weights.sum() <= 0:
+        raise ValueError(f"sample_weight must be {n} finite, non-negative values with a positive sum")
+    return weights
+
+
+def _feature_names(names, n_features):
+    if names is None:
+        return default_names(n_features)
+    names = [str(n) for n in names]
+    if len(names) != n_features or len(set(names)) != n_features:
+        raise ValueError(f"feature_names must be {n_features} distinct names, got {names}")
+    return names
+
+
+def _unit_spec(units, y_units, n_features, free_constants):
+    if units is None and y_units is None:
+        return None
+    if units is None or y_units is None:
+        raise ValueError("give both units (one per feature) and y_units, or neither")
+    if len(units) != n_features:
+        raise ValueError(f"units has {len(units)} entries for {n_features} features")
+    return UnitSpec.from_strings(list(units), y_units, free_constants)
+
+
+def _units_of(program, spec):
+    if spec is None:
+        return ""
+    return describe(spec.target)
+
+
+__all__ = ["SymbolicRegressor", "dimension_of"]
