@@ -21,6 +21,39 @@ def _weighted_loss(residual, weights):
 
 
 @njit(cache=True, error_model="numpy")
+def _solve_small(A, b):
+    """Solve A x = b by Gaussian elimination with partial pivoting; ok is False if A is singular or not finite."""
+    n = b.size
+    M = A.copy()
+    x = b.copy()
+    for col in range(n):
+        pivot = col
+        for row in range(col + 1, n):
+            if abs(M[row, col]) > abs(M[pivot, col]):
+                pivot = row
+        if not np.isfinite(M[pivot, col]) or abs(M[pivot, col]) < 1e-300:
+            return x, False
+        if pivot != col:
+            for k in range(n):
+                M[col, k], M[pivot, k] = M[pivot, k], M[col, k]
+            x[col], x[pivot] = x[pivot], x[col]
+        for row in range(col + 1, n):
+            factor = M[row, col] / M[col, col]
+            for k in range(col, n):
+                M[row, k] -= factor * M[col, k]
+            x[row] -= factor * x[col]
+    for row in range(n - 1, -1, -1):
+        total = x[row]
+        for k in range(row + 1, n):
+            total -= M[row, k] * x[k]
+        x[row] = total / M[row, row]
+    for k in range(n):
+        if not np.isfinite(x[k]):
+            return x, False
+    return x, True
+
+
+@njit(cache=True, error_model="numpy")
 def _levenberg_marquardt(codes, args, values, XT, y, weights, max_iterations, tolerance):
     """Fit the CONST values of one program in place; return its weighted mean squared error."""
     n = codes.size
@@ -56,7 +89,9 @@ def _levenberg_marquardt(codes, args, values, XT, y, weights, max_iterations, to
             system = normal.copy()
             for a in range(k):
                 system[a, a] += damping * (normal[a, a] + 1e-12)
-            step = np.linalg.solve(system, -gradient)
+            step, solved = _solve_small(system, -gradient)
+            if not solved:  # a non-finite derivative (sqrt at 0, say) or a singular system: stop here
+                return loss
             for i in range(n):
                 trial[i] = values[i] + step[slots[i]] if slots[i] >= 0 else values[i]
             t_pred, t_jac, t_ok = evaluate_with_jacobian(codes, args, trial, slots, k, XT)

@@ -1,0 +1,205 @@
+"""Feynman dev problems: symdistill against gplearn 0.4.3 and pyoperon 0.6.2 at the same time budget.
+
+Protocol (../shared/benchmarks/feynman/README.md): N = 1000 uniform training points, noise 0 and 0.01
+(Gaussian, std = level x RMS of y, training target only), a fresh 1000-point test set; exact recovery by
+SRBench's rule with constants rounded to 3 significant digits. Every run gets one core.
+
+    pip install gplearn==0.4.3 pyoperon==0.6.2      # benchmark only, not runtime dependencies
+    .venv/bin/python benchmarks/feynman.py --budget 60 --workers 2
+"""
+import os
+
+os.environ.setdefault("NUMBA_NUM_THREADS", "1")  # one core per run; set before numba is imported
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import argparse  # noqa: E402
+import csv  # noqa: E402
+import json  # noqa: E402
+import signal  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from concurrent.futures import ProcessPoolExecutor, as_completed  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import sympy  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).parent))
+from safe_expressions import parse  # noqa: E402
+
+TABLES = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "feynman"
+UNARY = ("sqrt", "square", "exp", "log", "sin", "cos")
+
+
+def load_problems() -> dict[str, dict]:
+    problems = {}
+    for name in ("FeynmanEquations.csv", "BonusEquations.csv"):
+        with open(TABLES / name, encoding="utf-8-sig") as handle:
+            for row in csv.DictReader(handle):
+                if not row.get("Filename"):
+                    continue
+                variables = [(row[f"v{i}_name"], float(row[f"v{i}_low"]), float(row[f"v{i}_high"]))
+                             for i in range(1, 11) if row.get(f"v{i}_name")]
+                problems[row["Filename"]] = {"formula": row["Formula"], "variables": variables}
+    return problems
+
+
+def dev_ids() -> list[str]:
+    lines = (TABLES / "dev.txt").read_text().splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+
+
+def truth_of(problem):
+    symbols = {name: sympy.Symbol(name, real=True) for name, _, _ in problem["variables"]}
+    return parse(problem["formula"], symbols), [symbols[name] for name, _, _ in problem["variables"]]
+
+
+def sample(problem, n, seed, noise):
+    rng = np.random.default_rng(seed)
+    truth, symbols = truth_of(problem)
+    X = np.column_stack([rng.uniform(low, high, n) for _, low, high in problem["variables"]])
+    y = np.asarray(sympy.lambdify(symbols, truth, "numpy")(*X.T), dtype=float) * np.ones(n)
+    if noise:
+        y = y + rng.normal(0, noise * np.sqrt(np.mean(y ** 2)), n)
+    return X, y
+
+
+def round_constants(expr):
+    def one(value):
+        return 0 if abs(value) < 1e-4 else sympy.Rational(f"{value:.3g}")
+    return expr.xreplace({f: one(float(f)) for f in expr.atoms(sympy.Float)})
+
+
+class _Timeout(Exception):
+    pass
+
+
+def is_exact(model, truth, seconds=30) -> bool:
+    """SRBench: truth - model simplifies to a constant, or model / truth does."""
+    def alarm(*_):
+        raise _Timeout
+
+    signal.signal(signal.SIGALRM, alarm)
+    signal.alarm(seconds)
+    try:
+        model = round_constants(model)
+        if not sympy.simplify(truth - model).free_symbols:
+            return True
+        ratio = sympy.simplify(model / truth)
+        return not ratio.free_symbols and ratio != 0
+    except _Timeout:
+        return False
+    finally:
+        signal.alarm(0)
+
+
+def fit_symdistill(X, y, names, budget, seed, noise):
+    from symdistill.components.sr import SymbolicRegressor
+
+    threshold = 1e-16 * float(np.var(y)) if noise == 0 else None
+    est = SymbolicRegressor(unary_operators=UNARY, max_size=30, n_islands=8, n_iterations=10**6,
+                            timeout_seconds=budget, loss_threshold=threshold, random_state=seed)
+    est.fit(X, y, feature_names=names)
+    return est.predict, est.sympy()
+
+
+def fit_gplearn(X, y, names, budget, seed, noise):
+    from gplearn.genetic import SymbolicRegressor
+
+    est = SymbolicRegressor(population_size=1000, generations=1, warm_start=True, random_state=seed, n_jobs=1,
+                            function_set=("add", "sub", "mul", "div", "sqrt", "log", "sin", "cos"),
+                            parsimony_coefficient=0.001)
+    start, generations = time.perf_counter(), 1
+    while True:
+        est.set_params(generations=generations)
+        est.fit(X, y)
+        generations += 1
+        if time.perf_counter() - start >= budget or est.run_details_["best_fitness"][-1] < 1e-10:
+            break
+    symbols = {f"X{i}": sympy.Symbol(n, real=True) for i, n in enumerate(names)}
+    return est.predict, parse(str(est._program), symbols)
+
+
+def fit_operon(X, y, names, budget, seed, noise):
+    from pyoperon.sklearn import SymbolicRegressor
+
+    est = SymbolicRegressor(allowed_symbols="add,sub,mul,div,exp,log,sin,cos,sqrt,square,constant,variable",
+                            max_time=int(budget), n_threads=1, random_state=seed, optimizer_iterations=10,
+                            generations=10**6, max_evaluations=10**9)
+    est.fit(X, y)
+    symbols = {n: sympy.Symbol(n, real=True) for n in names}
+    safe = [f"v{i}" for i in range(len(names))]  # plain names: Feynman ones can clash with string syntax
+    text = est.get_model_string(est.model_, 16, safe)
+    return est.predict, parse(text, {s: symbols[n] for s, n in zip(safe, names)})
+
+
+TOOLS = {"symdistill": fit_symdistill, "gplearn": fit_gplearn, "operon": fit_operon}
+
+
+def run_one(tool, problem_id, noise, budget, seed):
+    problem = load_problems()[problem_id]
+    truth, symbols = truth_of(problem)
+    names = [s.name for s in symbols]
+    X, y = sample(problem, 1000, seed, noise)
+    X_test, y_test = sample(problem, 1000, seed + 1000, 0.0)
+    start = time.perf_counter()
+    try:
+        predict, model = TOOLS[tool](X, y, names, budget, seed, noise)
+    except Exception as err:  # a peer failing on a problem is a result, not a crash
+        return {"tool": tool, "problem": problem_id, "noise": noise, "error": f"{type(err).__name__}: {err}",
+                "seconds": time.perf_counter() - start, "r2": float("nan"), "exact": False}
+    seconds = time.perf_counter() - start
+    with np.errstate(all="ignore"):
+        pred = np.asarray(predict(X_test), dtype=float)
+    r2 = 1 - np.sum((y_test - pred) ** 2) / np.sum((y_test - y_test.mean()) ** 2)
+    exact = bool(r2 > 0.5 and is_exact(model, truth))
+    return {"tool": tool, "problem": problem_id, "noise": noise, "seconds": seconds, "r2": float(r2),
+            "exact": exact, "model": str(model)[:300]}
+
+
+def summarize(results, tools, noises):
+    print("| tool | noise | exact recovery | R^2 > 0.999 | median s | problems |")
+    print("|---|---|---|---|---|---|")
+    for noise in noises:
+        for tool in tools:
+            rows = [r for r in results if r["tool"] == tool and r["noise"] == noise]
+            if not rows:
+                continue
+            exact = np.mean([r["exact"] for r in rows])
+            accurate = np.mean([r["r2"] > 0.999 for r in rows])
+            print(f"| {tool} | {noise} | {exact:.0%} | {accurate:.0%} | {np.median([r['seconds'] for r in rows]):.1f} "
+                  f"| {len(rows)} |")
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--budget", type=float, default=60.0, help="seconds per problem and tool, one core")
+    parser.add_argument("--tools", default="symdistill,gplearn,operon")
+    parser.add_argument("--noise", default="0,0.01")
+    parser.add_argument("--problems", default="dev", help="'dev' or comma-separated ids (dev ids only)")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=Path("feynman_results.json"))
+    args = parser.parse_args()
+    ids = dev_ids() if args.problems == "dev" else args.problems.split(",")
+    unknown = set(ids) - set(dev_ids())
+    if unknown:
+        sys.exit(f"not dev problems: {sorted(unknown)} (tuning uses only dev.txt)")
+    tools, noises = args.tools.split(","), [float(n) for n in args.noise.split(",")]
+    jobs = [(t, p, n) for n in noises for p in ids for t in tools]
+    results = []
+    with ProcessPoolExecutor(args.workers) as pool:
+        futures = [pool.submit(run_one, t, p, n, args.budget, args.seed) for t, p, n in jobs]
+        for k, future in enumerate(as_completed(futures), 1):
+            result = future.result()
+            results.append(result)
+            print(f"[{k}/{len(jobs)}] {result['tool']:<10} {result['problem']:<10} noise={result['noise']:<5} "
+                  f"R2={result['r2']:.6f} exact={result['exact']} {result['seconds']:.0f}s "
+                  f"{result.get('error', result.get('model', ''))[:90]}", flush=True)
+            args.out.write_text(json.dumps(results, indent=1))
+    print(f"\nbudget {args.budget:g} s per run, one core each, {args.workers} runs at a time")
+    summarize(results, tools, noises)
+
+
+if __name__ == "__main__":
+    main()
