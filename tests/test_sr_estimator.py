@@ -152,3 +152,37 @@ def test_sklearn_conventions():
         est.set_params(size=3)
     assert repr(est) == "SymbolicRegressor(max_size=12, options={'constraints': {'pow': [-1, 1]}})"
     assert not hasattr(est, "program_")
+
+
+def test_save_and_resume_continue_exactly():
+    import json
+
+    rng = np.random.default_rng(6)
+    X = rng.uniform(-2, 2, size=(120, 2))
+    y = X[:, 0] ** 2 - 0.5 * X[:, 1]
+    params = dict(n_islands=2, population_size=20, random_state=3)
+    whole = SymbolicRegressor(n_iterations=6, **params).fit(X, y)
+    first = SymbolicRegressor(n_iterations=3, **params).fit(X, y)
+    saved = json.loads(json.dumps(first.checkpoint_, allow_nan=False))  # plain JSON, no pickle
+    resumed = SymbolicRegressor(n_iterations=6, **params).fit(X, y, resume_from=saved)
+    columns = ["complexity", "loss", "expression"]
+    assert resumed.pareto_front_[columns].to_dict("list") == whole.pareto_front_[columns].to_dict("list")
+    assert resumed.history_["n_rounds"] == 6
+    broken = json.loads(json.dumps(saved))
+    broken["islands"][0]["nodes"][0] = "system"
+    with pytest.raises(ValueError, match="unknown operator 'system'"):
+        SymbolicRegressor(n_iterations=6, **params).fit(X, y, resume_from=broken)
+    with pytest.raises(ValueError, match="not a search checkpoint"):
+        SymbolicRegressor(n_iterations=6, **params).fit(X, y, resume_from={"format": "pickle"})
+
+
+def test_initial_guess_is_used():
+    rng = np.random.default_rng(7)
+    X = rng.uniform(0.5, 2, size=(200, 2))
+    y = 1.7 * np.exp(-X[:, 0] * X[:, 1]) + 0.3
+    a, b = sympy.symbols("a b", real=True)
+    est = SymbolicRegressor(unary_operators=("exp",), n_islands=2, population_size=20, n_iterations=1,
+                            random_state=0).fit(X, y, feature_names=["a", "b"],
+                                                initial_guesses=[sympy.Float(1.0) * sympy.exp(-a * b) + sympy.Float(0.1)])
+    assert est.score(X, y) > 1 - 1e-10  # one round is far too short to find this without the guess
+    assert_equivalent(est.sympy(), sympy.Rational(17, 10) * sympy.exp(-a * b) + sympy.Rational(3, 10))

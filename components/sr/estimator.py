@@ -8,7 +8,8 @@ import inspect
 import numpy as np
 import pandas as pd
 
-from symdistill.components.sr.export import default_names, to_latex, to_numpy, to_sympy
+from symdistill.components.sr.checkpoint import checkpoint_from_dict, checkpoint_to_dict
+from symdistill.components.sr.export import default_names, from_sympy, to_latex, to_numpy, to_sympy
 from symdistill.components.sr.island import make_data, losses_of
 from symdistill.components.sr.options import OptionsError, SearchOptions
 from symdistill.components.sr.program import Program
@@ -96,10 +97,13 @@ class SymbolicRegressor:
         return SearchOptions(**fields, **extra).validate()
 
     def fit(self, X, y, *, sample_weight=None, feature_names=None, units=None, y_units=None,
-            X_val=None, y_val=None, executor=None, progress=None):
+            X_val=None, y_val=None, initial_guesses=None, resume_from=None, executor=None, progress=None):
         """Search for expressions of y in X; returns self.
 
         units : one pint unit string per feature; y_units : the target's. Both or neither.
+        initial_guesses : SymPy expressions in the feature names, seeded into every island.
+        resume_from : ``checkpoint_`` of an earlier fit on the same data and parameters; the search
+            continues to ``n_iterations`` rounds as if it had never stopped.
         executor : runs island steps in parallel (``submit``/``result``); results do not depend on it.
         """
         options = self._resolve_options()
@@ -108,7 +112,10 @@ class SymbolicRegressor:
         names = _feature_names(feature_names, X.shape[1])
         spec = _unit_spec(units, y_units, X.shape[1], self.free_constants)
         data = make_data(np.ascontiguousarray(X.T), y, weights, options, spec)
-        result = run_search(data, options, int(self.random_state), executor=executor, progress=progress)
+        guesses = [from_sympy(expr, names) for expr in (initial_guesses or [])]
+        checkpoint = None if resume_from is None else checkpoint_from_dict(resume_from, X.shape[1])
+        result = run_search(data, options, int(self.random_state), executor=executor, progress=progress,
+                            checkpoint=checkpoint, initial_guesses=guesses)
         if not result.front:
             raise RuntimeError("the search found no valid expression; widen the operators or check the data")
         self.n_features_in_, self.feature_names_in_ = X.shape[1], np.array(names, dtype=object)
@@ -128,6 +135,7 @@ class SymbolicRegressor:
         self.history_ = {"n_evaluations": result.n_evaluations, "n_rounds": result.n_rounds,
                          "seconds": result.seconds, "stopped_by": result.stopped_by}
         self.y_units_ = y_units
+        self.checkpoint_ = checkpoint_to_dict(result.checkpoint)
         return self
 
     def _program(self, index) -> Program:

@@ -67,11 +67,12 @@ def grammar_of(options: SearchOptions, n_features: int) -> Grammar:
                    tuple(CODE_OF[n] for n in options.unary_operators), n_features)
 
 
-def init_island(data: SearchData, options: SearchOptions, seed) -> IslandState:
+def init_island(data: SearchData, options: SearchOptions, seed, initial_guesses=()) -> IslandState:
+    """A random population of small programs; ``initial_guesses`` take the first places."""
     rng = np.random.default_rng(seed)
     grammar = grammar_of(options, data.XT.shape[0])
     constraints = Constraints(options)
-    programs = []
+    programs = list(initial_guesses)[:options.population_size]
     while len(programs) < options.population_size:
         candidate = mutate.random_program(grammar, int(rng.integers(1, min(options.max_size, 10) + 1)), rng)
         if constraints.allows(candidate):

@@ -43,27 +43,49 @@ class HallOfFame:
 
 
 @dataclass(frozen=True)
+class Checkpoint:
+    """Everything needed to continue a search exactly where it stopped."""
+
+    states: list[IslandState]
+    hall: dict[int, tuple[Program, float]]
+    rounds: int
+    evaluations: int
+
+
+@dataclass(frozen=True)
 class SearchResult:
     front: list[tuple[int, float, Program]]
     n_evaluations: int
     n_rounds: int
     seconds: float
     stopped_by: str
+    checkpoint: Checkpoint
 
 
 def run_search(data: SearchData, options: SearchOptions, seed: int, executor=None,
-               progress: Callable[[int, int, float], None] | None = None) -> SearchResult:
-    """Evolve ``options.n_islands`` islands for up to ``options.n_iterations`` rounds."""
+               progress: Callable[[int, int, float], None] | None = None, checkpoint: Checkpoint | None = None,
+               initial_guesses: list[Program] = ()) -> SearchResult:
+    """Evolve ``options.n_islands`` islands up to round ``options.n_iterations``.
+
+    With a ``checkpoint`` (same data, options and seed) the search continues after its last round and
+    ends as an uninterrupted search would. ``initial_guesses`` join every island's first population.
+    """
     clock = time.perf_counter()
     constraints = Constraints(options)
-    root = np.random.SeedSequence(seed)
-    island_seeds = root.spawn(options.n_islands)
-    states = [init_island(data, options, s.spawn(1)[0]) for s in island_seeds]
-    hall = HallOfFame()
-    evaluations, stopped_by, rounds = options.population_size * options.n_islands, "iterations", 0
-    for state in states:
-        _remember(hall, state, constraints, data)
-    for rounds in range(1, options.n_iterations + 1):
+    if checkpoint is None:
+        island_seeds = np.random.SeedSequence(seed).spawn(options.n_islands)
+        states = [init_island(data, options, s.spawn(1)[0], initial_guesses) for s in island_seeds]
+        hall = HallOfFame()
+        evaluations, first_round = options.population_size * options.n_islands, 1
+        for state in states:
+            _remember(hall, state, constraints, data)
+    else:
+        if len(checkpoint.states) != options.n_islands:
+            raise ValueError(f"the checkpoint has {len(checkpoint.states)} islands, the options {options.n_islands}")
+        states, hall = list(checkpoint.states), HallOfFame(dict(checkpoint.hall))
+        evaluations, first_round = checkpoint.evaluations, checkpoint.rounds + 1
+    stopped_by, rounds = "", first_round - 1
+    for rounds in range(first_round, options.n_iterations + 1):
         migrants = _migrants(states, hall, options, np.random.default_rng([seed, rounds, 7]))
         seeds = [np.random.SeedSequence([seed, island, rounds]) for island in range(options.n_islands)]
         steps = [(states[i], migrants[i], data, options, seeds[i]) for i in range(options.n_islands)]
@@ -82,7 +104,9 @@ def run_search(data: SearchData, options: SearchOptions, seed: int, executor=Non
         if stopped_by:
             break
     front = _polish(hall, data, options, constraints, np.random.default_rng([seed, 11]))
-    return SearchResult(front, evaluations, rounds, time.perf_counter() - clock, stopped_by or "iterations")
+    checkpoint = Checkpoint(states, dict(hall.entries), rounds, evaluations)
+    return SearchResult(front, evaluations, rounds, time.perf_counter() - clock, stopped_by or "iterations",
+                        checkpoint)
 
 
 def _remember(hall: HallOfFame, state: IslandState, constraints: Constraints, data: SearchData) -> None:
