@@ -186,3 +186,28 @@ def test_initial_guess_is_used():
                                                 initial_guesses=[sympy.Float(1.0) * sympy.exp(-a * b) + sympy.Float(0.1)])
     assert est.score(X, y) > 1 - 1e-10  # one round is far too short to find this without the guess
     assert_equivalent(est.sympy(), sympy.Rational(17, 10) * sympy.exp(-a * b) + sympy.Rational(3, 10))
+
+
+def test_operand_size_and_nesting_constraints_hold_on_the_front():
+    from symdistill.components.sr.constraints import Constraints
+    from symdistill.components.sr.export import from_sympy
+    from symdistill.components.sr.options import SearchOptions
+
+    options = SearchOptions(binary_operators=("add", "mul", "pow"), unary_operators=("sin",),
+                            constraints={"pow": [-1, 1]}, nested_constraints={"sin": {"sin": 0}})
+    check = Constraints(options.validate())
+    x, z = sympy.symbols("x z", real=True)
+    assert check.allows(from_sympy(sympy.Pow(x + z, z, evaluate=False), ["x", "z"]))
+    assert not check.allows(from_sympy(sympy.Pow(x, x + z, evaluate=False), ["x", "z"]))
+    assert check.allows(from_sympy(sympy.sin(x) * sympy.sin(z), ["x", "z"]))
+    assert not check.allows(from_sympy(sympy.sin(sympy.sin(x)), ["x", "z"]))
+
+    rng = np.random.default_rng(8)
+    X = rng.uniform(0.5, 2, size=(150, 2))
+    y = np.sin(np.sin(X[:, 0])) + X[:, 0] ** (X[:, 1] + 1)
+    est = SymbolicRegressor(binary_operators=("add", "mul", "pow"), unary_operators=("sin",), n_islands=2,
+                            population_size=20, n_iterations=5, random_state=0,
+                            options={"constraints": {"pow": [-1, 1]}, "nested_constraints": {"sin": {"sin": 0}}})
+    est.fit(X, y)
+    for program in est.programs_:
+        assert check.allows(program), program.to_dict()

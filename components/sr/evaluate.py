@@ -3,7 +3,9 @@
 Naive algorithm: for each program, walk its postfix nodes with a stack of column vectors,
 pushing variables and constants and applying operators to the top of the stack.
 Optimization (as in Operon): the walk runs over blocks of BLOCK rows held in a small [depth, BLOCK]
-scratch buffer that stays in cache; programs run in parallel; each program stops at its first NaN/Inf.
+scratch buffer that stays in cache; programs run in parallel. NaN/Inf anywhere invalidates a program:
+operands are checked only before the operators that could map them to finite values (div, pow, inv,
+exp, tanh), and the result at the end, since every other operator propagates them.
 X is laid out [n_features, n_rows] so a variable's block is contiguous.
 """
 import numpy as np
@@ -44,6 +46,9 @@ def _run_block(codes, args, values, begin, end, X, start, n, stack):
             a = stack[sp - 2]
             b = stack[sp - 1]
             sp -= 1
+            # x / inf = 0 and nan ** 0 = 1 would hide a non-finite operand: check before those two
+            if code >= 5 and not (_all_finite(a, n) and _all_finite(b, n)):
+                return False
             if code == 2:
                 for r in range(n):
                     a[r] = a[r] + b[r]
@@ -59,10 +64,11 @@ def _run_block(codes, args, values, begin, end, X, start, n, stack):
             else:
                 for r in range(n):
                     a[r] = a[r] ** b[r]
-            if not _all_finite(a, n):
-                return False
             continue
         a = stack[sp - 1]
+        # inv(inf) = 0, exp(-inf) = 0 and tanh(inf) = 1 would hide a non-finite operand
+        if (code == 8 or code == 12 or code == 16) and not _all_finite(a, n):
+            return False
         if code == 7:
             for r in range(n):
                 a[r] = -a[r]
@@ -96,9 +102,8 @@ def _run_block(codes, args, values, begin, end, X, start, n, stack):
         else:
             for r in range(n):
                 a[r] = np.abs(a[r])
-        if not _all_finite(a, n):
-            return False
-    return True
+    # Every other operator propagates NaN/Inf, so checking the result catches the rest.
+    return _all_finite(stack[0], n)
 
 
 @njit(cache=True, inline="always")
