@@ -14,7 +14,7 @@ from symdistill.components.sr.evaluate import population_losses, population_loss
 from symdistill.components.sr.mutate import Grammar
 from symdistill.components.sr.operators import CODE_OF
 from symdistill.components.sr.options import SearchOptions
-from symdistill.components.sr.program import Program, pack
+from symdistill.components.sr.program import Program, constant, pack
 from symdistill.components.sr.units import UnitSpec, is_consistent
 
 PARALLEL_THRESHOLD = 64  # below this many programs a thread pool costs more than it saves
@@ -44,8 +44,7 @@ class IslandState:
 def make_data(XT, y, weights, options: SearchOptions, units: UnitSpec | None = None) -> SearchData:
     weights = np.ones_like(y) if weights is None else weights
     mean = np.sum(weights * y) / np.sum(weights)
-    baseline = float(losses_of([Program(np.array([0], np.int16), np.array([0], np.int32), np.array([mean]))],
-                               XT, y, weights, options)[0])
+    baseline = float(losses_of([constant(mean)], XT, y, weights, options)[0])
     return SearchData(XT, y, weights, max(baseline, 1e-300), units)
 
 
