@@ -5,6 +5,7 @@ Bad input exits with status 2 and one line on stderr; ``--debug`` shows the full
 import argparse
 import json
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -65,13 +66,19 @@ def _is_user_error(err: Exception) -> bool:
 
 def cmd_run(args) -> int:
     clock = time.perf_counter()
-    store = args.store or default_store_path(args.config)
-    environment.configure(store, args.debug)  # before anything imports Prefect
+    store = Path(args.store or default_store_path(args.config))
+    new_store = not store.exists()
+    environment.configure(store, args.debug)  # before anything imports Prefect; makes <store>/.prefect
     from symdistill.flows.discovery import discovery
     from symdistill.tasks.context import open_run
 
     # Check config, stages and data paths before Prefect starts, so bad input fails in one line.
-    open_run(args.config, store, args.from_stage, args.until_stage, args.repair, log=lambda _: None)
+    try:
+        open_run(args.config, store, args.from_stage, args.until_stage, args.repair, log=lambda _: None)
+    except Exception:
+        if new_store:  # leave nothing behind for input that never ran
+            shutil.rmtree(store, ignore_errors=True)
+        raise
 
     result = discovery(str(args.config), str(store), args.from_stage, args.until_stage, args.repair)
     ran = [s for s, r in result["stages"].items() if r["ran"]]

@@ -55,7 +55,8 @@ def test_ingest_example_runs_end_to_end(tmp_path):
 def test_bad_input_is_one_line_and_exit_2(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text('[experiment]\nname = "x"\n[simulate]\nlaw = "spring"\nn_bodies = 100\n')
-    result = symdistill("run", bad, cwd=tmp_path)
+    user_env = {k: v for k, v in os.environ.items() if k != "PREFECT_HOME"}
+    result = symdistill("run", bad, cwd=tmp_path, env=user_env)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         f"symdistill: error: {bad}: simulate.n_bodies = 100: Input should be less than or equal to 64"]
