@@ -8,6 +8,8 @@ QUIET_DEFAULTS = {
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",  # no internet: telemetry would log an error each start
     "PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW": "ignore",
     "DASK_LOGGING__DISTRIBUTED": "warning",
+    # Creating a fresh Prefect database on a busy 2-core machine can take 20-30 s; the default wait is 20.
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
 }
 # Failed runs are reported by the CLI in one line; Prefect's own tracebacks only with --debug.
 SILENT_RUN_LOGGERS = {
