@@ -131,7 +131,8 @@ class SymbolicRegressor:
         self.pareto_front_ = pd.DataFrame({
             "complexity": complexities, "loss": losses, "score": scores(complexities, losses),
             "expression": [str(to_sympy(p, names)) for p in self.programs_],
-            "units": [_units_of(p, spec) for p in self.programs_]})
+            # Only dimensionally consistent programs reach the front, so each carries y's units.
+            "units": [describe(spec.target) if spec is not None else ""] * len(self.programs_)})
         self.history_ = {"n_evaluations": result.n_evaluations, "n_rounds": result.n_rounds,
                          "seconds": result.seconds, "stopped_by": result.stopped_by}
         self.y_units_ = y_units
@@ -221,12 +222,6 @@ def _unit_spec(units, y_units, n_features, free_constants):
     if len(units) != n_features:
         raise ValueError(f"units has {len(units)} entries for {n_features} features")
     return UnitSpec.from_strings(list(units), y_units, free_constants)
-
-
-def _units_of(program, spec):
-    if spec is None:
-        return ""
-    return describe(spec.target)
 
 
 __all__ = ["SymbolicRegressor", "dimension_of"]

@@ -97,12 +97,17 @@ def insert_node(program: Program, grammar: Grammar, rng, allow_binary: bool = Tr
     return replace_subtree(program, i, new, sizes)
 
 
+def _pick(indices, rng) -> int | None:
+    """A uniformly chosen entry of ``indices``, or None if there is none."""
+    indices = np.asarray(indices)
+    return int(indices[rng.integers(indices.size)]) if indices.size else None
+
+
 def delete_node(program: Program, grammar: Grammar, rng) -> Program | None:
     """Replace a random operator node by one of its operands."""
-    operators = np.flatnonzero(program.codes > VAR)
-    if operators.size == 0:
+    i = _pick(np.flatnonzero(program.codes > VAR), rng)
+    if i is None:
         return None
-    i = int(operators[rng.integers(operators.size)])
     sizes = subtree_sizes(program.codes)
     if arity_of_code(int(program.codes[i])) == 1:
         kept = subtree(program, i - 1, sizes)
@@ -113,30 +118,30 @@ def delete_node(program: Program, grammar: Grammar, rng) -> Program | None:
 
 
 def change_operator(program: Program, grammar: Grammar, rng) -> Program | None:
-    operators = np.flatnonzero(program.codes > VAR)
-    if operators.size == 0:
+    i = _pick(np.flatnonzero(program.codes > VAR), rng)
+    if i is None:
         return None
-    i = int(operators[rng.integers(operators.size)])
     codes = program.codes.copy()
     codes[i] = grammar.random_operator(rng, arity_of_code(int(codes[i])))
     return Program(codes, program.args, program.values)
 
 
 def change_feature(program: Program, grammar: Grammar, rng) -> Program | None:
-    variables = np.flatnonzero(program.codes == VAR)
-    if variables.size == 0 or grammar.n_features < 2:
+    if grammar.n_features < 2:
+        return None
+    i = _pick(np.flatnonzero(program.codes == VAR), rng)
+    if i is None:
         return None
     args = program.args.copy()
-    args[int(variables[rng.integers(variables.size)])] = rng.integers(grammar.n_features)
+    args[i] = rng.integers(grammar.n_features)
     return Program(program.codes, args, program.values)
 
 
 def perturb_constant(program: Program, grammar: Grammar, rng, temperature: float = 1.0) -> Program | None:
-    constants = np.flatnonzero(program.codes == CONST)
-    if constants.size == 0:
+    i = _pick(np.flatnonzero(program.codes == CONST), rng)
+    if i is None:
         return None
     values = program.values.copy()
-    i = int(constants[rng.integers(constants.size)])
     factor = np.exp(rng.normal() * (0.1 + temperature))
     values[i] = values[i] * factor if rng.random() < 0.5 else values[i] / factor
     if rng.random() < 0.1:
@@ -145,10 +150,9 @@ def perturb_constant(program: Program, grammar: Grammar, rng, temperature: float
 
 
 def swap_operands(program: Program, grammar: Grammar, rng) -> Program | None:
-    binaries = np.flatnonzero([arity_of_code(int(c)) == 2 for c in program.codes])
-    if binaries.size == 0:
+    i = _pick(np.flatnonzero([arity_of_code(int(c)) == 2 for c in program.codes]), rng)
+    if i is None:
         return None
-    i = int(binaries[rng.integers(binaries.size)])
     sizes = subtree_sizes(program.codes)
     l0, l1, r0, r1 = _children(sizes, i)
     return _concat(_slice(program, 0, l0), _slice(program, r0, r1 + 1), _slice(program, l0, l1 + 1),
@@ -159,10 +163,9 @@ def rotate(program: Program, grammar: Grammar, rng) -> Program | None:
     """Tree rotation at a binary node with a binary child: a∘(b•c) -> (a∘b)•c, or the mirror."""
     sizes = subtree_sizes(program.codes)
     is_binary = np.array([arity_of_code(int(c)) == 2 for c in program.codes])
-    candidates = [i for i in np.flatnonzero(is_binary) if is_binary[i - 1] or is_binary[_children(sizes, i)[1]]]
-    if not candidates:
+    i = _pick([i for i in np.flatnonzero(is_binary) if is_binary[i - 1] or is_binary[_children(sizes, i)[1]]], rng)
+    if i is None:
         return None
-    i = int(candidates[rng.integers(len(candidates))])
     l0, l1, r0, r1 = _children(sizes, i)
     top = _node(program.codes[i])
     if is_binary[r1] and (not is_binary[l1] or rng.random() < 0.5):
