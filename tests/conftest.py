@@ -43,3 +43,8 @@ def tiny_config(tmp_path):
         return path
 
     return write
+
+
+def pytest_configure(config):
+    # numba flags the function tables of custom operators as experimental; their behaviour is tested here.
+    config.addinivalue_line("filterwarnings", "ignore:.*First-class function type:numba.core.errors.NumbaExperimentalFeatureWarning")

@@ -2,12 +2,11 @@
 import numpy as np
 
 from symdistill.components.sr.island import IslandState
-from symdistill.components.sr.operators import CODE_OF, CONST, VAR, operator_code
+from symdistill.components.sr.operators import CONST, OPERATOR_OF_CODE, VAR, operator_code
 from symdistill.components.sr.program import Program, ProgramError, validate
 from symdistill.components.sr.search import Checkpoint
 
 FORMAT = "symdistill.sr.checkpoint/1"
-_NAME_OF_CODE = {CONST: "const", VAR: "var", **{code: name for name, code in CODE_OF.items()}}
 
 
 def _code_of(name: str) -> int:
@@ -16,6 +15,10 @@ def _code_of(name: str) -> int:
     if name == "var":
         return VAR
     return operator_code(name)
+
+
+def _name_of_code(code: int) -> str:
+    return {CONST: "const", VAR: "var"}.get(code) or OPERATOR_OF_CODE[code].name
 
 
 def _finite_or_none(values):
@@ -27,7 +30,7 @@ def checkpoint_to_dict(checkpoint: Checkpoint) -> dict:
         "format": FORMAT,
         "rounds": checkpoint.rounds,
         "evaluations": checkpoint.evaluations,
-        "islands": [{"nodes": [_NAME_OF_CODE[int(c)] for c in s.codes], "args": s.args.tolist(),
+        "islands": [{"nodes": [_name_of_code(int(c)) for c in s.codes], "args": s.args.tolist(),
                      "values": s.values.tolist(), "offsets": s.offsets.tolist(), "losses": _finite_or_none(s.losses),
                      "births": s.births.tolist()} for s in checkpoint.states],
         "hall": [{"complexity": c, "loss": loss, "program": program.to_dict()}

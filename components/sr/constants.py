@@ -6,7 +6,8 @@ numba, for one program or for a whole batch of children in parallel.
 import numpy as np
 from numba import njit, prange
 
-from symdistill.components.sr.evaluate import evaluate_with_jacobian
+from symdistill.components.sr.custom import run_in_threads, table_for, uses_custom
+from symdistill.components.sr.evaluate import jacobian_kernel
 from symdistill.components.sr.operators import CONST
 from symdistill.components.sr.program import Program
 
@@ -54,7 +55,7 @@ def _solve_small(A, b):
 
 
 @njit(cache=True, error_model="numpy")
-def _levenberg_marquardt(codes, args, values, XT, y, weights, max_iterations, tolerance):
+def _levenberg_marquardt(codes, args, values, XT, y, weights, max_iterations, tolerance, kernels):
     """Fit the CONST values of one program in place; return its weighted mean squared error."""
     n = codes.size
     slots = np.full(n, -1, dtype=np.int64)
@@ -63,7 +64,7 @@ def _levenberg_marquardt(codes, args, values, XT, y, weights, max_iterations, to
         if codes[i] == 0:
             slots[i] = k
             k += 1
-    pred, jac, ok = evaluate_with_jacobian(codes, args, values, slots, max(k, 1), XT)
+    pred, jac, ok = jacobian_kernel(codes, args, values, slots, max(k, 1), XT, kernels)
     if not ok:
         return np.inf
     residual = pred - y
@@ -94,7 +95,7 @@ def _levenberg_marquardt(codes, args, values, XT, y, weights, max_iterations, to
                 return loss
             for i in range(n):
                 trial[i] = values[i] + step[slots[i]] if slots[i] >= 0 else values[i]
-            t_pred, t_jac, t_ok = evaluate_with_jacobian(codes, args, trial, slots, k, XT)
+            t_pred, t_jac, t_ok = jacobian_kernel(codes, args, trial, slots, k, XT, kernels)
             if t_ok:
                 t_residual = t_pred - y
                 t_loss = _weighted_loss(t_residual, weights)
@@ -111,29 +112,45 @@ def _levenberg_marquardt(codes, args, values, XT, y, weights, max_iterations, to
     return loss
 
 
-@njit(cache=True, error_model="numpy")
-def fit_population_serial(codes, args, values, offsets, XT, y, weights, max_iterations):
-    """As ``fit_population`` on one thread."""
+@njit(cache=True, nogil=True, error_model="numpy")
+def _fit_population_serial(codes, args, values, offsets, XT, y, weights, max_iterations, kernels):
     fitted = values.copy()
     losses = np.empty(offsets.size - 1)
     for p in range(offsets.size - 1):
         segment = fitted[offsets[p]:offsets[p + 1]]
         losses[p] = _levenberg_marquardt(codes[offsets[p]:offsets[p + 1]], args[offsets[p]:offsets[p + 1]],
-                                         segment, XT, y, weights, max_iterations, 1e-10)
+                                         segment, XT, y, weights, max_iterations, 1e-10, kernels)
     return fitted, losses
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
-def fit_population(codes, args, values, offsets, XT, y, weights, max_iterations):
-    """Fit the constants of every program (CSR-packed); returns (new values, squared-error losses)."""
+def _fit_population(codes, args, values, offsets, XT, y, weights, max_iterations):
     fitted = values.copy()
     losses = np.empty(offsets.size - 1)
     for p in prange(offsets.size - 1):
         segment = fitted[offsets[p]:offsets[p + 1]].copy()
         losses[p] = _levenberg_marquardt(codes[offsets[p]:offsets[p + 1]], args[offsets[p]:offsets[p + 1]],
-                                         segment, XT, y, weights, max_iterations, 1e-10)
+                                         segment, XT, y, weights, max_iterations, 1e-10, None)
         fitted[offsets[p]:offsets[p + 1]] = segment
     return fitted, losses
+
+
+def fit_population(codes, args, values, offsets, XT, y, weights, max_iterations):
+    """Fit the constants of every program (CSR-packed); returns (new values, squared-error losses).
+
+    Fitting runs in float64 whatever the search's precision: constants need it.
+    """
+    XT, y, weights = (np.asarray(a, dtype=np.float64) for a in (XT, y, weights))
+    if uses_custom(codes):
+        parts = run_in_threads(_fit_population_serial, codes, args, values, offsets, XT, y, weights, max_iterations)
+        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+    return _fit_population(codes, args, values, offsets, XT, y, weights, max_iterations)
+
+
+def fit_population_serial(codes, args, values, offsets, XT, y, weights, max_iterations):
+    """As ``fit_population`` on one thread."""
+    XT, y, weights = (np.asarray(a, dtype=np.float64) for a in (XT, y, weights))
+    return _fit_population_serial(codes, args, values, offsets, XT, y, weights, max_iterations, table_for(codes))
 
 
 def fit_constants(program: Program, XT: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None,
@@ -142,9 +159,11 @@ def fit_constants(program: Program, XT: np.ndarray, y: np.ndarray, weights: np.n
 
     The weighted mean squared error never increases: a step is kept only if it lowers it.
     """
-    weights = np.ones_like(y) if weights is None else weights
+    XT, y = np.asarray(XT, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    weights = np.ones_like(y) if weights is None else np.asarray(weights, dtype=np.float64)
     values = program.values.copy()
-    loss = _levenberg_marquardt(program.codes, program.args, values, XT, y, weights, max_iterations, 1e-10)
+    loss = _levenberg_marquardt(program.codes, program.args, values, XT, y, weights, max_iterations, 1e-10,
+                                table_for(program.codes))
     if not (program.codes == CONST).any() or not np.isfinite(loss):
         return program, loss
     return Program(program.codes, program.args, values), loss

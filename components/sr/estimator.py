@@ -23,7 +23,8 @@ class SymbolicRegressor:
 
     Parameters
     ----------
-    binary_operators, unary_operators : operator names (see ``operators.BUILTINS``).
+    binary_operators, unary_operators : operator names (``operators.BUILTINS``, or registered with
+        ``register_operator``).
     max_size : largest complexity (node count, or weighted by ``options['operator_complexity']``).
     n_islands, population_size, n_iterations : islands, members per island, rounds of evolution.
     parsimony : cost per unit of complexity, added to the normalized loss.
@@ -33,7 +34,7 @@ class SymbolicRegressor:
     timeout_seconds, max_evaluations, loss_threshold : early stops (a timeout makes runs timing-dependent).
     units_reject : with units, drop dimensionally inconsistent candidates instead of penalizing them.
     free_constants : with units, constants may carry any dimension (else they are dimensionless).
-    options : further ``SearchOptions`` fields by name (constraints, nested_constraints, ...).
+    options : further ``SearchOptions`` fields by name (constraints, nested_constraints, precision, ...).
     random_state : seed; the same seed gives the same result whatever the executor.
     """
 

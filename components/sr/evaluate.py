@@ -6,14 +6,19 @@ Optimization (as in Operon): the walk runs over blocks of BLOCK rows held in a s
 scratch buffer that stays in cache; programs run in parallel. NaN/Inf anywhere invalidates a program:
 operands are checked only before the operators that could map them to finite values (div, pow, inv,
 exp, tanh), and the result at the end, since every other operator propagates them.
-X is laid out [n_features, n_rows] so a variable's block is contiguous.
+X is laid out [n_features, n_rows] so a variable's block is contiguous. X may be float64 or float32;
+values, stack and results take its dtype. Custom operators (codes >= 32) are called through the
+function table ``kernels`` of ``custom.kernel_table()``; the public functions pass it for the caller.
 """
 import numpy as np
 from numba import njit, prange
 
+from symdistill.components.sr.custom import call_binary, call_unary, run_in_threads, table_for, uses_custom
+
 BLOCK = 128
 # codes: 0 const, 1 var, 2 add, 3 sub, 4 mul, 5 div, 6 pow, 7 neg, 8 inv, 9 sqrt, 10 square, 11 cube,
-# 12 exp, 13 log, 14 sin, 15 cos, 16 tanh, 17 abs  (order of operators.BUILTINS)
+# 12 exp, 13 log, 14 sin, 15 cos, 16 tanh, 17 abs  (order of operators.BUILTINS);
+# 32..47 custom unary, 48..63 custom binary (operators.CUSTOM_UNARY, CUSTOM_BINARY)
 
 
 @njit(cache=True, inline="always", error_model="numpy")
@@ -25,7 +30,7 @@ def _all_finite(row, n):
 
 
 @njit(cache=True, error_model="numpy")
-def _run_block(codes, args, values, begin, end, X, start, n, stack):
+def _run_block(codes, args, values, begin, end, X, start, n, stack, kernels):
     """Evaluate nodes [begin, end) on rows [start, start + n); result in stack[0]. Returns False on NaN/Inf."""
     sp = 0
     for i in range(begin, end):
@@ -42,11 +47,11 @@ def _run_block(codes, args, values, begin, end, X, start, n, stack):
                 stack[sp, r] = X[f, start + r]
             sp += 1
             continue
-        if code <= 6:
+        if code <= 6 or code >= 48:
             a = stack[sp - 2]
             b = stack[sp - 1]
             sp -= 1
-            # x / inf = 0 and nan ** 0 = 1 would hide a non-finite operand: check before those two
+            # x / inf = 0 and nan ** 0 = 1 would hide a non-finite operand (a custom operator might too)
             if code >= 5 and not (_all_finite(a, n) and _all_finite(b, n)):
                 return False
             if code == 2:
@@ -61,13 +66,16 @@ def _run_block(codes, args, values, begin, end, X, start, n, stack):
             elif code == 5:
                 for r in range(n):
                     a[r] = a[r] / b[r]
-            else:
+            elif code == 6:
                 for r in range(n):
                     a[r] = a[r] ** b[r]
+            else:
+                for r in range(n):
+                    a[r] = call_binary(kernels, 2, code - 48, np.float64(a[r]), np.float64(b[r]))
             continue
         a = stack[sp - 1]
         # inv(inf) = 0, exp(-inf) = 0 and tanh(inf) = 1 would hide a non-finite operand
-        if (code == 8 or code == 12 or code == 16) and not _all_finite(a, n):
+        if (code == 8 or code == 12 or code == 16 or code >= 32) and not _all_finite(a, n):
             return False
         if code == 7:
             for r in range(n):
@@ -99,9 +107,12 @@ def _run_block(codes, args, values, begin, end, X, start, n, stack):
         elif code == 16:
             for r in range(n):
                 a[r] = np.tanh(a[r])
-        else:
+        elif code == 17:
             for r in range(n):
                 a[r] = np.abs(a[r])
+        else:
+            for r in range(n):
+                a[r] = call_unary(kernels, 0, code - 32, np.float64(a[r]))
     # Every other operator propagates NaN/Inf, so checking the result catches the rest.
     return _all_finite(stack[0], n)
 
@@ -115,40 +126,51 @@ def _max_length(offsets):
 
 
 @njit(cache=True, error_model="numpy")
-def _evaluate_program(codes, args, values, begin, end, X, stack, out_row):
+def _evaluate_program(codes, args, values, begin, end, X, stack, out_row, kernels):
     n_rows = X.shape[1]
     for start in range(0, n_rows, BLOCK):
         n = min(BLOCK, n_rows - start)
-        if not _run_block(codes, args, values, begin, end, X, start, n, stack):
+        if not _run_block(codes, args, values, begin, end, X, start, n, stack, kernels):
             return False
         for r in range(n):
             out_row[start + r] = stack[0, r]
     return True
 
 
-@njit(cache=True, error_model="numpy")
-def evaluate_population_serial(codes, args, values, offsets, X):
-    """As ``evaluate_population`` on one thread: no thread-pool start-up, for small populations."""
+@njit(cache=True, nogil=True, error_model="numpy")
+def _evaluate_population_serial(codes, args, values, offsets, X, kernels):
     n_programs = offsets.size - 1
-    out = np.empty((n_programs, X.shape[1]))
+    out = np.empty((n_programs, X.shape[1]), dtype=X.dtype)
     ok = np.ones(n_programs, dtype=np.bool_)
-    stack = np.empty((_max_length(offsets), BLOCK))
+    stack = np.empty((_max_length(offsets), BLOCK), dtype=X.dtype)
     for p in range(n_programs):
-        ok[p] = _evaluate_program(codes, args, values, offsets[p], offsets[p + 1], X, stack, out[p])
+        ok[p] = _evaluate_program(codes, args, values, offsets[p], offsets[p + 1], X, stack, out[p], kernels)
     return out, ok
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
-def evaluate_population(codes, args, values, offsets, X):
-    """Values [n_programs, n_rows] and ok flags [n_programs] of programs ``offsets[p]:offsets[p+1]``."""
+def _evaluate_population(codes, args, values, offsets, X):
     n_programs = offsets.size - 1
-    out = np.empty((n_programs, X.shape[1]))
+    out = np.empty((n_programs, X.shape[1]), dtype=X.dtype)
     ok = np.ones(n_programs, dtype=np.bool_)
     depth = _max_length(offsets)
     for p in prange(n_programs):
-        stack = np.empty((depth, BLOCK))
-        ok[p] = _evaluate_program(codes, args, values, offsets[p], offsets[p + 1], X, stack, out[p])
+        stack = np.empty((depth, BLOCK), dtype=X.dtype)
+        ok[p] = _evaluate_program(codes, args, values, offsets[p], offsets[p + 1], X, stack, out[p], None)
     return out, ok
+
+
+def evaluate_population(codes, args, values, offsets, X):
+    """Values [n_programs, n_rows] (X's dtype) and ok flags [n_programs] of programs ``offsets[p]:offsets[p+1]``."""
+    if uses_custom(codes):
+        parts = run_in_threads(_evaluate_population_serial, codes, args, values, offsets, X)
+        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+    return _evaluate_population(codes, args, values, offsets, X)
+
+
+def evaluate_population_serial(codes, args, values, offsets, X):
+    """As ``evaluate_population`` on one thread: no thread-pool start-up, for small populations."""
+    return _evaluate_population_serial(codes, args, values, offsets, X, table_for(codes))
 
 
 @njit(cache=True, inline="always", error_model="numpy")
@@ -162,50 +184,67 @@ def _elementwise_loss(residual, kind, delta):
 
 
 @njit(cache=True, error_model="numpy")
-def _program_loss(codes, args, values, begin, end, X, y, weights, loss_kind, delta, stack):
-    total = 0.0
+def _program_loss(codes, args, values, begin, end, X, y, weights, loss_kind, delta, stack, kernels):
+    total = 0.0  # accumulated in float64 whatever X's dtype
     for start in range(0, X.shape[1], BLOCK):
         n = min(BLOCK, X.shape[1] - start)
-        if not _run_block(codes, args, values, begin, end, X, start, n, stack):
+        if not _run_block(codes, args, values, begin, end, X, start, n, stack, kernels):
             return np.inf
         for r in range(n):
             total += weights[start + r] * _elementwise_loss(stack[0, r] - y[start + r], loss_kind, delta)
     return total / weights.sum()
 
 
-@njit(cache=True, error_model="numpy")
-def population_losses_serial(codes, args, values, offsets, X, y, weights, loss_kind, delta):
-    """As ``population_losses`` on one thread."""
+@njit(cache=True, nogil=True, error_model="numpy")
+def _population_losses_serial(codes, args, values, offsets, X, y, weights, loss_kind, delta, kernels):
     losses = np.empty(offsets.size - 1)
-    stack = np.empty((_max_length(offsets), BLOCK))
+    stack = np.empty((_max_length(offsets), BLOCK), dtype=X.dtype)
     for p in range(offsets.size - 1):
         losses[p] = _program_loss(codes, args, values, offsets[p], offsets[p + 1], X, y, weights, loss_kind, delta,
-                                  stack)
+                                  stack, kernels)
     return losses
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
+def _population_losses(codes, args, values, offsets, X, y, weights, loss_kind, delta):
+    losses = np.empty(offsets.size - 1)
+    depth = _max_length(offsets)
+    for p in prange(offsets.size - 1):
+        stack = np.empty((depth, BLOCK), dtype=X.dtype)
+        losses[p] = _program_loss(codes, args, values, offsets[p], offsets[p + 1], X, y, weights, loss_kind, delta,
+                                  stack, None)
+    return losses
+
+
 def population_losses(codes, args, values, offsets, X, y, weights, loss_kind, delta):
     """Weighted mean elementwise loss per program (inf where invalid), without storing predictions.
 
     loss_kind: 0 squared error, 1 absolute error, 2 Huber with ``delta``; weights: [n_rows].
     """
-    losses = np.empty(offsets.size - 1)
-    depth = _max_length(offsets)
-    for p in prange(offsets.size - 1):
-        stack = np.empty((depth, BLOCK))
-        losses[p] = _program_loss(codes, args, values, offsets[p], offsets[p + 1], X, y, weights, loss_kind, delta,
-                                  stack)
-    return losses
+    if uses_custom(codes):
+        return np.concatenate(run_in_threads(_population_losses_serial, codes, args, values, offsets, X, y, weights,
+                                             loss_kind, delta))
+    return _population_losses(codes, args, values, offsets, X, y, weights, loss_kind, delta)
 
 
-@njit(cache=True, error_model="numpy")
+def population_losses_serial(codes, args, values, offsets, X, y, weights, loss_kind, delta):
+    """As ``population_losses`` on one thread."""
+    return _population_losses_serial(codes, args, values, offsets, X, y, weights, loss_kind, delta, table_for(codes))
+
+
 def evaluate_with_jacobian(codes, args, values, const_slot, n_consts, X):
     """Values [n_rows] and d value / d constant [n_consts, n_rows] of one program, by forward mode.
 
     const_slot[i] is the constant index of CONST node i (-1 otherwise). Returns ok=False on NaN/Inf.
     Each node's operator is dispatched once; its value and derivative loops run over all rows.
+    Always float64: constant fitting needs the precision.
     """
+    return jacobian_kernel(codes, args, values, const_slot, n_consts, X, table_for(codes))
+
+
+@njit(cache=True, error_model="numpy")
+def jacobian_kernel(codes, args, values, const_slot, n_consts, X, kernels):
+    """``evaluate_with_jacobian`` with an explicit custom-operator table, callable from numba code."""
     n_nodes, n_rows, K = codes.size, X.shape[1], n_consts
     val = np.empty((n_nodes, n_rows))
     der = np.empty((n_nodes, K, n_rows))
@@ -221,7 +260,7 @@ def evaluate_with_jacobian(codes, args, values, const_slot, n_consts, X):
                 val[sp] = X[args[i]]
             sp += 1
             continue
-        if code <= 6:
+        if code <= 6 or code >= 48:
             a, b, da, db = val[sp - 2], val[sp - 1], der[sp - 2], der[sp - 1]
             sp -= 1
             if code == 2:
@@ -248,6 +287,13 @@ def evaluate_with_jacobian(codes, args, values, const_slot, n_consts, X):
                 for k in range(K):
                     for r in range(n_rows):
                         da[k, r] = (da[k, r] - a[r] * db[k, r]) / b[r]
+            elif code >= 48:
+                j = code - 48
+                for r in range(n_rows):
+                    ga, gb = call_binary(kernels, 3, j, a[r], b[r]), call_binary(kernels, 4, j, a[r], b[r])
+                    for k in range(K):
+                        da[k, r] = ga * da[k, r] + gb * db[k, r]
+                    a[r] = call_binary(kernels, 2, j, a[r], b[r])
             else:
                 for k in range(K):
                     for r in range(n_rows):
@@ -298,10 +344,14 @@ def evaluate_with_jacobian(codes, args, values, const_slot, n_consts, X):
             for r in range(n_rows):
                 v = np.tanh(a[r])
                 a[r], g[r] = v, 1.0 - v * v
-        else:
+        elif code == 17:
             for r in range(n_rows):
                 x = a[r]
                 a[r], g[r] = abs(x), (1.0 if x > 0 else (-1.0 if x < 0 else 0.0))
+        else:
+            for r in range(n_rows):
+                x = a[r]
+                a[r], g[r] = call_unary(kernels, 0, code - 32, x), call_unary(kernels, 1, code - 32, x)
         for k in range(K):
             for r in range(n_rows):
                 da[k, r] *= g[r]

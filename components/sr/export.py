@@ -7,8 +7,9 @@ from collections.abc import Sequence
 import numpy as np
 import sympy
 import torch
+from sympy.core.function import AppliedUndef
 
-from symdistill.components.sr.operators import CODE_OF, CONST, OPERATOR_OF_CODE, VAR
+from symdistill.components.sr.operators import CODE_OF, CONST, CUSTOM_UNARY, OPERATOR_OF_CODE, VAR, arity_of_code
 from symdistill.components.sr.program import Program, make_program
 from symdistill.components.sr.reference import reference_evaluate
 
@@ -67,6 +68,13 @@ class ProgramModule(torch.nn.Module):
         self.codes = program.codes.tolist()
         self.args = program.args.tolist()
         self.constants = torch.nn.Parameter(torch.tensor(program.constants, dtype=torch.float64))
+        self.functions = {}
+        for code in set(self.codes) - {CONST, VAR}:
+            op = OPERATOR_OF_CODE[code]
+            function = TORCH_FUNCTIONS.get(op.name) or op.torch_fn
+            if function is None:
+                raise ExportError(f"operator {op.name!r} has no torch function; register it with torch_fn=...")
+            self.functions[op.name] = function
 
     def forward(self, X: torch.Tensor) -> torch.Tensor:
         stack, k = [], 0
@@ -79,7 +87,7 @@ class ProgramModule(torch.nn.Module):
             else:
                 op = OPERATOR_OF_CODE[code]
                 operands = [stack.pop() for _ in range(op.arity)][::-1]
-                stack.append(TORCH_FUNCTIONS[op.name](*operands))
+                stack.append(self.functions[op.name](*operands))
         return stack[0]
 
     def to_program(self, program: Program) -> Program:
@@ -123,6 +131,14 @@ def from_sympy(expr: sympy.Expr, feature_names: Sequence[str]) -> Program:
                 walk(exponent)
                 name = "pow"
             emit(CODE_OF[name])
+        elif isinstance(node, AppliedUndef) and CODE_OF.get(type(node).__name__, 0) >= CUSTOM_UNARY:
+            code = CODE_OF[type(node).__name__]  # a registered custom operator, built by its sympy_fn
+            if len(node.args) != arity_of_code(code):
+                raise ExportError(f"{node} has {len(node.args)} arguments; {type(node).__name__} takes "
+                                  f"{arity_of_code(code)}")
+            for operand in node.args:
+                walk(operand)
+            emit(code)
         elif isinstance(node, (sympy.exp, sympy.log, sympy.sin, sympy.cos, sympy.tanh, sympy.Abs)):
             if len(node.args) != 1:
                 raise ExportError(f"unsupported call {node}")

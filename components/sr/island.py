@@ -42,7 +42,9 @@ class IslandState:
 
 
 def make_data(XT, y, weights, options: SearchOptions, units: UnitSpec | None = None) -> SearchData:
-    weights = np.ones_like(y) if weights is None else weights
+    dtype = np.dtype(options.precision)
+    XT, y = np.ascontiguousarray(XT, dtype=dtype), np.ascontiguousarray(y, dtype=dtype)
+    weights = np.ones_like(y) if weights is None else np.ascontiguousarray(weights, dtype=dtype)
     mean = np.sum(weights * y) / np.sum(weights)
     baseline = float(losses_of([constant(mean)], XT, y, weights, options)[0])
     return SearchData(XT, y, weights, max(baseline, 1e-300), units)

@@ -4,6 +4,11 @@ Programs store small integer codes for speed; artifacts store names, mapped to c
 table can grow without corrupting old results. Codes 0 and 1 are reserved for constants and variables;
 binary operators come first so arity follows from the code. The numba kernels that implement each
 builtin operator live in ``evaluate.py`` under the same code.
+
+Users add operators with ``register_operator``: a scalar Python function compiled by numba, called
+through a function table by the evaluator (slower than a builtin, but no kernel is rewritten). Custom
+unary operators take codes 32..47, custom binary ones 48..63, in registration order. A process that
+loads a program naming a custom operator must have registered it first (a Dask worker too).
 """
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -12,6 +17,8 @@ import numpy as np
 import sympy
 
 CONST, VAR = 0, 1
+CUSTOM_UNARY, CUSTOM_BINARY, MAX_CUSTOM = 32, 48, 16
+N_CODES = CUSTOM_BINARY + MAX_CUSTOM
 
 
 @dataclass(frozen=True)
@@ -22,6 +29,8 @@ class Operator:
     numpy_fn: Callable
     sympy_fn: Callable
     latex: str = ""
+    units: str = "builtin"  # custom operators: "dimensionless" (like sin) or "preserve" (like abs, add)
+    torch_fn: Callable | None = None  # custom operators only; builtins are in export.TORCH_FUNCTIONS
 
 
 def _sympy_pow(a, b):
@@ -67,4 +76,4 @@ def operator_code(name: str) -> int:
 def arity_of_code(code: int) -> int:
     if code in (CONST, VAR):
         return 0
-    return 2 if code < FIRST_UNARY else 1
+    return 2 if code < FIRST_UNARY or code >= CUSTOM_BINARY else 1

@@ -1,7 +1,7 @@
 """Search options: every knob of the engine, validated once, with PySR's defaults where they apply."""
 from dataclasses import dataclass, field
 
-from symdistill.components.sr.operators import CODE_OF, arity_of_code, operator_code
+from symdistill.components.sr.operators import CODE_OF, N_CODES, OPERATOR_OF_CODE, arity_of_code, operator_code
 
 MUTATIONS = ("rotate", "insert_node", "delete_node", "change_operator", "nothing", "swap_operands",
              "change_feature", "perturb_constant", "simplify", "randomize")
@@ -10,6 +10,7 @@ DEFAULT_MUTATION_WEIGHTS = {"rotate": 1.42, "insert_node": 2.52, "delete_node": 
                             "nothing": 0.431, "swap_operands": 0.00608, "change_feature": 0.1,
                             "perturb_constant": 0.0353, "simplify": 0.00148, "randomize": 0.00695}
 LOSSES = {"l2": 0, "l1": 1, "huber": 2}
+PRECISIONS = ("float64", "float32")
 
 
 class OptionsError(ValueError):
@@ -43,6 +44,7 @@ class SearchOptions:
     migration_fraction_hof: float = 0.0614
     migration_fraction: float = 0.00036
     loss: str = "l2"
+    precision: str = "float64"  # of evaluation during the search; constants are always fitted in float64
     huber_delta: float = 1.0
     batch_size: int | None = None
     timeout_seconds: float | None = None
@@ -75,6 +77,8 @@ class SearchOptions:
                                f"({self.population_size})")
         if self.loss not in LOSSES:
             raise OptionsError(f"unknown loss {self.loss!r}; choose one of {', '.join(LOSSES)}")
+        if self.precision not in PRECISIONS:
+            raise OptionsError(f"unknown precision {self.precision!r}; choose float64 or float32")
         if self.batch_size is not None and self.batch_size < 1:
             raise OptionsError("batch_size must be a positive integer or None")
         unknown = set(self.mutation_weights) - set(MUTATIONS)
@@ -90,7 +94,9 @@ class SearchOptions:
 
     def complexity_table(self):
         """Complexity per code, as a list indexed by code."""
-        table = [self.constant_complexity, self.variable_complexity] + [1] * len(CODE_OF)
+        table = [self.constant_complexity, self.variable_complexity] + [1] * (N_CODES - 2)
+        for code, operator in OPERATOR_OF_CODE.items():
+            table[code] = operator.complexity
         for name, value in self.operator_complexity.items():
             table[CODE_OF[name]] = int(value)
         return table

@@ -58,10 +58,10 @@ def is_consistent(program: Program, spec: UnitSpec) -> bool:
         op = OPERATOR_OF_CODE[code]
         if op.arity == 2:
             right, left = stack.pop(), stack.pop()
-            result = _binary(op.name, left, right)
+            result = _binary(op, left, right)
         else:
             operand = stack.pop()
-            if code in _TRANSCENDENTAL:
+            if code in _TRANSCENDENTAL or op.units == "dimensionless":
                 if operand is not FREE and np.any(operand):
                     return False
                 result = dimensionless
@@ -76,7 +76,14 @@ def is_consistent(program: Program, spec: UnitSpec) -> bool:
     return final is FREE or np.allclose(final, spec.target)
 
 
-def _binary(name, left, right):
+def _binary(op, left, right):
+    name = op.name
+    if op.units == "dimensionless":  # a custom operator of dimensionless arguments
+        if any(side is not FREE and np.any(side) for side in (left, right)):
+            return False
+        return np.zeros(len(BASE))
+    if op.units == "preserve":
+        name = "add"
     if name in ("add", "sub"):
         if left is FREE:
             return right
