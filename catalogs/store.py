@@ -174,3 +174,36 @@ class ArtifactStore:
             final.rename(old)
         tmp.rename(final)
         shutil.rmtree(old, ignore_errors=True)
+
+
+CHECKPOINT_PREFIX = ".checkpoint-"
+FIGURES = "figures"
+
+
+def export_figures(store: ArtifactStore, ref: ArtifactRef, figures: xr.Dataset) -> list[Path]:
+    """Write each PNG of a stage's ``figures`` dataset to ``<store>/figures/<stage>/<key>/`` for people to open."""
+    folder = store.root / FIGURES / ref.stage / ref.key
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, var in figures.data_vars.items():
+        path = folder / f"{name}.png"
+        path.write_bytes(np.asarray(var.values, dtype=np.uint8).tobytes())
+        written.append(path)
+    return written
+
+
+def checkpoint_ref(ref: ArtifactRef) -> ArtifactRef:
+    """Where a stage keeps its resumable state while it runs: hidden beside the artifact, same atomic writes."""
+    return ArtifactRef(ref.stage, f"{CHECKPOINT_PREFIX}{ref.key}")
+
+
+def read_checkpoint(store: ArtifactStore, ref: ArtifactRef):
+    """(datasets, provenance) of the stage's last checkpoint, or None; an unreadable one is discarded."""
+    saved = checkpoint_ref(ref)
+    if not store.is_complete(saved):
+        return None
+    try:
+        return store.read(saved), store.provenance(saved)
+    except ArtifactError:
+        store.remove(saved)
+        return None

@@ -89,12 +89,62 @@ class IngestConfig(Section):
         return value
 
 
+class TrainSurrogateConfig(Section):
+    """The graph network surrogate and its training (METHOD.md §2a, scaled to CPU minutes)."""
+
+    variant: Literal["standard", "l1", "kl", "bottleneck"] = Field(
+        "bottleneck", description="standard, l1 (L1 on messages), kl (variational messages) or bottleneck "
+                                  "(message size = spatial dimension).")
+    message_dim: int | None = Field(None, ge=1, description="Message size; default 100 (bottleneck: the spatial dim).")
+    hidden: int = Field(128, ge=1, description="Units per hidden layer of the edge and node MLPs.")
+    layers: int = Field(3, ge=1, description="Hidden layers per MLP.")
+    edge_features: list[Literal["dx", "r", "dv", "v", "properties"]] = Field(
+        default_factory=lambda: ["dx", "r", "properties"],
+        description="Edge inputs: dx (receiver - sender), r, dv, v (both velocities), properties (both bodies').")
+    node_features: list[Literal["properties", "v"]] = Field(
+        default_factory=lambda: ["properties"], description="Node inputs besides the summed message.")
+    radius: float | None = Field(None, gt=0, description="Radius graph: only pairs closer than this exchange messages; "
+                                                          "None: fully connected.")
+    latent_per_body: int = Field(0, ge=0, le=16, description="Learned parameters per body (unknown masses).")
+    epochs: int = Field(30, ge=1, description="Maximum epochs.")
+    batch_size: int = Field(128, ge=1, description="Graphs per mini-batch.")
+    learning_rate: float = Field(3e-3, gt=0, description="Peak learning rate of Adam.")
+    weight_decay: float = Field(1e-8, ge=0, description="Adam weight decay.")
+    schedule: Literal["onecycle", "cosine"] = Field("onecycle", description="Learning-rate schedule.")
+    l1_weight: float = Field(1e-2, ge=0, description="Weight of sum |messages| per graph (l1 variant).")
+    kl_weight: float = Field(1.0, ge=0, description="Weight of the KL term per graph (kl variant).")
+    patience: int = Field(8, ge=1, description="Early stopping: epochs without a better validation loss.")
+    validation_fraction: float = Field(0.1, gt=0, lt=1, description="Simulations held out for early stopping.")
+    test_fraction: float = Field(0.2, gt=0, lt=1, description="Simulations held out for capture and errors.")
+    seed: int = Field(0, ge=0, description="Seed of the split, the initial weights and the batches.")
+    threads: int = Field(0, ge=0, description="torch threads; 0: one per core.")
+    checkpoint_every: int = Field(5, ge=1, description="Epochs between resumable checkpoints.")
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        if self.validation_fraction + self.test_fraction >= 0.9:
+            raise ValueError("validation_fraction + test_fraction must leave at least 10% for training")
+        return self
+
+
+class CaptureConfig(Section):
+    """Recording the surrogate's internal functions on held-out simulations."""
+
+    max_graphs: int = Field(1000, ge=1, description="Held-out graphs (frames) to record, spread over the test split.")
+    significance: float = Field(0.1, gt=0, le=1, description="A message component is significant when its std is "
+                                                             "at least this fraction of the largest.")
+    outlier_quantile: float = Field(0.99, gt=0.5, le=1, description="Message-force fit: drop edges with force "
+                                                                    "magnitude above this quantile (robust fit).")
+
+
 class Experiment(Section):
     """A whole experiment: what data, and (in later stages) how to distil it."""
 
     experiment: ExperimentInfo
     simulate: SimulateConfig | None = None
     ingest: IngestConfig | None = None
+    train_surrogate: TrainSurrogateConfig = Field(default_factory=TrainSurrogateConfig)
+    capture: CaptureConfig = Field(default_factory=CaptureConfig)
 
     @model_validator(mode="after")
     def _one_data_stage(self):

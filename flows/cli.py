@@ -58,10 +58,11 @@ def main(argv: list[str] | None = None) -> int:
 def _is_user_error(err: Exception) -> bool:
     from symdistill.catalogs import ArtifactError
     from symdistill.components.ingest import DatasetError
+    from symdistill.components.train_surrogate import GraphDataError
     from symdistill.config import ConfigError
     from symdistill.tasks.plan import PlanError
 
-    return isinstance(err, (ConfigError, PlanError, DatasetError, ArtifactError))
+    return isinstance(err, (ConfigError, PlanError, DatasetError, GraphDataError, ArtifactError))
 
 
 def cmd_run(args) -> int:

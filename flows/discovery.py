@@ -1,11 +1,14 @@
 """The discovery flow: the stages in order, each a task that decides for itself whether to run."""
 from prefect import flow
 
+from symdistill.tasks.capture import capture_stage
 from symdistill.tasks.context import open_run
 from symdistill.tasks.ingest import ingest_stage
 from symdistill.tasks.simulate import simulate_stage
+from symdistill.tasks.train_surrogate import train_surrogate_stage
 
-STAGE_TASKS = {"simulate": simulate_stage, "ingest": ingest_stage}
+STAGE_TASKS = {"simulate": simulate_stage, "ingest": ingest_stage, "train_surrogate": train_surrogate_stage,
+               "capture": capture_stage}
 
 
 @flow(name="symdistill-discovery", log_prints=False, validate_parameters=False)

@@ -10,6 +10,7 @@ from pathlib import Path
 import xarray as xr
 
 from symdistill.catalogs import ArtifactRef, ArtifactStore, CorruptArtifactError
+from symdistill.catalogs.store import export_figures
 from symdistill.config import Experiment, default_store_path, load_experiment
 from symdistill.tasks.plan import StageSpec, build_plan, select_stages
 
@@ -72,6 +73,8 @@ def run_stage(ctx: RunContext, stage: str, compute: Callable[[dict], StageOutput
         "duration_s": round(time.perf_counter() - clock, 3), "figures": figures,
     }
     ctx.store.write(spec.ref, datasets, provenance)
+    if "figures" in datasets:
+        export_figures(ctx.store, spec.ref, datasets["figures"])
     ctx.executed.append(stage)
     ctx.log(f"{stage}: computed ({spec.key}) in {provenance['duration_s']:.1f} s")
     return spec.ref

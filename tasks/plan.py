@@ -7,12 +7,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from symdistill.catalogs import ArtifactRef, artifact_key, code_version, file_digest
+from symdistill.components import capture as capture_component
 from symdistill.components import ingest as ingest_component
+from symdistill.components import plots as plots_component
 from symdistill.components import simulate as simulate_component
+from symdistill.components import train_surrogate as surrogate_component
 from symdistill.config import Experiment
 
-STAGE_ORDER = ("simulate", "ingest")
-STAGE_CODE = {"simulate": (simulate_component,), "ingest": (ingest_component,)}
+STAGE_ORDER = ("simulate", "ingest", "train_surrogate", "capture")
+STAGE_CODE = {"simulate": (simulate_component,), "ingest": (ingest_component,),
+              "train_surrogate": (surrogate_component, plots_component),
+              "capture": (capture_component, surrogate_component, plots_component)}
 
 
 class PlanError(ValueError):
@@ -45,6 +50,12 @@ def build_plan(experiment: Experiment, config_dir: Path) -> dict[str, StageSpec]
     if data_stage == "ingest":
         config["file_sha256"] = file_digest(resolve_data_path(experiment, config_dir))
     plan[data_stage] = StageSpec(data_stage, config, {}, _code(data_stage))
+    data = {data_stage: plan[data_stage].key}
+    target = experiment.ingest.target if data_stage == "ingest" else "acc"
+    plan["train_surrogate"] = StageSpec("train_surrogate", {**experiment.train_surrogate.model_dump(mode="json"),
+                                                            "target": target}, data, _code("train_surrogate"))
+    plan["capture"] = StageSpec("capture", experiment.capture.model_dump(mode="json"),
+                                {**data, "train_surrogate": plan["train_surrogate"].key}, _code("capture"))
     return plan
 
 

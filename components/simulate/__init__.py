@@ -4,7 +4,7 @@ Output schema (shared with ``symdistill.components.ingest``): dims ``(sim, time,
 for ``pos``, ``vel``, ``acc``; ``(sim, body)`` for ``mass`` and ``charge``; units in each
 variable's ``units`` attribute; the true pair force law, as data, in ``attrs["force_law"]``.
 """
-from symdistill.components.simulate.forces import FORCE_LAWS, ForceLaw
+from symdistill.components.simulate.forces import FORCE_LAWS, ForceLaw, pair_force
 from symdistill.components.simulate.dataset import simulate, total_energy, total_momentum
 
-__all__ = ["FORCE_LAWS", "ForceLaw", "simulate", "total_energy", "total_momentum"]
+__all__ = ["FORCE_LAWS", "ForceLaw", "pair_force", "simulate", "total_energy", "total_momentum"]

@@ -44,6 +44,12 @@ class ForceLaw:
     def conservative(self) -> bool:
         return self.name in CONSERVATIVE_LAWS
 
+    @classmethod
+    def from_attrs(cls, attrs: dict) -> "ForceLaw":
+        """Inverse of ``as_attrs``: the law a simulated dataset records in ``attrs["force_law"]``."""
+        parameters = attrs.get("parameters", {})
+        return cls(attrs["name"], softening=parameters.get("softening", 0.01), damping=parameters.get("damping", 0.5))
+
     def as_attrs(self) -> dict:
         parameters = {"softening": self.softening}
         if self.name in ("spring", "damped", "discontinuous"):
@@ -117,3 +123,24 @@ def pair_potential(law: ForceLaw, r_soft, mi, mj, qi, qj):
     if law.name in ("spring", "damped"):
         return (r_soft - 1.0) ** 2
     return np.where(r_soft < 2.0, 0.0, (r_soft - 1.0) ** 2)
+
+
+def pair_force(law: ForceLaw, d, dv, mi, mj, qi, qj):
+    """Numpy force on body i from body j: d = x_i - x_j, dv = v_i - v_j: [..., dim]; mi..qj: [...]."""
+    dist = np.sqrt((d ** 2).sum(-1))
+    r_soft = dist + law.softening
+    if law.name == "r2":
+        coef = -mi * mj / r_soft ** 2
+    elif law.name == "r1":
+        coef = -mi * mj / r_soft
+    elif law.name == "charge":
+        coef = qi * qj / r_soft ** 2
+    else:
+        coef = -2.0 * (r_soft - 1.0)
+        if law.name == "discontinuous":
+            coef = np.where(r_soft < 2.0, 0.0, coef)
+    scale = np.where(dist > 0, coef / np.where(dist > 0, dist, 1.0), 0.0)
+    force = scale[..., None] * d
+    if law.name == "damped":
+        force = force - law.damping * dv
+    return force

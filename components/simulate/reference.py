@@ -4,31 +4,15 @@ It is the yardstick the numba simulator is tested and benchmarked against; it is
 """
 import numpy as np
 
-from symdistill.components.simulate.forces import ForceLaw
+from symdistill.components.simulate.forces import ForceLaw, pair_force
 
 
 def reference_accelerations(pos, vel, mass, charge, law: ForceLaw):
     """pos, vel: [n_sim, n_body, dim]; mass, charge: [n_sim, n_body] -> acc [n_sim, n_body, dim]."""
-    d = pos[:, :, None, :] - pos[:, None, :, :]  # d[s, i, j] = x_i - x_j
-    dist = np.sqrt((d ** 2).sum(-1))
-    r_soft = dist + law.softening
-    mi, mj = mass[:, :, None], mass[:, None, :]
-    qi, qj = charge[:, :, None], charge[:, None, :]
-    if law.name == "r2":
-        coef = -mi * mj / r_soft ** 2
-    elif law.name == "r1":
-        coef = -mi * mj / r_soft
-    elif law.name == "charge":
-        coef = qi * qj / r_soft ** 2
-    else:
-        coef = -2.0 * (r_soft - 1.0)
-        if law.name == "discontinuous":
-            coef = np.where(r_soft < 2.0, 0.0, coef)
-    safe = np.where(dist > 0, dist, 1.0)
-    scale = np.where(dist > 0, coef / safe, 0.0)
-    force = (scale[..., None] * d).sum(axis=2)
-    if law.name == "damped":
-        force -= law.damping * (vel[:, :, None, :] - vel[:, None, :, :]).sum(axis=2)
+    d = pos[:, :, None, :] - pos[:, None, :, :]  # d[s, i, j] = x_i - x_j; the i = j term is zero
+    dv = vel[:, :, None, :] - vel[:, None, :, :]
+    pairs = pair_force(law, d, dv, mass[:, :, None], mass[:, None, :], charge[:, :, None], charge[:, None, :])
+    force = pairs.sum(axis=2)
     return force / mass[..., None]
 
 

@@ -1,0 +1,100 @@
+"""The capture stage's science: record what each internal function of the surrogate sees and returns.
+
+Forward hooks on the edge and node models record their inputs and outputs during one plain forward
+pass over held-out graphs, so the model is not edited. Results are xarray Datasets with named dims
+and feature names, ready for symbolic regression: ``edge`` (per real edge: inputs, message components,
+the true pair force when known) and ``node`` (per body: inputs, outputs, the true target).
+"""
+import numpy as np
+import torch
+import xarray as xr
+
+from symdistill.components.train_surrogate import GraphNetwork, GraphSet
+
+
+def record_functions(model: GraphNetwork, graphs: GraphSet) -> dict[str, np.ndarray]:
+    """Run the model once with hooks on its edge and node models; return their inputs and outputs."""
+    seen = {}
+
+    def hook(name):
+        def store(_module, inputs, output):
+            seen[f"{name}_inputs"] = inputs[0].detach().numpy()
+            seen[f"{name}_outputs"] = output.detach().numpy()
+        return store
+    handles = [model.edge_model.register_forward_hook(hook("edge")),
+               model.node_model.register_forward_hook(hook("node"))]
+    try:
+        with torch.no_grad():
+            output, messages, _ = model(torch.from_numpy(graphs.edge_x),
+                                        torch.from_numpy(graphs.edge_mask.astype(np.float32)),
+                                        torch.from_numpy(graphs.node_x), torch.from_numpy(graphs.sender))
+    finally:
+        for handle in handles:
+            handle.remove()
+    seen["messages"] = messages.numpy()  # the mean messages (kl: the first half of the edge output)
+    seen["output"] = output.numpy()
+    return seen
+
+
+def capture(model: GraphNetwork, graphs: GraphSet, *, true_force: np.ndarray | None = None,
+            significance: float = 0.1) -> dict[str, xr.Dataset]:
+    """Edge and node datasets of ``graphs`` (true_force: [graph, receiver, other, dim] or None).
+
+    Message components are ranked by standard deviation over the real edges; a component is
+    significant when its std is at least ``significance`` times the largest.
+    """
+    seen = record_functions(model, graphs)
+    mask = graphs.edge_mask
+    g, i, k = np.nonzero(mask)  # one row per real edge
+    latent = [f"latent{c}_{end}" for end in ("i", "j") for c in range(model.spec.n_latent)]
+    edge_names = list(graphs.edge_features) + latent
+    messages = seen["messages"][g, i, k]
+    std = messages.std(axis=0)
+    rank = np.argsort(-std, kind="stable")
+    n_significant = int((std >= significance * std.max()).sum()) if std.max() > 0 else 0
+    edge = xr.Dataset(
+        {"inputs": (("edge", "edge_feature"), seen["edge_inputs"][g, i, k]),
+         "messages": (("edge", "message_component"), messages),
+         "message_std": ("message_component", std),
+         "message_rank": ("rank", rank)},
+        coords={"edge_feature": edge_names, "message_component": np.arange(messages.shape[1]),
+                "rank": np.arange(messages.shape[1]), "sim": ("edge", graphs.sim[g]),
+                "time": ("edge", graphs.time[g]), "receiver": ("edge", i), "sender": ("edge", graphs.sender[i, k])})
+    edge.attrs.update(significant_components=n_significant, significance=significance)
+    dims = graphs.target_names
+    if true_force is not None:
+        edge["force"] = (("edge", "force_component"), true_force[g, i, k])
+        edge = edge.assign_coords(force_component=[f"F{name.split('_')[-1]}" for name in dims[:true_force.shape[-1]]])
+    node_names = (list(graphs.node_features) + [f"latent{c}" for c in range(model.spec.n_latent)]
+                  + [f"sum_message{c}" for c in range(model.spec.message_dim)])
+    n_graphs, n_bodies = graphs.node_x.shape[:2]
+    node = xr.Dataset(
+        {"inputs": (("node", "node_feature"), seen["node_inputs"].reshape(n_graphs * n_bodies, -1)),
+         "outputs": (("node", "output_component"), seen["output"].reshape(n_graphs * n_bodies, -1)),
+         "target": (("node", "output_component"), graphs.target.reshape(n_graphs * n_bodies, -1))},
+        coords={"node_feature": node_names, "output_component": list(dims),
+                "sim": ("node", np.repeat(graphs.sim, n_bodies)), "time": ("node", np.repeat(graphs.time, n_bodies)),
+                "body": ("node", np.tile(np.arange(n_bodies), n_graphs))})
+    return {"edge": edge, "node": node}
+
+
+def message_force_fit(edge: xr.Dataset, n_components: int, outlier_quantile: float = 0.99) -> dict:
+    """Fit each of the top ``n_components`` messages affinely to the true force; R^2 per component.
+
+    As in the paper (a robust fit), the edges with the largest force magnitudes (above
+    ``outlier_quantile``) are left out: near-collisions of r^-2 laws would otherwise dominate.
+    """
+    force = edge["force"].values
+    magnitude = np.sqrt((force ** 2).sum(-1))
+    keep = magnitude <= np.quantile(magnitude, outlier_quantile)
+    design = np.column_stack([force[keep], np.ones(int(keep.sum()))])
+    top = [int(c) for c in edge["message_rank"].values[:n_components]]
+    r2, coefficients = [], []
+    for component in top:
+        y = edge["messages"].values[keep, component]
+        coef, *_ = np.linalg.lstsq(design, y, rcond=None)
+        residual = y - design @ coef
+        r2.append(float(1.0 - residual.var() / y.var()) if y.var() > 0 else 0.0)
+        coefficients.append([float(c) for c in coef])
+    return {"components": top, "r2": r2, "coefficients": coefficients, "n_edges": int(keep.sum()),
+            "outlier_quantile": outlier_quantile}

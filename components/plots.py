@@ -1,0 +1,55 @@
+"""Figures people look at, rendered offline to PNG bytes (the store keeps them beside the numbers)."""
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")  # no screen on a cluster node
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def png_bytes(figure) -> np.ndarray:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    plt.close(figure)
+    return np.frombuffer(buffer.getvalue(), dtype=np.uint8)
+
+
+def training_curves(curves: dict) -> np.ndarray:
+    figure, axis = plt.subplots(figsize=(5, 3.2))
+    axis.semilogy(curves["epoch"], curves["train_loss"], label="train (with regularizer)")
+    axis.semilogy(curves["epoch"], curves["validation_loss"], label="validation")
+    axis.set_xlabel("epoch")
+    axis.set_ylabel("loss per graph")
+    axis.legend()
+    return png_bytes(figure)
+
+
+def message_sparsity(std: np.ndarray, n_significant: int, shown: int = 20) -> np.ndarray:
+    """Bar chart of the largest message-component standard deviations."""
+    ordered = np.sort(std)[::-1][:shown]
+    figure, axis = plt.subplots(figsize=(5, 3.2))
+    colors = ["C0" if k < n_significant else "0.7" for k in range(len(ordered))]
+    axis.bar(np.arange(len(ordered)), ordered, color=colors)
+    axis.set_xlabel("message component (ranked by std)")
+    axis.set_ylabel("standard deviation")
+    axis.set_title(f"{n_significant} significant of {len(std)}")
+    return png_bytes(figure)
+
+
+def message_vs_force(messages: np.ndarray, force: np.ndarray, fit: dict, max_points: int = 4000) -> np.ndarray:
+    """Each top message component against its affine fit from the true force components."""
+    rng = np.random.default_rng(0)
+    rows = rng.choice(len(force), size=min(max_points, len(force)), replace=False)
+    n = len(fit["components"])
+    figure, axes = plt.subplots(1, n, figsize=(3.4 * n, 3.2), squeeze=False)
+    for axis, component, coef, r2 in zip(axes[0], fit["components"], fit["coefficients"], fit["r2"]):
+        predicted = force[rows] @ np.array(coef[:-1]) + coef[-1]
+        axis.scatter(predicted, messages[rows, component], s=2, alpha=0.4)
+        low, high = np.percentile(predicted, [1, 99])
+        axis.plot([low, high], [low, high], color="k", linewidth=0.8)
+        axis.set_xlim(low, high)
+        axis.set_xlabel("affine fit from true force")
+        axis.set_ylabel(f"message {component}")
+        axis.set_title(f"R² = {r2:.3f}")
+    return png_bytes(figure)

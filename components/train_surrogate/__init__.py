@@ -1,0 +1,11 @@
+"""The train_surrogate stage's science: graphs from particle data, the graph network, and its training."""
+from symdistill.components.train_surrogate.graphs import (
+    EDGE_FEATURE_GROUPS, GraphDataError, GraphSet, build_graphs, split_simulations)
+from symdistill.components.train_surrogate.model import (
+    VARIANTS, GraphNetwork, SurrogateSpec, from_arrays, to_arrays)
+from symdistill.components.train_surrogate.train import (
+    Checkpoint, TrainingResult, TrainingSettings, evaluate_loss, prediction_error, train)
+
+__all__ = ["EDGE_FEATURE_GROUPS", "VARIANTS", "Checkpoint", "GraphDataError", "GraphNetwork", "GraphSet",
+           "SurrogateSpec", "TrainingResult", "TrainingSettings", "build_graphs", "evaluate_loss", "from_arrays",
+           "prediction_error", "split_simulations", "to_arrays", "train"]

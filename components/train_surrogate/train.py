@@ -1,0 +1,184 @@
+"""Training the graph network: Adam, a one-cycle or cosine schedule, early stopping, resumable checkpoints.
+
+Loss per graph (METHOD.md §2a): the summed absolute error over bodies and target components, plus
+l1_weight * sum |messages| (l1) or kl_weight * KL (kl); averaged over the graphs of a batch.
+Reproducible: the initial weights come from ``seed``, each epoch's shuffle and noise from (seed, epoch),
+so a run resumed from a checkpoint continues exactly as if it had never stopped.
+"""
+import math
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from symdistill.components.train_surrogate.graphs import GraphSet
+from symdistill.components.train_surrogate.model import GraphNetwork, SurrogateSpec, from_arrays, to_arrays
+
+SCHEDULES = ("onecycle", "cosine")
+
+
+@dataclass(frozen=True)
+class TrainingSettings:
+    epochs: int = 40
+    batch_size: int = 64
+    learning_rate: float = 1e-3
+    weight_decay: float = 1e-8
+    schedule: str = "onecycle"
+    l1_weight: float = 1e-2
+    kl_weight: float = 1.0
+    patience: int = 8
+    seed: int = 0
+    checkpoint_every: int = 5
+
+    def __post_init__(self):
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"unknown schedule {self.schedule!r}; choose one of {', '.join(SCHEDULES)}")
+
+
+@dataclass
+class TrainingResult:
+    weights: dict[str, np.ndarray]  # the best epoch's, by validation loss
+    curves: dict[str, list[float]]  # epoch, train_loss, validation_loss, learning_rate
+    best_epoch: int
+    stopped_early: bool
+    resumed_from_epoch: int = 0
+
+
+@dataclass
+class Checkpoint:
+    """Plain arrays and numbers: the model, Adam's moments, the best weights so far, the curves."""
+
+    epoch: int
+    model: dict[str, np.ndarray]
+    optimizer: dict[str, np.ndarray]
+    best: dict[str, np.ndarray]
+    best_loss: float
+    best_epoch: int
+    curves: dict[str, list[float]] = field(default_factory=dict)
+
+
+def batch_tensors(graphs: GraphSet, index) -> tuple[torch.Tensor, ...]:
+    return tuple(torch.from_numpy(np.ascontiguousarray(a[index])) for a in
+                 (graphs.edge_x, graphs.edge_mask.astype(np.float32), graphs.node_x, graphs.target))
+
+
+def graph_losses(model: GraphNetwork, tensors, sender, settings: TrainingSettings, sample: bool):
+    """(data loss per graph, regularized loss per graph)."""
+    edge_x, edge_mask, node_x, target = tensors
+    output, messages, kl = model(edge_x, edge_mask, node_x, sender, sample=sample)
+    data = (output - target).abs().sum(dim=(1, 2))
+    if model.spec.variant == "l1":
+        return data, data + settings.l1_weight * (messages.abs() * edge_mask[..., None]).sum(dim=(1, 2, 3))
+    if model.spec.variant == "kl":
+        return data, data + settings.kl_weight * kl
+    return data, data
+
+
+def evaluate_loss(model: GraphNetwork, graphs: GraphSet, batch_size: int = 1024) -> float:
+    """Mean summed absolute error per graph, messages at their mean."""
+    sender = torch.from_numpy(graphs.sender)
+    total = 0.0
+    with torch.no_grad():
+        for start in range(0, len(graphs), batch_size):
+            tensors = batch_tensors(graphs, slice(start, start + batch_size))
+            output, _, _ = model(tensors[0], tensors[1], tensors[2], sender)
+            total += float((output - tensors[3]).abs().sum())
+    return total / max(len(graphs), 1)
+
+
+def prediction_error(model: GraphNetwork, graphs: GraphSet, batch_size: int = 1024) -> dict[str, float]:
+    """Mean absolute error per target component, and that error relative to the mean |target|."""
+    sender = torch.from_numpy(graphs.sender)
+    total = 0.0
+    with torch.no_grad():
+        for start in range(0, len(graphs), batch_size):
+            tensors = batch_tensors(graphs, slice(start, start + batch_size))
+            output, _, _ = model(tensors[0], tensors[1], tensors[2], sender)
+            total += float((output - tensors[3]).abs().sum())
+    mae = total / graphs.target.size
+    return {"mae": mae, "relative_mae": mae / float(np.abs(graphs.target).mean())}
+
+
+def train(spec: SurrogateSpec, settings: TrainingSettings, train_set: GraphSet, validation_set: GraphSet, *,
+          resume: Checkpoint | None = None, on_checkpoint: Callable[[Checkpoint], None] | None = None,
+          progress: Callable[[int, float, float], None] | None = None) -> TrainingResult:
+    """Train from scratch, or from ``resume``; ``on_checkpoint`` receives a Checkpoint every few epochs."""
+    torch.manual_seed(settings.seed)
+    model = GraphNetwork(spec)
+    optimizer = torch.optim.Adam(model.parameters(), lr=settings.learning_rate, weight_decay=settings.weight_decay)
+    steps_per_epoch = math.ceil(len(train_set) / settings.batch_size)
+    scheduler = _scheduler(optimizer, settings, steps_per_epoch)
+    sender = torch.from_numpy(train_set.sender)
+    best, best_loss, best_epoch, start_epoch = to_arrays(model), math.inf, 0, 0
+    curves = {"epoch": [], "train_loss": [], "validation_loss": [], "learning_rate": []}
+    if resume is not None:
+        model = from_arrays(spec, resume.model)
+        optimizer = torch.optim.Adam(model.parameters(), lr=settings.learning_rate, weight_decay=settings.weight_decay)
+        _load_optimizer(optimizer, resume.optimizer)
+        scheduler = _scheduler(optimizer, settings, steps_per_epoch)
+        with warnings.catch_warnings():  # replaying the schedule is cheaper than storing it
+            warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step()`")
+            for _ in range(resume.epoch * steps_per_epoch):
+                scheduler.step()
+        best, best_loss, best_epoch, start_epoch = resume.best, resume.best_loss, resume.best_epoch, resume.epoch
+        curves = {k: list(v) for k, v in resume.curves.items()}
+    stopped_early = False
+    for epoch in range(start_epoch, settings.epochs):
+        model.train()
+        order = np.random.default_rng((settings.seed, epoch)).permutation(len(train_set))
+        torch.manual_seed(settings.seed * 100_003 + epoch)
+        running = 0.0
+        for start in range(0, len(order), settings.batch_size):
+            index = np.sort(order[start:start + settings.batch_size])
+            _, regularized = graph_losses(model, batch_tensors(train_set, index), sender, settings, sample=True)
+            loss = regularized.mean()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            running += float(loss.detach()) * len(index)
+        model.eval()
+        validation_loss = evaluate_loss(model, validation_set)
+        curves["epoch"].append(epoch + 1)
+        curves["train_loss"].append(running / len(order))
+        curves["validation_loss"].append(validation_loss)
+        curves["learning_rate"].append(float(optimizer.param_groups[0]["lr"]))
+        if progress is not None:
+            progress(epoch + 1, running / len(order), validation_loss)
+        if validation_loss < best_loss:
+            best, best_loss, best_epoch = to_arrays(model), validation_loss, epoch + 1
+        if epoch + 1 - best_epoch >= settings.patience:
+            stopped_early = True
+            break
+        if on_checkpoint is not None and (epoch + 1) % settings.checkpoint_every == 0 and epoch + 1 < settings.epochs:
+            on_checkpoint(Checkpoint(epoch + 1, to_arrays(model), _optimizer_arrays(optimizer), best, best_loss,
+                                     best_epoch, {k: list(v) for k, v in curves.items()}))
+    return TrainingResult(best, curves, best_epoch, stopped_early, start_epoch)
+
+
+def _scheduler(optimizer, settings: TrainingSettings, steps_per_epoch: int):
+    total = max(settings.epochs * steps_per_epoch, 1)
+    if settings.schedule == "onecycle":
+        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=settings.learning_rate, total_steps=total)
+    return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total)
+
+
+def _optimizer_arrays(optimizer) -> dict[str, np.ndarray]:
+    arrays = {}
+    for index, state in optimizer.state_dict()["state"].items():
+        for name, value in state.items():
+            arrays[f"{index}.{name}"] = np.asarray(value.detach().cpu().numpy() if torch.is_tensor(value) else value,
+                                                   dtype=np.float64)
+    return arrays
+
+
+def _load_optimizer(optimizer, arrays: dict[str, np.ndarray]) -> None:
+    state_dict = optimizer.state_dict()
+    state = {}
+    for key, value in arrays.items():
+        index, name = key.split(".", 1)
+        state.setdefault(int(index), {})[name] = torch.as_tensor(np.asarray(value), dtype=torch.float32)
+    state_dict["state"] = state
+    optimizer.load_state_dict(state_dict)

@@ -1,0 +1,165 @@
+"""The graph network surrogate, its training and the capture of its internal functions."""
+import numpy as np
+import pytest
+import torch
+
+from symdistill.catalogs import ArtifactRef, ArtifactStore
+from symdistill.catalogs.weights import arrays_to_dataset, dataset_to_arrays
+from symdistill.components.capture import capture, message_force_fit
+from symdistill.components.simulate import ForceLaw, simulate
+from symdistill.components.train_surrogate import (
+    GraphDataError, GraphNetwork, SurrogateSpec, TrainingSettings, build_graphs, from_arrays, split_simulations,
+    to_arrays, train)
+
+UNITS = {"length": "m", "time": "s", "mass": "kg", "charge": "C"}
+
+
+@pytest.fixture(scope="module")
+def spring_data():
+    return simulate(ForceLaw("spring"), n_bodies=3, dim=2, n_sims=40, n_steps=200, dt=0.01, record_every=10,
+                    integrator="leapfrog", seed=3, units=UNITS)
+
+
+def small_model(graphs, variant="standard", message_dim=8, n_latent=0, seed=0):
+    torch.manual_seed(seed)
+    spec = SurrogateSpec(len(graphs.edge_features), len(graphs.node_features), len(graphs.target_names),
+                         graphs.node_x.shape[1], message_dim=message_dim, hidden=16, layers=2, variant=variant,
+                         n_latent=n_latent)
+    model = GraphNetwork(spec)
+    if n_latent:
+        with torch.no_grad():
+            model.latent.normal_()
+    return model.double().eval()
+
+
+def forward(model, graphs):
+    tensors = [torch.from_numpy(a).double() for a in (graphs.edge_x, graphs.edge_mask.astype(float), graphs.node_x)]
+    with torch.no_grad():
+        return model(*tensors, torch.from_numpy(graphs.sender))
+
+
+@pytest.mark.parametrize("n_latent", [0, 2])
+def test_batched_edges_equal_a_per_edge_loop(spring_data, n_latent):
+    graphs = build_graphs(spring_data, sims=[0, 1], dtype=np.float64)
+    model = small_model(graphs, n_latent=n_latent)
+    output, _, _ = forward(model, graphs)
+    pos, mass, charge = spring_data["pos"].values, spring_data["mass"].values, spring_data["charge"].values
+    latent = model.latent.detach().double()
+    n_times = spring_data.sizes["time"]
+    for graph in (0, 5, n_times + 3):
+        s, t = divmod(graph, n_times)
+        for i in range(3):
+            summed = torch.zeros(8, dtype=torch.float64)
+            for j in range(3):
+                if j == i:
+                    continue
+                d = pos[s, t, i] - pos[s, t, j]
+                features = [*d, np.linalg.norm(d), charge[s, i], charge[s, j], mass[s, i], mass[s, j]]
+                x = torch.cat([torch.tensor(features), latent[i], latent[j]])
+                summed += model.edge_model(x)
+            node_in = torch.cat([torch.tensor([charge[s, i], mass[s, i]]), latent[i], summed])
+            np.testing.assert_allclose(output[graph, i].numpy(), model.node_model(node_in).detach().numpy(), rtol=1e-12)
+
+
+def test_radius_graph_masks_far_pairs(spring_data):
+    graphs = build_graphs(spring_data, sims=[0], radius=1.0, dtype=np.float64)
+    r = graphs.edge_x[..., graphs.edge_features.index("r")]
+    assert (graphs.edge_mask == (r <= 1.0)).all() and 0 < graphs.edge_mask.mean() < 1
+    model = small_model(graphs)
+    far_only = graphs.edge_x.copy()
+    far_only[~graphs.edge_mask] += 100.0  # what a masked edge sees must not matter
+    moved = type(graphs)(**{**graphs.__dict__, "edge_x": far_only})
+    np.testing.assert_allclose(forward(model, graphs)[0].numpy(), forward(model, moved)[0].numpy(), rtol=1e-12)
+
+
+def test_captured_functions_equal_a_fresh_forward_pass(spring_data):
+    graphs = build_graphs(spring_data, sims=[2, 3], dtype=np.float64)
+    model = small_model(graphs, variant="kl")
+    datasets = capture(model, graphs)
+    edge, node = datasets["edge"], datasets["node"]
+    output, messages, _ = forward(model, graphs)
+    assert edge.sizes["edge"] == graphs.edge_mask.sum() == len(graphs) * 6
+    np.testing.assert_allclose(node["outputs"].values, output.numpy().reshape(-1, 2), rtol=1e-12)
+    mu = model.edge_model(torch.from_numpy(edge["inputs"].values)).detach().numpy()[:, :8]
+    np.testing.assert_allclose(edge["messages"].values, mu, rtol=1e-12)  # kl: messages are the means
+    assert list(edge["edge_feature"].values) == ["dx", "dy", "r", "charge_i", "charge_j", "mass_i", "mass_j"]
+    std = edge["messages"].values.std(axis=0)
+    assert (np.diff(std[edge["message_rank"].values]) <= 0).all()
+
+
+def test_model_reloaded_from_the_store_gives_identical_outputs(spring_data, tmp_path):
+    graphs = build_graphs(spring_data, sims=[4])
+    model = small_model(graphs, n_latent=1).float()
+    store = ArtifactStore(tmp_path / "store")
+    ref = ArtifactRef("train_surrogate", "k1")
+    store.write(ref, {"weights": arrays_to_dataset(to_arrays(model))}, {})
+    reloaded = from_arrays(model.spec, dataset_to_arrays(store.read(ref)["weights"])).eval()
+    tensors = [torch.from_numpy(a) for a in (graphs.edge_x, graphs.edge_mask.astype(np.float32), graphs.node_x)]
+    sender = torch.from_numpy(graphs.sender)
+    with torch.no_grad():
+        assert torch.equal(model(*tensors, sender)[0], reloaded(*tensors, sender)[0])
+    with pytest.raises(ValueError, match="stored weight 'edge_model.0.weight' has shape"):
+        bad = dataset_to_arrays(store.read(ref)["weights"])
+        bad["edge_model.0.weight"] = bad["edge_model.0.weight"][:, :2]
+        from_arrays(model.spec, bad)
+
+
+def train_small(spring_data, variant, epochs, **settings):
+    train_sims, val_sims, _ = split_simulations(spring_data.sizes["sim"], 0.1, 0.2, 0)
+    train_set, val_set = build_graphs(spring_data, sims=train_sims), build_graphs(spring_data, sims=val_sims)
+    spec = SurrogateSpec(len(train_set.edge_features), len(train_set.node_features), 2, 3, message_dim=16,
+                         hidden=32, layers=2, variant=variant)
+    return spec, train_set, val_set, TrainingSettings(epochs=epochs, batch_size=32, learning_rate=3e-3, **settings)
+
+
+def test_training_resumes_exactly_from_a_checkpoint(spring_data):
+    spec, train_set, val_set, settings = train_small(spring_data, "l1", 4, checkpoint_every=2, patience=10)
+    saved = []
+    straight = train(spec, settings, train_set, val_set, on_checkpoint=saved.append)
+    assert [c.epoch for c in saved] == [2]
+    resumed = train(spec, settings, train_set, val_set, resume=saved[0])
+    assert resumed.resumed_from_epoch == 2
+    assert resumed.curves == straight.curves
+    for name, value in straight.weights.items():
+        np.testing.assert_array_equal(resumed.weights[name], value)
+
+
+def test_l1_gives_fewer_significant_message_components_than_standard(spring_data):
+    counts = {}
+    for variant in ("standard", "l1"):
+        spec, train_set, val_set, settings = train_small(spring_data, variant, 12, l1_weight=0.3, patience=20)
+        model = from_arrays(spec, train(spec, settings, train_set, val_set).weights).eval()
+        counts[variant] = capture(model, val_set)["edge"].attrs["significant_components"]
+    assert counts["l1"] < counts["standard"], counts
+
+
+def test_message_force_fit_finds_a_planted_linear_message(spring_data):
+    graphs = build_graphs(spring_data, sims=[0, 1], dtype=np.float64)
+    datasets = capture(small_model(graphs, message_dim=3), graphs)
+    edge = datasets["edge"]
+    force = np.random.default_rng(0).normal(size=(edge.sizes["edge"], 2))
+    planted = edge["messages"].values.copy()
+    planted[:, 0] = 10 * (2 * force[:, 0] - force[:, 1] + 0.5)  # the largest-std component, linear in F
+    edge = edge.assign(messages=(("edge", "message_component"), planted),
+                       force=(("edge", "force_component"), force), message_rank=("rank", [0, 1, 2]))
+    fit = message_force_fit(edge, n_components=2, outlier_quantile=1.0)
+    assert fit["components"] == [0, 1]
+    assert fit["r2"][0] == pytest.approx(1.0, abs=1e-12) and fit["r2"][1] < 0.5
+    np.testing.assert_allclose(fit["coefficients"][0], [20, -10, 5], rtol=1e-9)
+
+
+def test_bad_data_gets_clear_errors(spring_data):
+    with_nan = spring_data.copy(deep=True)
+    with_nan["pos"][1, 2, 0, 0] = np.nan
+    with pytest.raises(GraphDataError, match=r"variable 'pos' has NaN or Inf \(first at sim=1, time=2, body=0, dim=0\)"):
+        build_graphs(with_nan)
+    with pytest.raises(GraphDataError, match="'pos' has dims"):
+        build_graphs(spring_data.isel(time=0))
+    with pytest.raises(GraphDataError, match="the data has no 'force' variable"):
+        build_graphs(spring_data, target="force")
+    with pytest.raises(GraphDataError, match="unknown edge feature"):
+        build_graphs(spring_data, edge_features=("dx", "angle"))
+    with pytest.raises(GraphDataError, match="at least 3 simulations"):
+        split_simulations(2, 0.1, 0.2, 0)
+    with pytest.raises(ValueError, match="unknown surrogate variant 'sparse'"):
+        SurrogateSpec(3, 1, 2, 3, variant="sparse")
