@@ -31,6 +31,16 @@ n_steps = 40
 dt = 0.01
 record_every = 10
 seed = 1
+
+[train_surrogate]
+epochs = 2
+hidden = 8
+layers = 1
+batch_size = 8
+threads = 1
+
+[capture]
+max_graphs = 20
 """
 
 

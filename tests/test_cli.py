@@ -25,14 +25,15 @@ def test_run_rerun_status_and_show(tiny_config, tmp_path):
     assert "1 stage(s) computed, 0 cached" in first.stdout
     assert (tmp_path / "symdistill.zarr" / ".prefect").is_dir()  # Prefect's home beside the store
 
-    second = symdistill("run", config, cwd=tmp_path)
+    second = symdistill("run", config, "--until", "simulate", cwd=tmp_path)
     assert second.returncode == 0, second.stderr
     assert "0 stage(s) computed, 1 cached" in second.stdout
     assert "simulate: cached" in second.stdout
 
     status = json.loads(symdistill("status", config, "--json", cwd=tmp_path).stdout)
-    [record] = status["stages"]
+    record, *downstream = status["stages"]
     assert record["stage"] == "simulate" and record["state"] == "complete"
+    assert [(r["stage"], r["state"]) for r in downstream] == [("train_surrogate", "missing"), ("capture", "missing")]
 
     shown = json.loads(symdistill("show", "simulate", record["key"], "--json", cwd=tmp_path).stdout)
     assert shown["provenance"]["config"]["n_sims"] == 5
@@ -47,9 +48,27 @@ def test_run_rerun_status_and_show(tiny_config, tmp_path):
 def test_ingest_example_runs_end_to_end(tmp_path):
     for name in ("spring_long.csv", "spring_long.toml"):
         shutil.copy(DATA / name, tmp_path / name)
-    result = symdistill("run", tmp_path / "spring_long.toml", cwd=tmp_path)
+    result = symdistill("run", tmp_path / "spring_long.toml", "--until", "ingest", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "ingest: computed" in result.stdout
+    too_small = symdistill("run", tmp_path / "spring_long.toml", cwd=tmp_path)  # 2 simulations cannot be split
+    assert too_small.returncode == 2
+    assert "training needs at least 3 simulations (train, validation, test); the data has 2" in too_small.stderr
+
+
+def test_run_until_capture_then_show_the_message_force_fit(tiny_config, tmp_path):
+    config = tiny_config(8)
+    result = symdistill("run", config, "--until", "capture", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "3 stage(s) computed, 0 cached" in result.stdout
+    status = json.loads(symdistill("status", config, "--json", cwd=tmp_path).stdout)
+    key = {r["stage"]: r["key"] for r in status["stages"]}["capture"]
+    shown = json.loads(symdistill("show", "capture", key, "--json", cwd=tmp_path).stdout)
+    r2 = shown["figures"]["message_force_r2"]
+    assert len(r2) == 2 and all(-1e-9 <= v <= 1 for v in r2)
+    assert shown["contents"]["edge"]["attrs"]["message_force_r2"] == r2
+    figures = tmp_path / "symdistill.zarr" / "figures" / "capture" / key
+    assert sorted(p.name for p in figures.iterdir()) == ["message_sparsity.png", "message_vs_force.png"]
 
 
 def test_bad_input_is_one_line_and_exit_2(tmp_path):

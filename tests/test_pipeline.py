@@ -25,7 +25,9 @@ def simulate_calls(monkeypatch):
 
 
 def with_probe(ctx, probe_config=None):
-    """Add a downstream stage that depends on simulate, to watch keys propagate."""
+    """Replace the surrogate stages by a cheap stage that depends on simulate, to watch keys propagate."""
+    for stage in ("train_surrogate", "capture"):
+        ctx.plan.pop(stage)
     ctx.plan["probe"] = StageSpec("probe", probe_config or {"threshold": 1}, {"simulate": ctx.plan["simulate"].key}, "p1")
     probe_runs = []
 
@@ -105,11 +107,14 @@ def test_from_and_until(tiny_config, tmp_path, simulate_calls):
     config, store = tiny_config(), tmp_path / "store"
     run_all(config, store)
     ctx, stages = open_run(config, store, from_stage="simulate", log=lambda _: None)
+    assert stages == ["simulate", "train_surrogate", "capture"] and ctx.forced == set(stages)
+    ctx, stages = open_run(config, store, from_stage="simulate", until_stage="simulate", log=lambda _: None)
     assert stages == ["simulate"] and ctx.forced == {"simulate"}
     simulate_stage.fn(ctx)
     assert simulate_calls == [6, 6]
-    with pytest.raises(PlanError, match="stage 'capture' is not in this experiment; its stages are simulate"):
-        open_run(config, store, until_stage="capture")
+    with pytest.raises(PlanError, match="stage 'ingest' is not in this experiment; its stages are simulate, "
+                                        "train_surrogate, capture"):
+        open_run(config, store, until_stage="ingest")
 
 
 def test_status_names_what_changed(tiny_config, tmp_path):

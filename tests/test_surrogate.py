@@ -98,9 +98,9 @@ def test_model_reloaded_from_the_store_gives_identical_outputs(spring_data, tmp_
     sender = torch.from_numpy(graphs.sender)
     with torch.no_grad():
         assert torch.equal(model(*tensors, sender)[0], reloaded(*tensors, sender)[0])
-    with pytest.raises(ValueError, match="stored weight 'edge_model.0.weight' has shape"):
+    with pytest.raises(ValueError, match="stored weight 'edge_model.1.weight' has shape"):
         bad = dataset_to_arrays(store.read(ref)["weights"])
-        bad["edge_model.0.weight"] = bad["edge_model.0.weight"][:, :2]
+        bad["edge_model.1.weight"] = bad["edge_model.1.weight"][:, :2]
         from_arrays(model.spec, bad)
 
 

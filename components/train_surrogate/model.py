@@ -42,12 +42,33 @@ class SurrogateSpec:
         return asdict(self)
 
 
+class Affine(nn.Module):
+    """x * scale + shift with fixed (buffer) scale and shift: input standardization and output scaling.
+
+    Kept inside the edge and node models, so what capture records is in the data's own units.
+    """
+
+    def __init__(self, n: int):
+        super().__init__()
+        self.register_buffer("scale", torch.ones(n))
+        self.register_buffer("shift", torch.zeros(n))
+
+    def forward(self, x):
+        return x * self.scale.to(x.dtype) + self.shift.to(x.dtype)
+
+    def set(self, scale, shift) -> None:
+        with torch.no_grad():
+            self.scale.copy_(torch.as_tensor(scale, dtype=self.scale.dtype))
+            self.shift.copy_(torch.as_tensor(shift, dtype=self.shift.dtype))
+
+
 def mlp(n_in: int, hidden: int, layers: int, n_out: int) -> nn.Sequential:
+    """Standardize, then ReLU layers, then a linear layer and an output scale."""
     sizes = [n_in] + [hidden] * layers
-    parts = []
+    parts = [Affine(n_in)]
     for a, b in zip(sizes[:-1], sizes[1:]):
         parts += [nn.Linear(a, b), nn.ReLU()]
-    return nn.Sequential(*parts, nn.Linear(sizes[-1], n_out))
+    return nn.Sequential(*parts, nn.Linear(sizes[-1], n_out), Affine(n_out))
 
 
 class GraphNetwork(nn.Module):
@@ -59,6 +80,22 @@ class GraphNetwork(nn.Module):
         self.node_model = mlp(spec.n_node_features + spec.n_latent + spec.message_dim, spec.hidden, spec.layers,
                               spec.n_out)
         self.latent = nn.Parameter(torch.zeros(spec.n_bodies, spec.n_latent))
+
+    def fit_scales(self, edge_x: np.ndarray, edge_mask: np.ndarray, node_x: np.ndarray, target: np.ndarray,
+                   scale_outputs: bool = False) -> None:
+        """Standardize the data features (latent and message inputs stay as they are); scale outputs to the target."""
+        def standardizer(values, n_total):
+            mean, std = values.mean(axis=0), values.std(axis=0)
+            std = np.where(std > 0, std, 1.0)
+            scale, shift = np.ones(n_total), np.zeros(n_total)
+            scale[:values.shape[1]], shift[:values.shape[1]] = 1.0 / std, -mean / std
+            return scale, shift
+        edge_in, node_in = self.edge_model[0], self.node_model[0]
+        edge_in.set(*standardizer(edge_x[edge_mask], edge_in.scale.numel()))
+        node_in.set(*standardizer(node_x.reshape(-1, node_x.shape[-1]), node_in.scale.numel()))
+        spread = target.reshape(-1, target.shape[-1]).std(axis=0)
+        if scale_outputs:
+            self.node_model[-1].set(np.where(spread > 0, spread, 1.0), np.zeros(spread.size))
 
     def edge_inputs(self, edge_x: torch.Tensor, sender: torch.Tensor) -> torch.Tensor:
         """edge_x: [graph, receiver, other, feature] plus the receiver's and sender's latent parameters."""

@@ -27,7 +27,7 @@ class TrainingSettings:
     weight_decay: float = 1e-8
     schedule: str = "onecycle"
     l1_weight: float = 1e-2
-    kl_weight: float = 1.0
+    kl_weight: float = 1e-3
     patience: int = 8
     seed: int = 0
     checkpoint_every: int = 5
@@ -107,6 +107,10 @@ def train(spec: SurrogateSpec, settings: TrainingSettings, train_set: GraphSet, 
     """Train from scratch, or from ``resume``; ``on_checkpoint`` receives a Checkpoint every few epochs."""
     torch.manual_seed(settings.seed)
     model = GraphNetwork(spec)
+    # Scaling outputs to the target's spread makes training far more accurate (bottleneck spring: message-force
+    # R^2 0.54 -> 0.999), but it also makes shrinking all messages at once nearly free, defeating the L1 penalty.
+    model.fit_scales(train_set.edge_x, train_set.edge_mask, train_set.node_x, train_set.target,
+                     scale_outputs=spec.variant != "l1")
     optimizer = torch.optim.Adam(model.parameters(), lr=settings.learning_rate, weight_decay=settings.weight_decay)
     steps_per_epoch = math.ceil(len(train_set) / settings.batch_size)
     scheduler = _scheduler(optimizer, settings, steps_per_epoch)
@@ -119,7 +123,7 @@ def train(spec: SurrogateSpec, settings: TrainingSettings, train_set: GraphSet, 
         _load_optimizer(optimizer, resume.optimizer)
         scheduler = _scheduler(optimizer, settings, steps_per_epoch)
         with warnings.catch_warnings():  # replaying the schedule is cheaper than storing it
-            warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step()`")
+            warnings.filterwarnings("ignore", message="Detected call of")
             for _ in range(resume.epoch * steps_per_epoch):
                 scheduler.step()
         best, best_loss, best_epoch, start_epoch = resume.best, resume.best_loss, resume.best_epoch, resume.epoch
