@@ -53,3 +53,31 @@ def message_vs_force(messages: np.ndarray, force: np.ndarray, fit: dict, max_poi
         axis.set_ylabel(f"message {component}")
         axis.set_title(f"R² = {r2:.3f}")
     return png_bytes(figure)
+
+
+def pareto_fronts(fronts) -> np.ndarray:
+    """Loss against complexity for every searched function; the selected expression circled."""
+    figure, axis = plt.subplots(figsize=(5.5, 3.5))
+    for front in fronts:
+        line, = axis.semilogy(front.complexity, np.maximum(front.loss, 1e-300), marker="o", markersize=3,
+                              label=front.name)
+        axis.plot(front.complexity[front.best_index], max(front.loss[front.best_index], 1e-300), "o",
+                  markersize=9, markerfacecolor="none", color=line.get_color())
+    axis.set_xlabel("complexity")
+    axis.set_ylabel("loss")
+    axis.legend(fontsize=7)
+    return png_bytes(figure)
+
+
+def ood_errors(table: dict[str, dict[str, float]]) -> np.ndarray:
+    """Grouped bars: relative error of each model in and out of distribution."""
+    splits = list(next(iter(table.values())))
+    figure, axis = plt.subplots(figsize=(4.5, 3.2))
+    width = 0.8 / len(table)
+    for n, (model, errors) in enumerate(table.items()):
+        axis.bar(np.arange(len(splits)) + n * width, [errors[s] for s in splits], width, label=model)
+    axis.set_xticks(np.arange(len(splits)) + width * (len(table) - 1) / 2, splits)
+    axis.set_yscale("log")
+    axis.set_ylabel("relative MAE")
+    axis.legend()
+    return png_bytes(figure)

@@ -3,22 +3,30 @@ from symdistill.config.loader import ConfigError, default_store_path, load_exper
 from symdistill.config.schema import (
     DATA_STAGES,
     CaptureConfig,
+    ComposeConfig,
     Experiment,
     ExperimentInfo,
     IngestConfig,
+    RefitConfig,
+    SearchConfig,
     SimulateConfig,
     TrainSurrogateConfig,
+    ValidateOodConfig,
 )
 
 __all__ = [
     "CaptureConfig",
+    "ComposeConfig",
     "ConfigError",
     "DATA_STAGES",
     "Experiment",
     "ExperimentInfo",
     "IngestConfig",
+    "RefitConfig",
+    "SearchConfig",
     "SimulateConfig",
     "TrainSurrogateConfig",
+    "ValidateOodConfig",
     "default_store_path",
     "load_experiment",
 ]

@@ -138,6 +138,58 @@ class CaptureConfig(Section):
                                                                     "magnitude above this quantile (robust fit).")
 
 
+class SearchConfig(Section):
+    """Symbolic regression on each captured internal function (METHOD.md §3), islands on Dask workers."""
+
+    binary_operators: list[str] = Field(default_factory=lambda: ["add", "sub", "mul", "div"],
+                                        description="Binary operator names of the SR engine.")
+    unary_operators: list[str] = Field(default_factory=list, description="Unary operator names, e.g. inv, square.")
+    max_size: int = Field(20, ge=3, le=60, description="Largest expression complexity.")
+    n_islands: int = Field(8, ge=1, description="Islands per function.")
+    population_size: int = Field(40, ge=4, description="Members per island.")
+    n_iterations: int = Field(30, ge=1, description="Rounds of island evolution per function.")
+    max_rows: int = Field(2000, ge=10, description="Captured rows per function given to SR (evenly spread).")
+    loss: Literal["l2", "l1", "huber"] = Field("l2", description="Elementwise loss.")
+    seed: int = Field(0, ge=0, description="Seed of every function's search.")
+    n_workers: int = Field(0, ge=0, description="Local Dask worker processes; 0: one per core.")
+    scheduler: str | None = Field(None, description="Address of an existing Dask scheduler (else a local cluster).")
+
+
+class ComposeConfig(Section):
+    """Picking one expression per function and composing them into one model."""
+
+    selection: Literal["best", "accuracy"] = Field("best", description="PySR's best-score rule, or the lowest loss.")
+    complexity: dict[str, int] = Field(default_factory=dict,
+                                       description="Pin a function's expression by complexity: {function = size}.")
+
+
+class RefitConfig(Section):
+    """Re-fitting the composed model's constants on the data stage's original targets."""
+
+    iterations: int = Field(200, ge=1, description="L-BFGS iterations.")
+    max_graphs: int = Field(5000, ge=1, description="Training frames used for the fit (evenly spread).")
+
+
+class ValidateOodConfig(Section):
+    """The out-of-distribution split, withheld from surrogate training and search, and the final comparison."""
+
+    kind: Literal["body_property", "pair_distance", "target"] = Field(
+        description="body_property (a per-body variable), pair_distance, or target (|target| component).")
+    variable: str = Field("", description="The per-body variable of body_property, e.g. mass.")
+    low: float | None = Field(None, description="In distribution from this value (none: unbounded) ...")
+    high: float | None = Field(None, description="... up to this value (none: unbounded).")
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        if self.low is None and self.high is None:
+            raise ValueError("give low, high or both: the OOD split is what lies outside [low, high]")
+        if self.low is not None and self.high is not None and not self.low < self.high:
+            raise ValueError(f"low ({self.low}) must be below high ({self.high})")
+        if self.kind == "body_property" and not self.variable:
+            raise ValueError("kind = 'body_property' needs variable (e.g. 'mass')")
+        return self
+
+
 class Experiment(Section):
     """A whole experiment: what data, and (in later stages) how to distil it."""
 
@@ -146,6 +198,10 @@ class Experiment(Section):
     ingest: IngestConfig | None = None
     train_surrogate: TrainSurrogateConfig = Field(default_factory=TrainSurrogateConfig)
     capture: CaptureConfig = Field(default_factory=CaptureConfig)
+    search: SearchConfig = Field(default_factory=SearchConfig)
+    compose: ComposeConfig = Field(default_factory=ComposeConfig)
+    refit: RefitConfig = Field(default_factory=RefitConfig)
+    validate_ood: ValidateOodConfig | None = None
 
     @model_validator(mode="after")
     def _one_data_stage(self):

@@ -25,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--from", dest="from_stage", metavar="STAGE", help="recompute this stage and all after it")
     run.add_argument("--until", dest="until_stage", metavar="STAGE", help="stop after this stage")
     run.add_argument("--repair", action="store_true", help="verify cached artifacts and recompute corrupt ones")
+    run.add_argument("--scheduler", metavar="ADDRESS", help="run the search on this Dask scheduler (tcp://host:port)")
     status = commands.add_parser("status", help="show each stage's key and whether it is complete, stale or missing")
     status.add_argument("config", type=Path)
     status.add_argument("--store", type=Path)
@@ -81,11 +82,35 @@ def cmd_run(args) -> int:
             shutil.rmtree(store, ignore_errors=True)
         raise
 
-    result = discovery(str(args.config), str(store), args.from_stage, args.until_stage, args.repair)
+    result = discovery(str(args.config), str(store), args.from_stage, args.until_stage, args.repair, args.scheduler)
+    print_discovery(store, result["stages"])
     ran = [s for s, r in result["stages"].items() if r["ran"]]
     print(f"{result['experiment']}: {len(ran)} stage(s) computed, {len(result['stages']) - len(ran)} cached; "
           f"store {result['store']}; {time.perf_counter() - clock:.1f} s")
     return 0
+
+
+def print_discovery(store: Path, stages: dict) -> None:
+    """The discovered equation, its re-fitted constants and the OOD table, when the run got that far."""
+    from symdistill.catalogs import ArtifactRef, ArtifactStore
+
+    artifacts = ArtifactStore(store)
+    if "refit" in stages:
+        refit = artifacts.provenance(ArtifactRef("refit", stages["refit"]["key"]))["figures"]
+        latex = artifacts.read(ArtifactRef("refit", stages["refit"]["key"]))["model"]["latex"]
+        print("discovered model:")
+        for output, expression in refit["expressions"].items():
+            print(f"  {output} = {expression}")
+            print(f"  LaTeX: {output} = {latex.sel(output=output).item()}")
+        print(f"re-fitted constants: {json.dumps(refit['constants'])}")
+        print(f"relative MAE on training frames: {refit['relative_mae_before']:.4g} before refit, "
+              f"{refit['relative_mae_after']:.4g} after")
+    if "validate_ood" in stages:
+        errors = artifacts.provenance(ArtifactRef("validate_ood", stages["validate_ood"]["key"]))["figures"]["errors"]
+        print(f"{'model':<10} {'split':<20} {'MAE':>10} {'relative MAE':>13}")
+        for model, by_split in errors.items():
+            for split, values in by_split.items():
+                print(f"{model:<10} {split:<20} {values['mae']:>10.4g} {values['relative_mae']:>13.4g}")
 
 
 def cmd_status(args) -> int:

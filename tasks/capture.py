@@ -10,7 +10,7 @@ from symdistill.components.capture import capture, message_force_fit
 from symdistill.components.simulate import ForceLaw, pair_force
 from symdistill.components.train_surrogate import GraphSet
 from symdistill.tasks.context import RunContext, run_stage
-from symdistill.tasks.surrogate_io import graphs_for, load_surrogate, split_of
+from symdistill.tasks.surrogate_io import captured_graphs, load_surrogate
 
 
 @task(name="capture", cache_policy=NO_CACHE)  # our keys decide what is cached, not Prefect's
@@ -21,9 +21,7 @@ def capture_stage(ctx: RunContext) -> ArtifactRef:
     def compute(inputs):
         data, trained = inputs[data_stage]["data"], inputs["train_surrogate"]
         model = load_surrogate(trained)
-        graphs = graphs_for(ctx.experiment.train_surrogate, data, split_of(trained, "test"))
-        # spread the recorded frames evenly over the held-out simulations and times
-        graphs = graphs.subset(np.linspace(0, len(graphs) - 1, min(cfg.max_graphs, len(graphs))).astype(int))
+        graphs = captured_graphs(ctx.experiment, data, trained)
         law = data.attrs.get("force_law")
         force = true_pair_force(data, graphs, ForceLaw.from_attrs(law)) if law else None
         datasets = capture(model, graphs, true_force=force, significance=cfg.significance)

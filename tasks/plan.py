@@ -8,16 +8,24 @@ from pathlib import Path
 
 from symdistill.catalogs import ArtifactRef, artifact_key, code_version, file_digest
 from symdistill.components import capture as capture_component
+from symdistill.components import compose as compose_component
+from symdistill.components import ood as ood_component
+from symdistill.components import search as search_component
+from symdistill.components import sr as sr_component
 from symdistill.components import ingest as ingest_component
 from symdistill.components import plots as plots_component
 from symdistill.components import simulate as simulate_component
 from symdistill.components import train_surrogate as surrogate_component
 from symdistill.config import Experiment
 
-STAGE_ORDER = ("simulate", "ingest", "train_surrogate", "capture")
+STAGE_ORDER = ("simulate", "ingest", "train_surrogate", "capture", "search", "compose", "refit", "validate_ood")
 STAGE_CODE = {"simulate": (simulate_component,), "ingest": (ingest_component,),
               "train_surrogate": (surrogate_component, plots_component),
-              "capture": (capture_component, surrogate_component, plots_component)}
+              "capture": (capture_component, surrogate_component, ood_component, plots_component),
+              "search": (search_component, sr_component, plots_component),
+              "compose": (compose_component, sr_component, surrogate_component, ood_component),
+              "refit": (compose_component, sr_component, surrogate_component, ood_component),
+              "validate_ood": (compose_component, sr_component, surrogate_component, ood_component, plots_component)}
 
 
 class PlanError(ValueError):
@@ -52,11 +60,23 @@ def build_plan(experiment: Experiment, config_dir: Path) -> dict[str, StageSpec]
     plan[data_stage] = StageSpec(data_stage, config, {}, _code(data_stage))
     data = {data_stage: plan[data_stage].key}
     target = experiment.ingest.target if data_stage == "ingest" else "acc"
-    plan["train_surrogate"] = StageSpec("train_surrogate", {**experiment.train_surrogate.model_dump(mode="json"),
-                                                            "target": target}, data, _code("train_surrogate"))
-    plan["capture"] = StageSpec("capture", experiment.capture.model_dump(mode="json"),
-                                {**data, "train_surrogate": plan["train_surrogate"].key}, _code("capture"))
+    ood = None if experiment.validate_ood is None else experiment.validate_ood.model_dump(mode="json")
+    add = _adder(plan)
+    add("train_surrogate", {**experiment.train_surrogate.model_dump(mode="json"), "target": target, "ood": ood},
+        data_stage)
+    add("capture", experiment.capture.model_dump(mode="json"), data_stage, "train_surrogate")
+    # Where the Dask scheduler is, or how many workers run, does not change the result.
+    add("search", experiment.search.model_dump(mode="json", exclude={"scheduler", "n_workers"}), "capture")
+    add("compose", experiment.compose.model_dump(mode="json"), "search", data_stage, "train_surrogate")
+    add("refit", experiment.refit.model_dump(mode="json"), "compose", data_stage, "train_surrogate")
+    add("validate_ood", {"ood": ood}, "refit", data_stage, "train_surrogate")
     return plan
+
+
+def _adder(plan: dict[str, StageSpec]):
+    def add(stage: str, config: dict, *inputs: str) -> None:
+        plan[stage] = StageSpec(stage, config, {name: plan[name].key for name in inputs}, _code(stage))
+    return add
 
 
 def resolve_data_path(experiment: Experiment, config_dir: Path) -> Path:

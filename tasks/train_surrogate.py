@@ -17,7 +17,7 @@ from symdistill.components import plots
 from symdistill.components.train_surrogate import (
     Checkpoint, SurrogateSpec, TrainingSettings, from_arrays, prediction_error, split_simulations, train)
 from symdistill.tasks.context import RunContext, run_stage
-from symdistill.tasks.surrogate_io import graphs_for
+from symdistill.tasks.surrogate_io import split_graphs
 
 DEFAULT_MESSAGE_DIM = 100
 
@@ -33,7 +33,8 @@ def train_surrogate_stage(ctx: RunContext) -> ArtifactRef:
         torch.set_num_threads(cfg.threads or os.cpu_count() or 1)
         train_sims, val_sims, test_sims = split_simulations(data.sizes["sim"], cfg.validation_fraction,
                                                             cfg.test_fraction, cfg.seed)
-        train_set, val_set, test_set = (graphs_for(cfg, data, sims) for sims in (train_sims, val_sims, test_sims))
+        train_set, val_set, test_set = (split_graphs(ctx.experiment, data, sims)  # OOD frames withheld
+                                        for sims in (train_sims, val_sims, test_sims))
         spec = surrogate_spec(cfg, train_set, data.sizes["dim"])
         settings = TrainingSettings(epochs=cfg.epochs, batch_size=cfg.batch_size, learning_rate=cfg.learning_rate,
                                     weight_decay=cfg.weight_decay, schedule=cfg.schedule, l1_weight=cfg.l1_weight,

@@ -41,6 +41,14 @@ threads = 1
 
 [capture]
 max_graphs = 20
+
+[search]
+n_islands = 2
+population_size = 20
+n_iterations = 3
+max_rows = 200
+max_size = 12
+n_workers = 1
 """
 
 

@@ -33,7 +33,8 @@ def test_run_rerun_status_and_show(tiny_config, tmp_path):
     status = json.loads(symdistill("status", config, "--json", cwd=tmp_path).stdout)
     record, *downstream = status["stages"]
     assert record["stage"] == "simulate" and record["state"] == "complete"
-    assert [(r["stage"], r["state"]) for r in downstream] == [("train_surrogate", "missing"), ("capture", "missing")]
+    assert [(r["stage"], r["state"]) for r in downstream] == [
+        (stage, "missing") for stage in ("train_surrogate", "capture", "search", "compose", "refit", "validate_ood")]
 
     shown = json.loads(symdistill("show", "simulate", record["key"], "--json", cwd=tmp_path).stdout)
     assert shown["provenance"]["config"]["n_sims"] == 5

@@ -1,0 +1,34 @@
+"""Pareto fronts and compositions as Datasets with JSON attributes: programs stored by operator names."""
+import json
+
+import numpy as np
+import xarray as xr
+
+from symdistill.components.compose import Composition
+from symdistill.components.search import FunctionFront
+from symdistill.components.sr import Program
+
+
+def front_to_dataset(front: FunctionFront) -> xr.Dataset:
+    return xr.Dataset(
+        {"complexity": ("candidate", front.complexity.astype(np.int64)), "loss": ("candidate", front.loss),
+         "score": ("candidate", front.score), "expression": ("candidate", np.array(front.expressions, dtype=object))},
+        attrs={"function": front.name, "feature_names": list(front.feature_names), "best_index": front.best_index,
+               "programs": json.dumps([p.to_dict() for p in front.programs]), "seconds": front.seconds})
+
+
+def programs_of(front: xr.Dataset) -> list[Program]:
+    """The front's programs, validated name by name (a stored artifact is never trusted blindly)."""
+    n_features = len(front.attrs["feature_names"])
+    return [Program.from_dict(p, n_features) for p in json.loads(front.attrs["programs"])]
+
+
+def composition_to_dataset(composition: Composition, expressions: dict[str, str], latex: dict[str, str]) -> xr.Dataset:
+    names = list(expressions)
+    return xr.Dataset({"expression": ("output", np.array([expressions[n] for n in names], dtype=object)),
+                       "latex": ("output", np.array([latex[n] for n in names], dtype=object))},
+                      coords={"output": names}, attrs={"composition": json.dumps(composition.to_dict())})
+
+
+def composition_of(ds: xr.Dataset) -> Composition:
+    return Composition.from_dict(json.loads(ds.attrs["composition"]))

@@ -1,0 +1,152 @@
+"""Composing the per-function expressions into one model of the system, in SymPy and in torch.
+
+For particles the model is  target_i = node(properties_i, Σ_{j≠i} edge_k(features_ij) for each k):
+the same wiring as the graph network, with each MLP replaced by its expression. ``ComposedModel``
+evaluates it on graphs with trainable constants (and per-body latent parameters), for checking it
+against the network, re-fitting it on the original data, and validating it out of distribution.
+"""
+from dataclasses import dataclass
+
+import numpy as np
+import sympy
+import torch
+
+from symdistill.components.search import SUM_PREFIX
+from symdistill.components.sr import Program
+from symdistill.components.sr.export import ProgramModule, to_sympy
+from symdistill.components.train_surrogate import GraphSet
+
+
+@dataclass(frozen=True)
+class Composition:
+    """One chosen program per function: edge message components and node output components."""
+
+    edge: dict[int, Program]
+    node: dict[str, Program]
+    edge_features: tuple[str, ...]
+    node_features: tuple[str, ...]
+
+    def to_dict(self) -> dict:
+        return {"edge": {str(k): p.to_dict() for k, p in self.edge.items()},
+                "node": {name: p.to_dict() for name, p in self.node.items()},
+                "edge_features": list(self.edge_features), "node_features": list(self.node_features)}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Composition":
+        edge_features, node_features = tuple(data["edge_features"]), tuple(data["node_features"])
+        return cls({int(k): Program.from_dict(p, len(edge_features)) for k, p in data["edge"].items()},
+                   {name: Program.from_dict(p, len(node_features)) for name, p in data["node"].items()},
+                   edge_features, node_features)
+
+    def with_programs(self, edge: dict[int, Program], node: dict[str, Program]) -> "Composition":
+        return Composition(edge, node, self.edge_features, self.node_features)
+
+
+def pair_symbols(edge_features) -> list[str]:
+    """Edge features as pair quantities: dx -> dx_ij; mass_i, mass_j stay."""
+    return [name if name.endswith(("_i", "_j")) else f"{name}_ij" for name in edge_features]
+
+
+def sympy_model(composition: Composition, simplify: bool = True) -> dict[str, sympy.Expr]:
+    """Per output: the node expression with each summed message replaced by Σ_j of its edge expression."""
+    j, n = sympy.Symbol("j", integer=True), sympy.Symbol("N", integer=True)
+    names = pair_symbols(composition.edge_features)
+    edges = {}
+    for k, program in composition.edge.items():
+        expr = to_sympy(program, names)
+        edges[k] = sympy.simplify(expr) if simplify else expr
+    out = {}
+    for name, program in composition.node.items():
+        expr = to_sympy(program, list(composition.node_features))
+        expr = sympy.simplify(expr) if simplify else expr
+        out[name] = expr.xreplace({sympy.Symbol(f"{SUM_PREFIX}{k}", real=True): sympy.Sum(edges[k], (j, 1, n))
+                                   for k in edges})
+    return out
+
+
+def latex_model(composition: Composition, precision: int = 4) -> dict[str, str]:
+    out = {}
+    for name, expr in sympy_model(composition).items():
+        expr = expr.xreplace({f: sympy.Float(f, precision) for f in expr.atoms(sympy.Float)})
+        out[name] = sympy.latex(expr).replace(r"\sum_{j=1}^{N}", r"\sum_{j \ne i}")
+    return out
+
+
+class ComposedModel(torch.nn.Module):
+    """The composition as a torch module: every constant trainable, optional per-body latent parameters."""
+
+    def __init__(self, composition: Composition, latent: np.ndarray | None = None):
+        super().__init__()
+        self.composition = composition
+        self.edge_keys = sorted(composition.edge)
+        self.edge_programs = torch.nn.ModuleList([ProgramModule(composition.edge[k]) for k in self.edge_keys])
+        self.node_names = list(composition.node)
+        self.node_programs = torch.nn.ModuleList([ProgramModule(composition.node[n]) for n in self.node_names])
+        self.latent = torch.nn.Parameter(torch.as_tensor(np.zeros((0, 0)) if latent is None else latent,
+                                                         dtype=torch.float64))
+
+    def forward(self, graphs: GraphSet) -> torch.Tensor:
+        """Predictions [graph, body, output] on ``graphs`` (their feature order must match the capture's)."""
+        g, i, k = np.nonzero(graphs.edge_mask)
+        n_graphs, n_bodies = graphs.node_x.shape[:2]
+        edge_x = torch.as_tensor(graphs.edge_x[g, i, k], dtype=torch.float64)
+        node_x = torch.as_tensor(graphs.node_x.reshape(n_graphs * n_bodies, -1), dtype=torch.float64)
+        if self.latent.numel():
+            sender = graphs.sender[i, k]
+            edge_x = torch.cat([edge_x, self.latent[i], self.latent[sender]], dim=1)
+            node_x = torch.cat([node_x, self.latent[np.tile(np.arange(n_bodies), n_graphs)]], dim=1)
+        receiver = torch.as_tensor(g * n_bodies + i)
+        sums = {}
+        for key, program in zip(self.edge_keys, self.edge_programs):
+            sums[key] = torch.zeros(n_graphs * n_bodies, dtype=torch.float64).index_add(0, receiver, program(edge_x))
+        available = list(graphs.node_features) + [f"latent{c}" for c in range(self.latent.shape[1] if
+                                                                              self.latent.numel() else 0)]
+        named = {name: node_x[:, c] for c, name in enumerate(available)}
+        named.update({f"{SUM_PREFIX}{key}": sums[key] for key in self.edge_keys})
+        missing = [name for name in self.composition.node_features if name not in named]
+        if missing:
+            raise ValueError(f"the composition needs node features {missing} that the graphs do not have")
+        node_in = torch.stack([named[name] for name in self.composition.node_features], dim=1)
+        outputs = [program(node_in) for program in self.node_programs]
+        return torch.stack(outputs, dim=1).reshape(n_graphs, n_bodies, -1)
+
+    def composition_now(self) -> Composition:
+        """The composition with the module's current (re-fitted) constants."""
+        return self.composition.with_programs(
+            {k: m.to_program(self.composition.edge[k]) for k, m in zip(self.edge_keys, self.edge_programs)},
+            {n: m.to_program(self.composition.node[n]) for n, m in zip(self.node_names, self.node_programs)})
+
+
+def prediction_errors(predicted: np.ndarray, target: np.ndarray) -> dict[str, float]:
+    mae = float(np.abs(predicted - target).mean())
+    return {"mae": mae, "relative_mae": mae / float(np.abs(target).mean())}
+
+
+def refit(model: ComposedModel, graphs: GraphSet, iterations: int = 200) -> dict[str, float]:
+    """Fit every constant (and latent parameter) to ``graphs``' true targets by L-BFGS on the squared error.
+
+    Returns the errors before and after; the constants are kept only if the error went down.
+    """
+    target = torch.as_tensor(graphs.target, dtype=torch.float64)
+    with torch.no_grad():
+        before = prediction_errors(model(graphs).numpy(), graphs.target)
+    saved = [p.detach().clone() for p in model.parameters()]
+    optimizer = torch.optim.LBFGS([p for p in model.parameters() if p.numel()], max_iter=iterations,
+                                  tolerance_grad=1e-12, tolerance_change=1e-15, line_search_fn="strong_wolfe")
+
+    def closure():
+        optimizer.zero_grad()
+        loss = ((model(graphs) - target) ** 2).mean()
+        if torch.isfinite(loss):
+            loss.backward()
+        return loss
+    if any(p.numel() for p in model.parameters()):
+        optimizer.step(closure)
+    with torch.no_grad():
+        after = prediction_errors(model(graphs).numpy(), graphs.target)
+        if not np.isfinite(after["mae"]) or after["mae"] > before["mae"]:
+            for parameter, value in zip(model.parameters(), saved):
+                parameter.copy_(value)
+            after = before
+    return {"mae_before": before["mae"], "relative_mae_before": before["relative_mae"],
+            "mae_after": after["mae"], "relative_mae_after": after["relative_mae"]}

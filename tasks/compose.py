@@ -1,0 +1,69 @@
+"""The compose stage: one expression per function, composed into one model and checked against the network."""
+import numpy as np
+import torch
+import xarray as xr
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from symdistill.catalogs import ArtifactRef
+from symdistill.catalogs.fronts import composition_to_dataset, programs_of
+from symdistill.components.compose import ComposedModel, Composition, latex_model, prediction_errors, sympy_model
+from symdistill.tasks.context import RunContext, run_stage
+from symdistill.tasks.surrogate_io import captured_graphs, load_surrogate
+
+
+class ComposeError(ValueError):
+    pass
+
+
+@task(name="compose", cache_policy=NO_CACHE)  # our keys decide what is cached, not Prefect's
+def compose_stage(ctx: RunContext) -> ArtifactRef:
+    cfg = ctx.experiment.compose
+    data_stage = ctx.experiment.data_stage
+
+    def compute(inputs):
+        fronts = {name: ds for name, ds in inputs["search"].items() if name != "figures"}
+        unknown = set(cfg.complexity) - set(fronts)
+        if unknown:
+            raise ComposeError(f"[compose] complexity names unknown function(s) {sorted(unknown)}; "
+                               f"functions: {', '.join(sorted(fronts))}")
+        chosen = {name: programs_of(front)[_pick(name, front, cfg)] for name, front in fronts.items()}
+        edge_names = [n for n in fronts if n.startswith("edge_message")]
+        node_names = [n for n in fronts if n.startswith("node_")]
+        composition = Composition({int(n.removeprefix("edge_message")): chosen[n] for n in edge_names},
+                                  {n.removeprefix("node_"): chosen[n] for n in node_names},
+                                  tuple(fronts[edge_names[0]].attrs["feature_names"]) if edge_names else (),
+                                  tuple(fronts[node_names[0]].attrs["feature_names"]))
+        data, trained = inputs[data_stage]["data"], inputs["train_surrogate"]
+        network = load_surrogate(trained)
+        graphs = captured_graphs(ctx.experiment, data, trained)
+        with torch.no_grad():
+            model = ComposedModel(composition, network.latent.detach().double().numpy()
+                                  if network.spec.n_latent else None)
+            composed = model(graphs).numpy()
+            gnn = network(*(torch.from_numpy(a) for a in (graphs.edge_x, graphs.edge_mask.astype(np.float32),
+                                                          graphs.node_x)), torch.from_numpy(graphs.sender))[0].numpy()
+        expressions = {name: str(expr) for name, expr in sympy_model(composition).items()}
+        latex = latex_model(composition)
+        summary = {"vs_network": prediction_errors(composed, gnn), "vs_truth": prediction_errors(composed, graphs.target),
+                   "network_vs_truth": prediction_errors(gnn, graphs.target), "expressions": expressions,
+                   "selected_complexity": {name: int(fronts[name]["complexity"].values[_pick(name, fronts[name], cfg)])
+                                           for name in fronts}}
+        return {"model": composition_to_dataset(composition, expressions, latex)}, summary
+
+    return run_stage(ctx, "compose", compute)
+
+
+def _pick(name: str, front: xr.Dataset, cfg) -> int:
+    complexity = front["complexity"].values
+    if name in cfg.complexity:
+        matches = np.flatnonzero(complexity == cfg.complexity[name])
+        if not matches.size:
+            raise ComposeError(f"[compose] complexity {name} = {cfg.complexity[name]}: the front has sizes "
+                               f"{', '.join(map(str, complexity))}")
+        return int(matches[0])
+    if cfg.selection == "accuracy":
+        return int(np.argmin(front["loss"].values))
+    return int(front.attrs["best_index"])
+
+

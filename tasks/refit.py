@@ -1,0 +1,46 @@
+"""The refit stage: the composed model's constants re-fitted on the data stage's own targets."""
+import numpy as np
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from symdistill.catalogs import ArtifactRef
+from symdistill.catalogs.fronts import composition_of, composition_to_dataset
+from symdistill.components.compose import ComposedModel, latex_model, refit, sympy_model
+from symdistill.tasks.context import RunContext, run_stage
+from symdistill.tasks.surrogate_io import load_surrogate, split_graphs, split_of, spread
+
+
+@task(name="refit", cache_policy=NO_CACHE)  # our keys decide what is cached, not Prefect's
+def refit_stage(ctx: RunContext) -> ArtifactRef:
+    cfg = ctx.experiment.refit
+    data_stage = ctx.experiment.data_stage
+
+    def compute(inputs):
+        data, trained = inputs[data_stage]["data"], inputs["train_surrogate"]
+        composition = composition_of(inputs["compose"]["model"])
+        network = load_surrogate(trained)
+        latent = network.latent.detach().double().numpy() if network.spec.n_latent else None
+        model = ComposedModel(composition, latent)
+        # the original targets of the training frames, never the network's outputs
+        graphs = spread(split_graphs(ctx.experiment, data, split_of(trained, "train")), cfg.max_graphs)
+        errors = refit(model, graphs, cfg.iterations)
+        fitted = model.composition_now()
+        expressions = {name: str(expr) for name, expr in sympy_model(fitted).items()}
+        constants = {f"edge_message{k}": p.constants.tolist() for k, p in fitted.edge.items()}
+        constants |= {f"node_{name}": p.constants.tolist() for name, p in fitted.node.items()}
+        summary = {**errors, "expressions": expressions, "constants": constants, "n_graphs": len(graphs)}
+        dataset = composition_to_dataset(fitted, expressions, latex_model(fitted))
+        if latent is not None:
+            dataset["latent"] = (("body", "latent_component"), model.latent.detach().numpy().astype(np.float64))
+        return {"model": dataset}, summary
+
+    return run_stage(ctx, "refit", compute)
+
+
+def refit_model(inputs) -> ComposedModel:
+    """The re-fitted composed model of a refit artifact (with its latent parameters, if any)."""
+    ds = inputs["refit"]["model"]
+    latent = ds["latent"].values if "latent" in ds else None
+    return ComposedModel(composition_of(ds), latent)
+
+

@@ -1,0 +1,47 @@
+"""The search stage: symbolic regression on every captured internal function, islands on Dask workers."""
+from concurrent.futures import ThreadPoolExecutor
+
+import xarray as xr
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+from tqdm import tqdm
+
+from symdistill.catalogs import ArtifactRef
+from symdistill.catalogs.fronts import front_to_dataset
+from symdistill.components import plots
+from symdistill.components.search import functions_from_capture, search_function
+from symdistill.tasks.context import RunContext, run_stage
+from symdistill.tasks.dask_cluster import dask_executor
+
+
+@task(name="search", cache_policy=NO_CACHE)  # our keys decide what is cached, not Prefect's
+def search_stage(ctx: RunContext, scheduler: str | None = None) -> ArtifactRef:
+    cfg = ctx.experiment.search
+    options = dict(binary_operators=tuple(cfg.binary_operators), unary_operators=tuple(cfg.unary_operators),
+                   max_size=cfg.max_size, n_islands=cfg.n_islands, population_size=cfg.population_size,
+                   n_iterations=cfg.n_iterations, loss=cfg.loss)
+
+    def compute(inputs):
+        functions = functions_from_capture(inputs["capture"]["edge"], inputs["capture"]["node"], cfg.max_rows)
+        bars = [tqdm(total=cfg.n_iterations, desc=f"search {f.name}", unit="round", position=i, disable=None)
+                for i, f in enumerate(functions)]
+
+        def search_one(index):
+            def progress(rounds, evaluations, best):
+                bars[index].update(rounds - bars[index].n)
+                bars[index].set_postfix(best_loss=f"{best:.3g}")
+            return search_function(functions[index], seed=cfg.seed, executor=executor, progress=progress, **options)
+        # The functions search side by side so the workers stay busy; each function's rounds are synchronous,
+        # which keeps its front independent of the number of workers.
+        with dask_executor(scheduler or cfg.scheduler, cfg.n_workers) as executor, \
+                ThreadPoolExecutor(len(functions)) as pool:
+            fronts = list(pool.map(search_one, range(len(functions))))
+        for bar in bars:
+            bar.close()
+        datasets = {front.name: front_to_dataset(front) for front in fronts}
+        summary = {front.name: {"best": front.expressions[front.best_index], "seconds": front.seconds,
+                                "front_size": len(front.programs)} for front in fronts}
+        datasets["figures"] = xr.Dataset({"pareto_fronts": ("pareto_fronts_png", plots.pareto_fronts(fronts))})
+        return datasets, summary
+
+    return run_stage(ctx, "search", compute)

@@ -1,0 +1,113 @@
+"""search -> compose -> refit -> validate_ood on a planted capture, and what a search-only change reruns."""
+import numpy as np
+import pytest
+import sympy
+
+import symdistill.tasks.capture as capture_task_module
+import symdistill.tasks.search as search_task_module
+import symdistill.tasks.train_surrogate as train_task_module
+from symdistill.catalogs.fronts import composition_of
+from symdistill.components.compose import sympy_model
+from symdistill.tasks.capture import capture_stage
+from symdistill.tasks.compose import compose_stage
+from symdistill.tasks.context import open_run
+from symdistill.tasks.refit import refit_stage
+from symdistill.tasks.search import search_stage
+from symdistill.tasks.simulate import simulate_stage
+from symdistill.tasks.status import stage_status
+from symdistill.tasks.train_surrogate import train_surrogate_stage
+from symdistill.tasks.validate_ood import validate_ood_stage
+
+pytestmark = pytest.mark.slow
+
+PLANTED = """
+[search]
+n_islands = 4
+population_size = 30
+n_iterations = 15
+max_rows = 300
+max_size = 14
+n_workers = 1
+
+[validate_ood]
+kind = "body_property"
+variable = "mass"
+high = 2.0
+"""
+
+
+def plant_true_messages(monkeypatch):
+    """Make capture record the simulator's pair forces as messages and its accelerations as outputs."""
+    real = capture_task_module.capture
+
+    def planted(model, graphs, *, true_force, significance):
+        datasets = real(model, graphs, true_force=true_force, significance=significance)
+        edge, node = datasets["edge"], datasets["node"]
+        force = edge["force"].values
+        edge["messages"].values[:] = force
+        edge["message_std"].values[:] = force.std(axis=0)
+        edge["message_rank"].values[:] = np.argsort(-force.std(axis=0))
+        edge.attrs["significant_components"] = 2
+        n_bodies = int(node["body"].max()) + 1
+        receiver = np.unique(np.stack([edge["sim"].values, edge["time"].values], 1), axis=0, return_inverse=True)[1]
+        sums = np.zeros((node.sizes["node"], 2))
+        np.add.at(sums, receiver.ravel() * n_bodies + edge["receiver"].values, force)
+        names = list(node["node_feature"].values)
+        for k in (0, 1):
+            node["inputs"].values[:, names.index(f"sum_message{k}")] = sums[:, k]
+        node["outputs"].values[:] = node["target"].values
+        return datasets
+    monkeypatch.setattr(capture_task_module, "capture", planted)
+
+
+def run(config, store, stages, log=lambda _: None):
+    ctx, _ = open_run(config, store, log=log)
+    for stage in stages:
+        stage.fn(ctx)
+    return ctx
+
+
+STAGES = (simulate_stage, train_surrogate_stage, capture_stage, search_stage, compose_stage, refit_stage,
+          validate_ood_stage)
+
+
+def test_planted_messages_give_back_the_spring_law(tiny_config, tmp_path, monkeypatch):
+    config = tiny_config(8)
+    config.write_text(config.read_text().split("[search]")[0] + PLANTED)
+    plant_true_messages(monkeypatch)
+    ctx = run(config, tmp_path / "store", STAGES)
+    assert ctx.executed == [s.name for s in STAGES]
+    refit = ctx.store.provenance(ctx.plan["refit"].ref)["figures"]
+    assert refit["relative_mae_after"] < 1e-3, refit
+    dx, r, mass = sympy.symbols("dx_ij r_ij mass", real=True)
+    truth = -2 * (r + sympy.Rational(1, 100) - 1) * dx / r / mass
+    composed = sympy_model(composition_of(ctx.store.read(ctx.plan["refit"].ref)["model"]))["acc_x"]
+    found = composed.replace(lambda e: isinstance(e, sympy.Sum), lambda e: e.args[0])  # one pair's term
+    # SRBench-style: 3 significant digits, and constants that vanish (below 1e-6) become 0
+    rounded = found.xreplace({f: 0 if abs(f) < 1e-6 else sympy.Rational(f"{float(f):.3g}")
+                              for f in found.atoms(sympy.Float)})
+    assert sympy.simplify(rounded - truth) == 0, found
+    ood = ctx.store.provenance(ctx.plan["validate_ood"].ref)["figures"]["errors"]
+    assert ood["symbolic"]["out_of_distribution"]["relative_mae"] < 1e-3
+    assert set(ood["gnn"]) == {"in_distribution", "out_of_distribution"}
+
+
+def test_a_search_only_change_reruns_search_and_after_but_nothing_upstream(tiny_config, tmp_path, monkeypatch):
+    config, store = tiny_config(8), tmp_path / "store"
+    calls = []
+    for module, name in ((train_task_module, "train"), (capture_task_module, "capture"),
+                         (search_task_module, "search_function")):
+        real = getattr(module, name)
+        monkeypatch.setattr(module, name, lambda *a, _r=real, _n=name, **k: calls.append(_n) or _r(*a, **k))
+    first = run(config, store, STAGES)
+    assert first.executed == [s.name for s in STAGES] and calls.count("train") == 1
+    config.write_text(config.read_text().replace("max_size = 12", "max_size = 10"))
+    second_ctx, _ = open_run(config, store, log=lambda _: None)
+    states = {r["stage"]: r["state"] for r in stage_status(second_ctx.plan, second_ctx.store, "tiny")}
+    assert states == {"simulate": "complete", "train_surrogate": "complete", "capture": "complete",
+                      "search": "stale", "compose": "stale", "refit": "stale", "validate_ood": "stale"}
+    searches_before = calls.count("search_function")
+    second = run(config, store, STAGES)
+    assert second.executed == ["search", "compose", "refit", "validate_ood"]
+    assert calls.count("train") == 1 and calls.count("capture") == 1
+    assert calls.count("search_function") > searches_before
