@@ -48,20 +48,43 @@ def pair_symbols(edge_features) -> list[str]:
 
 
 def sympy_model(composition: Composition, simplify: bool = True) -> dict[str, sympy.Expr]:
-    """Per output: the node expression with each summed message replaced by Σ_j of its edge expression."""
+    """Per output: the node expression with each summed message replaced by Σ_j of its edge expression.
+
+    When the node expression is affine in the summed messages (as Newton's law is), the sums are pulled
+    out into one: target_i = Σ_j pair_term + rest, with pair_term = Σ_k ∂node/∂S_k · edge_k simplified,
+    so the law between one pair of bodies reads as one expression.
+    """
     j, n = sympy.Symbol("j", integer=True), sympy.Symbol("N", integer=True)
     names = pair_symbols(composition.edge_features)
-    edges = {}
-    for k, program in composition.edge.items():
-        expr = to_sympy(program, names)
-        edges[k] = sympy.simplify(expr) if simplify else expr
+    edges = {k: to_sympy(program, names) for k, program in composition.edge.items()}
+    sums = {k: sympy.Symbol(f"{SUM_PREFIX}{k}", real=True) for k in edges}
     out = {}
     for name, program in composition.node.items():
         expr = to_sympy(program, list(composition.node_features))
-        expr = sympy.simplify(expr) if simplify else expr
-        out[name] = expr.xreplace({sympy.Symbol(f"{SUM_PREFIX}{k}", real=True): sympy.Sum(edges[k], (j, 1, n))
-                                   for k in edges})
+        slopes = {k: sympy.diff(expr, s) for k, s in sums.items()}
+        if all(not slope.free_symbols & set(sums.values()) for slope in slopes.values()):
+            pair = sum((slopes[k] * edges[k] for k in edges), sympy.Integer(0))
+            rest = expr.xreplace({s: 0 for s in sums.values()})
+            pair, rest = (_tidy(pair), sympy.simplify(rest)) if simplify else (pair, rest)
+            out[name] = sympy.Sum(pair, (j, 1, n)) + rest
+        else:
+            expr = sympy.simplify(expr) if simplify else expr
+            out[name] = expr.xreplace({sums[k]: sympy.Sum(edges[k], (j, 1, n)) for k in edges})
     return out
+
+
+def _tidy(expr: sympy.Expr) -> sympy.Expr:
+    """Expanded numerator collected by symbol over one denominator: the form a law is usually written in."""
+    numerator, denominator = sympy.fraction(sympy.together(expr))
+    numerator = sympy.expand(numerator)
+    return sympy.collect(numerator, sorted(numerator.free_symbols, key=str)) / sympy.factor(denominator)
+
+
+def pair_terms(composition: Composition) -> dict[str, sympy.Expr]:
+    """The per-pair term of each output whose node expression is affine in the summed messages."""
+    return {name: expr.args[0].args[0] for name, expr in sympy_model(composition).items()
+            if isinstance(expr, sympy.Add) and isinstance(expr.args[0], sympy.Sum)
+            or isinstance(expr, sympy.Sum)}
 
 
 def latex_model(composition: Composition, precision: int = 4) -> dict[str, str]:
