@@ -8,6 +8,7 @@ from prefect.cache_policies import NO_CACHE
 from symdistill.catalogs import ArtifactRef
 from symdistill.catalogs.fronts import composition_to_dataset, programs_of
 from symdistill.components.compose import ComposedModel, Composition, latex_model, prediction_errors, sympy_model
+from symdistill.components.train_surrogate import predict
 from symdistill.tasks.context import RunContext, run_stage
 from symdistill.tasks.surrogate_io import captured_graphs, load_surrogate
 
@@ -41,8 +42,7 @@ def compose_stage(ctx: RunContext) -> ArtifactRef:
             model = ComposedModel(composition, network.latent.detach().double().numpy()
                                   if network.spec.n_latent else None)
             composed = model(graphs).numpy()
-            gnn = network(*(torch.from_numpy(a) for a in (graphs.edge_x, graphs.edge_mask.astype(np.float32),
-                                                          graphs.node_x)), torch.from_numpy(graphs.sender))[0].numpy()
+        gnn = predict(network, graphs)
         expressions = {name: str(expr) for name, expr in sympy_model(composition).items()}
         latex = latex_model(composition)
         summary = {"vs_network": prediction_errors(composed, gnn), "vs_truth": prediction_errors(composed, graphs.target),

@@ -8,6 +8,7 @@ from prefect.cache_policies import NO_CACHE
 from symdistill.catalogs import ArtifactRef
 from symdistill.components import plots
 from symdistill.components.compose import prediction_errors
+from symdistill.components.train_surrogate import predict
 from symdistill.tasks.context import RunContext, run_stage
 from symdistill.tasks.refit import refit_model
 from symdistill.tasks.surrogate_io import load_surrogate, split_graphs, split_of, spread
@@ -28,10 +29,8 @@ def validate_ood_stage(ctx: RunContext) -> ArtifactRef:
             splits["out_of_distribution"] = spread(withheld, MAX_GRAPHS)
         table = {"gnn": {}, "symbolic": {}}
         for split, graphs in splits.items():
+            table["gnn"][split] = prediction_errors(predict(network, graphs), graphs.target)
             with torch.no_grad():
-                gnn = network(*(torch.from_numpy(a) for a in (graphs.edge_x, graphs.edge_mask.astype(np.float32),
-                                                              graphs.node_x)), torch.from_numpy(graphs.sender))[0]
-                table["gnn"][split] = prediction_errors(gnn.numpy(), graphs.target)
                 table["symbolic"][split] = prediction_errors(symbolic(graphs).numpy(), graphs.target)
         rows = [(model, split, e["mae"], e["relative_mae"]) for model, by_split in table.items()
                 for split, e in by_split.items()]

@@ -12,6 +12,22 @@ def test_shipped_experiments_load(name):
     assert experiment.experiment.name == name
 
 
+def test_the_measured_example_plans_every_stage_from_its_shipped_file():
+    from symdistill.tasks.plan import build_plan
+    config = REPO / "config" / "spring2d_measured.toml"
+    plan = build_plan(load_experiment(config), config.parent)
+    assert list(plan) == ["ingest", "train_surrogate", "capture", "search", "compose", "refit", "validate_ood"]
+    assert plan["train_surrogate"].config["ood"] == {"kind": "pair_distance", "variable": "", "low": None,
+                                                     "high": 4.0}
+
+
+def test_ood_section_needs_a_bound(tmp_path):
+    path = tmp_path / "e.toml"
+    path.write_text('[experiment]\nname = "x"\n[simulate]\nlaw = "spring"\n[validate_ood]\nkind = "pair_distance"\n')
+    with pytest.raises(ConfigError, match="give low, high or both"):
+        load_experiment(path)
+
+
 def test_defaults_are_filled_in(tmp_path):
     path = tmp_path / "e.toml"
     path.write_text('[experiment]\nname = "e"\n[simulate]\nlaw = "r1"\n')

@@ -76,28 +76,25 @@ def graph_losses(model: GraphNetwork, tensors, sender, settings: TrainingSetting
     return data, data
 
 
-def evaluate_loss(model: GraphNetwork, graphs: GraphSet, batch_size: int = 1024) -> float:
-    """Mean summed absolute error per graph, messages at their mean."""
+def predict(model: GraphNetwork, graphs: GraphSet, batch_size: int = 1024) -> np.ndarray:
+    """The network's outputs [graph, body, output] on ``graphs``, messages at their mean, in batches."""
     sender = torch.from_numpy(graphs.sender)
-    total = 0.0
+    outputs = []
     with torch.no_grad():
         for start in range(0, len(graphs), batch_size):
-            tensors = batch_tensors(graphs, slice(start, start + batch_size))
-            output, _, _ = model(tensors[0], tensors[1], tensors[2], sender)
-            total += float((output - tensors[3]).abs().sum())
-    return total / max(len(graphs), 1)
+            edge_x, edge_mask, node_x, _ = batch_tensors(graphs, slice(start, start + batch_size))
+            outputs.append(model(edge_x, edge_mask, node_x, sender)[0].numpy())
+    return np.concatenate(outputs) if outputs else np.zeros_like(graphs.target)
 
 
-def prediction_error(model: GraphNetwork, graphs: GraphSet, batch_size: int = 1024) -> dict[str, float]:
+def evaluate_loss(model: GraphNetwork, graphs: GraphSet) -> float:
+    """Mean summed absolute error per graph."""
+    return float(np.abs(predict(model, graphs) - graphs.target).sum()) / max(len(graphs), 1)
+
+
+def prediction_error(model: GraphNetwork, graphs: GraphSet) -> dict[str, float]:
     """Mean absolute error per target component, and that error relative to the mean |target|."""
-    sender = torch.from_numpy(graphs.sender)
-    total = 0.0
-    with torch.no_grad():
-        for start in range(0, len(graphs), batch_size):
-            tensors = batch_tensors(graphs, slice(start, start + batch_size))
-            output, _, _ = model(tensors[0], tensors[1], tensors[2], sender)
-            total += float((output - tensors[3]).abs().sum())
-    mae = total / graphs.target.size
+    mae = float(np.abs(predict(model, graphs) - graphs.target).mean())
     return {"mae": mae, "relative_mae": mae / float(np.abs(graphs.target).mean())}
 
 
