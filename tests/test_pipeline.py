@@ -25,8 +25,8 @@ def simulate_calls(monkeypatch):
 
 
 def with_probe(ctx, probe_config=None):
-    """Replace the surrogate stages by a cheap stage that depends on simulate, to watch keys propagate."""
-    for stage in ("train_surrogate", "capture"):
+    """Replace the later stages by a cheap stage that depends on simulate, to watch keys propagate."""
+    for stage in ("train_surrogate", "capture", "search", "compose", "refit", "validate_ood"):
         ctx.plan.pop(stage)
     ctx.plan["probe"] = StageSpec("probe", probe_config or {"threshold": 1}, {"simulate": ctx.plan["simulate"].key}, "p1")
     probe_runs = []
@@ -107,13 +107,14 @@ def test_from_and_until(tiny_config, tmp_path, simulate_calls):
     config, store = tiny_config(), tmp_path / "store"
     run_all(config, store)
     ctx, stages = open_run(config, store, from_stage="simulate", log=lambda _: None)
-    assert stages == ["simulate", "train_surrogate", "capture"] and ctx.forced == set(stages)
+    assert stages == ["simulate", "train_surrogate", "capture", "search", "compose", "refit", "validate_ood"]
+    assert ctx.forced == set(stages)
     ctx, stages = open_run(config, store, from_stage="simulate", until_stage="simulate", log=lambda _: None)
     assert stages == ["simulate"] and ctx.forced == {"simulate"}
     simulate_stage.fn(ctx)
     assert simulate_calls == [6, 6]
     with pytest.raises(PlanError, match="stage 'ingest' is not in this experiment; its stages are simulate, "
-                                        "train_surrogate, capture"):
+                                        "train_surrogate, capture, search"):
         open_run(config, store, until_stage="ingest")
 
 
