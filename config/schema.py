@@ -159,6 +159,8 @@ class ComposeConfig(Section):
     """Picking one expression per function and composing them into one model."""
 
     selection: Literal["best", "accuracy"] = Field("best", description="PySR's best-score rule, or the lowest loss.")
+    loss_tolerance: float = Field(1.5, ge=1, description="best: the highest score among expressions whose loss is "
+                                                         "at most this many times the lowest (PySR: 1.5).")
     complexity: dict[str, int] = Field(default_factory=dict,
                                        description="Pin a function's expression by complexity: {function = size}.")
 

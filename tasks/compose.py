@@ -8,6 +8,7 @@ from prefect.cache_policies import NO_CACHE
 from symdistill.catalogs import ArtifactRef
 from symdistill.catalogs.fronts import composition_to_dataset, programs_of
 from symdistill.components.compose import ComposedModel, Composition, latex_model, prediction_errors, sympy_model
+from symdistill.components.sr.selection import select
 from symdistill.components.train_surrogate import predict
 from symdistill.tasks.context import RunContext, run_stage
 from symdistill.tasks.surrogate_io import captured_graphs, load_surrogate
@@ -62,8 +63,6 @@ def _pick(name: str, front: xr.Dataset, cfg) -> int:
             raise ComposeError(f"[compose] complexity {name} = {cfg.complexity[name]}: the front has sizes "
                                f"{', '.join(map(str, complexity))}")
         return int(matches[0])
-    if cfg.selection == "accuracy":
-        return int(np.argmin(front["loss"].values))
-    return int(front.attrs["best_index"])
+    return select(complexity, front["loss"].values, cfg.selection, tolerance=cfg.loss_tolerance)
 
 

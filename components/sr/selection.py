@@ -23,10 +23,11 @@ def scores(complexities: np.ndarray, losses: np.ndarray) -> np.ndarray:
     return out
 
 
-def select(complexities, losses, rule: str = "best", validation_losses=None) -> int:
+def select(complexities, losses, rule: str = "best", validation_losses=None, tolerance: float = 1.5) -> int:
     """Index into a complexity-sorted front.
 
-    "accuracy": lowest loss. "best": highest score among entries with loss <= 1.5 x the lowest.
+    "accuracy": lowest loss. "best": highest score among entries with loss <= tolerance x the lowest
+    (PySR uses 1.5).
     "validation": lowest loss on held-out data (``validation_losses``).
     """
     complexities, losses = np.asarray(complexities), np.asarray(losses, dtype=float)
@@ -38,6 +39,6 @@ def select(complexities, losses, rule: str = "best", validation_losses=None) -> 
         return int(np.nanargmin(np.where(np.isfinite(validation_losses), validation_losses, np.nan)))
     if rule != "best":
         raise ValueError(f"unknown model selection {rule!r}; choose best, accuracy or validation")
-    good = losses <= 1.5 * losses.min()
+    good = losses <= tolerance * losses.min()
     s = np.where(good, scores(complexities, losses), -np.inf)
     return int(np.argmax(s))
