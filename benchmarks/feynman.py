@@ -25,7 +25,7 @@ import numpy as np  # noqa: E402
 import sympy  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))
-from safe_expressions import parse  # noqa: E402
+from symdistill.components.sr.parse import parse  # noqa: E402
 
 TABLES = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "feynman"
 UNARY = ("sqrt", "square", "exp", "log", "sin", "cos")

@@ -163,6 +163,9 @@ class ComposeConfig(Section):
                                                          "at most this many times the lowest (PySR: 1.5).")
     complexity: dict[str, int] = Field(default_factory=dict,
                                        description="Pin a function's expression by complexity: {function = size}.")
+    expressions: dict[str, str] = Field(default_factory=dict, description="Give a function's expression yourself, "
+                                        "in its feature names: {edge_message0 = \"-2*(r - 0.99)*dx/r\"}; parsed "
+                                        "safely (never evaluated), its constants are re-fitted.")
 
 
 class RefitConfig(Section):

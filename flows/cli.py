@@ -61,9 +61,10 @@ def _is_user_error(err: Exception) -> bool:
     from symdistill.components.ingest import DatasetError
     from symdistill.components.train_surrogate import GraphDataError
     from symdistill.config import ConfigError
+    from symdistill.tasks.compose import ComposeError
     from symdistill.tasks.plan import PlanError
 
-    return isinstance(err, (ConfigError, PlanError, DatasetError, GraphDataError, ArtifactError))
+    return isinstance(err, (ConfigError, PlanError, DatasetError, GraphDataError, ComposeError, ArtifactError))
 
 
 def cmd_run(args) -> int:

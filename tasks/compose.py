@@ -1,5 +1,6 @@
 """The compose stage: one expression per function, composed into one model and checked against the network."""
 import numpy as np
+import sympy
 import torch
 import xarray as xr
 from prefect import task
@@ -8,6 +9,9 @@ from prefect.cache_policies import NO_CACHE
 from symdistill.catalogs import ArtifactRef
 from symdistill.catalogs.fronts import composition_to_dataset, programs_of
 from symdistill.components.compose import ComposedModel, Composition, latex_model, prediction_errors, sympy_model
+from symdistill.components.sr import Program
+from symdistill.components.sr.export import from_sympy
+from symdistill.components.sr.parse import parse
 from symdistill.components.sr.selection import select
 from symdistill.components.train_surrogate import predict
 from symdistill.tasks.context import RunContext, run_stage
@@ -25,11 +29,12 @@ def compose_stage(ctx: RunContext) -> ArtifactRef:
 
     def compute(inputs):
         fronts = {name: ds for name, ds in inputs["search"].items() if name != "figures"}
-        unknown = set(cfg.complexity) - set(fronts)
+        unknown = (set(cfg.complexity) | set(cfg.expressions)) - set(fronts)
         if unknown:
             raise ComposeError(f"[compose] complexity names unknown function(s) {sorted(unknown)}; "
                                f"functions: {', '.join(sorted(fronts))}")
         chosen = {name: programs_of(front)[_pick(name, front, cfg)] for name, front in fronts.items()}
+        chosen |= {name: _given(name, text, fronts[name].attrs["feature_names"]) for name, text in cfg.expressions.items()}
         edge_names = [n for n in fronts if n.startswith("edge_message")]
         node_names = [n for n in fronts if n.startswith("node_")]
         composition = Composition({int(n.removeprefix("edge_message")): chosen[n] for n in edge_names},
@@ -48,11 +53,21 @@ def compose_stage(ctx: RunContext) -> ArtifactRef:
         latex = latex_model(composition)
         summary = {"vs_network": prediction_errors(composed, gnn), "vs_truth": prediction_errors(composed, graphs.target),
                    "network_vs_truth": prediction_errors(gnn, graphs.target), "expressions": expressions,
-                   "selected_complexity": {name: int(fronts[name]["complexity"].values[_pick(name, fronts[name], cfg)])
+                   "selected_complexity": {name: "given" if name in cfg.expressions else
+                                           int(fronts[name]["complexity"].values[_pick(name, fronts[name], cfg)])
                                            for name in fronts}}
         return {"model": composition_to_dataset(composition, expressions, latex)}, summary
 
     return run_stage(ctx, "compose", compute)
+
+
+def _given(name: str, text: str, feature_names) -> Program:
+    """A user's expression for one function, parsed without evaluation into a program."""
+    symbols = {n: sympy.Symbol(n, real=True) for n in feature_names}
+    try:
+        return from_sympy(parse(text, symbols), list(feature_names))
+    except ValueError as err:
+        raise ComposeError(f"[compose] expressions {name} = {text!r}: {err}") from None
 
 
 def _pick(name: str, front: xr.Dataset, cfg) -> int:

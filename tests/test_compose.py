@@ -96,3 +96,16 @@ def test_the_best_rule_loss_window_decides_between_a_clean_and_a_padded_expressi
     complexities, losses = [1, 3, 13], [1.0, 0.1, 0.01]  # 13: ten nodes more buy a 10x lower loss
     assert select(complexities, losses, "best") == 2  # PySR's 1.5x window sees only the padded one
     assert select(complexities, losses, "best", tolerance=10.0) == 1  # a 10x window prefers the jump in score
+
+
+def test_a_given_expression_is_parsed_without_evaluation_and_hostile_text_is_refused():
+    from symdistill.tasks.compose import ComposeError, _given
+    program = _given("edge_message0", "-2*(r - 0.99)*dx/r", EDGE)
+    graphs_x = np.array([[1.0, 0.0, 2.0, 1, 1, 1, 1]])
+    from symdistill.components.sr.export import to_numpy
+    assert to_numpy(program)(graphs_x)[0] == pytest.approx(-2 * (2 - 0.99) / 2)
+    for hostile, message in (("__import__('os').system('true')", "unsupported syntax"),
+                             ("dx.__class__", "unsupported syntax"), ("speed * 2", "unknown name 'speed'"),
+                             ("dx +", "cannot parse")):
+        with pytest.raises(ComposeError, match=message):
+            _given("edge_message0", hostile, EDGE)

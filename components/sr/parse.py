@@ -1,4 +1,4 @@
-"""Parse formula strings (Feynman tables, peer tools' model strings) into SymPy without eval or sympify.
+"""Parse formula strings (a user's pinned expression, Feynman tables, peer tools' output) without eval or sympify.
 
 Python's ``ast`` parses the text into a syntax tree; only whitelisted node types, function names and
 variable names become SymPy objects. Anything else raises ValueError.
@@ -18,9 +18,20 @@ BINARY = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: la
           ast.Div: lambda a, b: a / b, ast.Pow: lambda a, b: a ** b}
 
 
+MAX_LENGTH = 2000
+
+
 def parse(text: str, symbols: dict[str, sympy.Symbol]) -> sympy.Expr:
-    """``symbols`` maps every allowed variable name to its SymPy symbol; ``pi`` is always allowed."""
-    tree = ast.parse(text.replace("~", "-").replace("^", "**"), mode="eval")
+    """``symbols`` maps every allowed variable name to its SymPy symbol; ``pi`` is always allowed.
+
+    Raises ValueError naming the first unsupported name or construct.
+    """
+    if not isinstance(text, str) or len(text) > MAX_LENGTH:
+        raise ValueError(f"an expression must be a string of at most {MAX_LENGTH} characters")
+    try:
+        tree = ast.parse(text.replace("~", "-").replace("^", "**"), mode="eval")
+    except SyntaxError as err:
+        raise ValueError(f"cannot parse {text!r}: {err.msg}") from None
     return _convert(tree.body, symbols)
 
 
@@ -32,7 +43,7 @@ def _convert(node, symbols):
             return symbols[node.id]
         if node.id == "pi":
             return sympy.pi
-        raise ValueError(f"unknown name {node.id!r}")
+        raise ValueError(f"unknown name {node.id!r}; allowed: {', '.join(sorted(symbols))}, pi")
     if isinstance(node, ast.BinOp) and type(node.op) in BINARY:
         return BINARY[type(node.op)](_convert(node.left, symbols), _convert(node.right, symbols))
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
