@@ -80,21 +80,6 @@ def _tidy(expr: sympy.Expr) -> sympy.Expr:
     return sympy.collect(numerator, sorted(numerator.free_symbols, key=str)) / sympy.factor(denominator)
 
 
-def pair_terms(composition: Composition) -> dict[str, sympy.Expr]:
-    """The per-pair term of each output whose node expression is affine in the summed messages."""
-    return {name: expr.args[0].args[0] for name, expr in sympy_model(composition).items()
-            if isinstance(expr, sympy.Add) and isinstance(expr.args[0], sympy.Sum)
-            or isinstance(expr, sympy.Sum)}
-
-
-def latex_model(composition: Composition, precision: int = 4) -> dict[str, str]:
-    out = {}
-    for name, expr in sympy_model(composition).items():
-        expr = expr.xreplace({f: sympy.Float(f, precision) for f in expr.atoms(sympy.Float)})
-        out[name] = sympy.latex(expr).replace(r"\sum_{j=1}^{N}", r"\sum_{j \ne i}")
-    return out
-
-
 class ComposedModel(torch.nn.Module):
     """The composition as a torch module: every constant trainable, optional per-body latent parameters."""
 

@@ -31,10 +31,11 @@ def compose_stage(ctx: RunContext) -> ArtifactRef:
         fronts = {name: ds for name, ds in inputs["search"].items() if name != "figures"}
         unknown = (set(cfg.complexity) | set(cfg.expressions)) - set(fronts)
         if unknown:
-            raise ComposeError(f"[compose] complexity names unknown function(s) {sorted(unknown)}; "
+            raise ComposeError(f"[compose] names unknown function(s) {sorted(unknown)}; "
                                f"functions: {', '.join(sorted(fronts))}")
         chosen = {name: programs_of(front)[_pick(name, front, cfg)] for name, front in fronts.items()}
-        chosen |= {name: _given(name, text, fronts[name].attrs["feature_names"]) for name, text in cfg.expressions.items()}
+        chosen |= {name: _given(name, text, fronts[name].attrs["feature_names"])
+                   for name, text in cfg.expressions.items()}
         edge_names = [n for n in fronts if n.startswith("edge_message")]
         node_names = [n for n in fronts if n.startswith("node_")]
         composition = Composition({int(n.removeprefix("edge_message")): chosen[n] for n in edge_names},

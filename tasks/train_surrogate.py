@@ -15,7 +15,8 @@ from symdistill.catalogs.store import checkpoint_ref, read_checkpoint
 from symdistill.catalogs.weights import arrays_to_dataset, dataset_to_arrays
 from symdistill.components import plots
 from symdistill.components.train_surrogate import (
-    Checkpoint, SurrogateSpec, TrainingSettings, from_arrays, prediction_error, split_simulations, train)
+    Checkpoint, GraphDataError, SurrogateSpec, TrainingSettings, from_arrays, prediction_error, split_simulations,
+    train)
 from symdistill.tasks.context import RunContext, run_stage
 from symdistill.tasks.surrogate_io import split_graphs
 
@@ -35,6 +36,10 @@ def train_surrogate_stage(ctx: RunContext) -> ArtifactRef:
                                                             cfg.test_fraction, cfg.seed)
         train_set, val_set, test_set = (split_graphs(ctx.experiment, data, sims)  # OOD frames withheld
                                         for sims in (train_sims, val_sims, test_sims))
+        for name, graphs in (("training", train_set), ("validation", val_set), ("test", test_set)):
+            if not len(graphs):
+                raise GraphDataError(f"the {name} split has no in-distribution frame left; widen the "
+                                     f"[validate_ood] bounds or the split fractions")
         spec = surrogate_spec(cfg, train_set, data.sizes["dim"])
         settings = TrainingSettings(epochs=cfg.epochs, batch_size=cfg.batch_size, learning_rate=cfg.learning_rate,
                                     weight_decay=cfg.weight_decay, schedule=cfg.schedule, l1_weight=cfg.l1_weight,
