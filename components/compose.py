@@ -80,6 +80,14 @@ def _tidy(expr: sympy.Expr) -> sympy.Expr:
     return sympy.collect(numerator, sorted(numerator.free_symbols, key=str)) / sympy.factor(denominator)
 
 
+def latex_model(composition: Composition, precision: int = 4) -> dict[str, str]:
+    out = {}
+    for name, expr in sympy_model(composition).items():
+        expr = expr.xreplace({f: sympy.Float(f, precision) for f in expr.atoms(sympy.Float)})
+        out[name] = sympy.latex(expr).replace(r"\sum_{j=1}^{N}", r"\sum_{j \ne i}")
+    return out
+
+
 class ComposedModel(torch.nn.Module):
     """The composition as a torch module: every constant trainable, optional per-body latent parameters."""
 
