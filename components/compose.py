@@ -3,7 +3,8 @@
 For particles the model is  target_i = node(properties_i, Σ_{j≠i} edge_k(features_ij) for each k):
 the same wiring as the graph network, with each MLP replaced by its expression. ``ComposedModel``
 evaluates it on graphs with trainable constants (and per-body latent parameters), for checking it
-against the network, re-fitting it on the original data, and validating it out of distribution.
+against the network, re-fitting it on the original data, and validating it out of distribution;
+``numpy_model`` is the same model as a plain numpy function.
 """
 from dataclasses import dataclass
 
@@ -13,7 +14,7 @@ import torch
 
 from symdistill.components.search import SUM_PREFIX
 from symdistill.components.sr import Program
-from symdistill.components.sr.export import ProgramModule, to_sympy
+from symdistill.components.sr.export import ProgramModule, to_numpy, to_sympy
 from symdistill.components.train_surrogate import GraphSet
 
 
@@ -131,6 +132,30 @@ class ComposedModel(torch.nn.Module):
         return self.composition.with_programs(
             {k: m.to_program(self.composition.edge[k]) for k, m in zip(self.edge_keys, self.edge_programs)},
             {n: m.to_program(self.composition.node[n]) for n, m in zip(self.node_names, self.node_programs)})
+
+
+def numpy_model(composition: Composition, latent: np.ndarray | None = None):
+    """The composition as a plain numpy function of a GraphSet -> [graph, body, output] (no torch)."""
+    edge = {k: to_numpy(p) for k, p in composition.edge.items()}
+    node = {name: to_numpy(p) for name, p in composition.node.items()}
+
+    def predict(graphs: GraphSet) -> np.ndarray:
+        g, i, k = np.nonzero(graphs.edge_mask)
+        n_graphs, n_bodies = graphs.node_x.shape[:2]
+        edge_x = graphs.edge_x[g, i, k].astype(float)
+        node_x = graphs.node_x.reshape(n_graphs * n_bodies, -1).astype(float)
+        names = list(graphs.node_features)
+        if latent is not None:
+            edge_x = np.hstack([edge_x, latent[i], latent[graphs.sender[i, k]]])
+            node_x = np.hstack([node_x, latent[np.tile(np.arange(n_bodies), n_graphs)]])
+            names += [f"latent{c}" for c in range(latent.shape[1])]
+        columns = {name: node_x[:, c] for c, name in enumerate(names)}
+        for key, function in edge.items():
+            columns[f"{SUM_PREFIX}{key}"] = np.bincount(g * n_bodies + i, weights=function(edge_x),
+                                                        minlength=n_graphs * n_bodies)
+        node_in = np.column_stack([columns[name] for name in composition.node_features])
+        return np.stack([function(node_in) for function in node.values()], axis=1).reshape(n_graphs, n_bodies, -1)
+    return predict
 
 
 def prediction_errors(predicted: np.ndarray, target: np.ndarray) -> dict[str, float]:

@@ -4,7 +4,8 @@ import pytest
 import sympy
 import torch
 
-from symdistill.components.compose import ComposedModel, Composition, prediction_errors, refit, sympy_model
+from symdistill.components.compose import (
+    ComposedModel, Composition, numpy_model, prediction_errors, refit, sympy_model)
 from symdistill.components.ood import OODError, OODRule, frame_index, ood_frames
 from symdistill.components.simulate import ForceLaw, simulate
 from symdistill.components.sr.export import from_sympy
@@ -34,6 +35,7 @@ def test_composition_of_the_true_law_equals_the_simulator(spring_data):
     with torch.no_grad():
         predicted = ComposedModel(spring_composition())(graphs).numpy()
     np.testing.assert_allclose(predicted, graphs.target, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(numpy_model(spring_composition())(graphs), predicted, rtol=1e-12)
     expressions = sympy_model(spring_composition())
     assert "Sum" in str(expressions["acc_x"]) and "dx_ij" in str(expressions["acc_x"])
 
@@ -63,6 +65,9 @@ def test_refit_recovers_planted_masses_as_latent_parameters():
     errors = refit(model, graphs, iterations=200)
     assert errors["relative_mae_after"] < 1e-6
     fitted_masses = model.latent.detach().numpy()[:, 0]
+    with torch.no_grad():
+        np.testing.assert_allclose(numpy_model(model.composition_now(), model.latent.detach().numpy())(graphs),
+                                   model(graphs).numpy(), rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(fitted_masses / fitted_masses[0], masses / masses[0], rtol=1e-5)
 
 
