@@ -16,14 +16,13 @@ from symdistill.catalogs import ArtifactRef, ArtifactStore
 from symdistill.components.search import functions_from_capture, search_function
 from symdistill.config import load_experiment
 from symdistill.tasks.dask_cluster import dask_executor
+from symdistill.tasks.search import search_options
 
 CONFIG = Path(__file__).parent.parent / "config" / "spring2d.toml"
 
 
 def search_all(functions, cfg, n_workers):
-    options = dict(binary_operators=tuple(cfg.binary_operators), unary_operators=tuple(cfg.unary_operators),
-                   max_size=cfg.max_size, n_islands=cfg.n_islands, population_size=cfg.population_size,
-                   n_iterations=cfg.n_iterations, loss=cfg.loss)
+    options = search_options(cfg)
     with dask_executor(None, n_workers) as executor:
         executor.submit(int, 0).result()  # cluster up before the clock starts
         clock = time.perf_counter()

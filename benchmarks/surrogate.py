@@ -15,12 +15,11 @@ import torch
 
 from symdistill.components.capture import capture, message_force_fit
 from symdistill.components.simulate import ForceLaw, simulate
-from symdistill.components.train_surrogate import (
-    TrainingSettings, from_arrays, prediction_error, split_simulations, train)
+from symdistill.components.train_surrogate import from_arrays, prediction_error, split_simulations, train
 from symdistill.config import TrainSurrogateConfig, load_experiment
 from symdistill.tasks.capture import true_pair_force
 from symdistill.tasks.surrogate_io import graphs_for
-from symdistill.tasks.train_surrogate import surrogate_spec
+from symdistill.tasks.train_surrogate import surrogate_spec, training_settings
 
 CONFIGS = Path(__file__).parent.parent / "config"
 # METHOD.md §2a: R^2 of an independent PyTorch Geometric reproduction (GPU, 200 epochs x 5000 steps).
@@ -41,9 +40,7 @@ def run(data, variant, epochs):
     splits = split_simulations(data.sizes["sim"], cfg.validation_fraction, cfg.test_fraction, cfg.seed)
     train_set, val_set, test_set = (graphs_for(cfg, data, sims) for sims in splits)
     spec = surrogate_spec(cfg, train_set, data.sizes["dim"])
-    settings = TrainingSettings(epochs=cfg.epochs, batch_size=cfg.batch_size, learning_rate=cfg.learning_rate,
-                                weight_decay=cfg.weight_decay, schedule=cfg.schedule, l1_weight=cfg.l1_weight,
-                                kl_weight=cfg.kl_weight, patience=cfg.patience, seed=cfg.seed)
+    settings = training_settings(cfg)
     clock = time.perf_counter()
     result = train(spec, settings, train_set, val_set)
     seconds = time.perf_counter() - clock

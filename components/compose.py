@@ -89,6 +89,36 @@ def latex_model(composition: Composition, precision: int = 4) -> dict[str, str]:
     return out
 
 
+@dataclass(frozen=True)
+class FlatGraphs:
+    """The real edges and the bodies of a GraphSet as flat rows, as both forms of the composed model read them."""
+
+    edge_x: np.ndarray  # [edge, edge feature]
+    node_x: np.ndarray  # [node, node feature]; node = graph * n_bodies + body
+    receiver: np.ndarray  # [edge]: the node row each edge's message is summed into
+    receiver_body: np.ndarray  # [edge]
+    sender_body: np.ndarray  # [edge]
+    node_body: np.ndarray  # [node]
+    node_names: tuple[str, ...]
+    shape: tuple[int, int]  # (n_graphs, n_bodies)
+
+    @classmethod
+    def of(cls, graphs: GraphSet, n_latent: int) -> "FlatGraphs":
+        g, i, k = np.nonzero(graphs.edge_mask)
+        n_graphs, n_bodies = graphs.node_x.shape[:2]
+        return cls(graphs.edge_x[g, i, k].astype(np.float64),
+                   graphs.node_x.reshape(n_graphs * n_bodies, -1).astype(np.float64), g * n_bodies + i, i,
+                   graphs.sender[i, k], np.tile(np.arange(n_bodies), n_graphs),
+                   tuple(graphs.node_features) + tuple(f"latent{c}" for c in range(n_latent)), (n_graphs, n_bodies))
+
+    def node_inputs(self, composition: Composition, columns: dict):
+        """The node expression's inputs in its feature order, from columns by name."""
+        missing = [name for name in composition.node_features if name not in columns]
+        if missing:
+            raise ValueError(f"the composition needs node features {missing} that the graphs do not have")
+        return [columns[name] for name in composition.node_features]
+
+
 class ComposedModel(torch.nn.Module):
     """The composition as a torch module: every constant trainable, optional per-body latent parameters."""
 
@@ -104,28 +134,18 @@ class ComposedModel(torch.nn.Module):
 
     def forward(self, graphs: GraphSet) -> torch.Tensor:
         """Predictions [graph, body, output] on ``graphs`` (their feature order must match the capture's)."""
-        g, i, k = np.nonzero(graphs.edge_mask)
-        n_graphs, n_bodies = graphs.node_x.shape[:2]
-        edge_x = torch.as_tensor(graphs.edge_x[g, i, k], dtype=torch.float64)
-        node_x = torch.as_tensor(graphs.node_x.reshape(n_graphs * n_bodies, -1), dtype=torch.float64)
+        flat = FlatGraphs.of(graphs, self.latent.shape[1] if self.latent.numel() else 0)
+        edge_x, node_x = torch.as_tensor(flat.edge_x), torch.as_tensor(flat.node_x)
         if self.latent.numel():
-            sender = graphs.sender[i, k]
-            edge_x = torch.cat([edge_x, self.latent[i], self.latent[sender]], dim=1)
-            node_x = torch.cat([node_x, self.latent[np.tile(np.arange(n_bodies), n_graphs)]], dim=1)
-        receiver = torch.as_tensor(g * n_bodies + i)
-        sums = {}
+            edge_x = torch.cat([edge_x, self.latent[flat.receiver_body], self.latent[flat.sender_body]], dim=1)
+            node_x = torch.cat([node_x, self.latent[flat.node_body]], dim=1)
+        columns = {name: node_x[:, c] for c, name in enumerate(flat.node_names)}
+        receiver = torch.as_tensor(flat.receiver)
         for key, program in zip(self.edge_keys, self.edge_programs):
-            sums[key] = torch.zeros(n_graphs * n_bodies, dtype=torch.float64).index_add(0, receiver, program(edge_x))
-        available = list(graphs.node_features) + [f"latent{c}" for c in range(self.latent.shape[1] if
-                                                                              self.latent.numel() else 0)]
-        named = {name: node_x[:, c] for c, name in enumerate(available)}
-        named.update({f"{SUM_PREFIX}{key}": sums[key] for key in self.edge_keys})
-        missing = [name for name in self.composition.node_features if name not in named]
-        if missing:
-            raise ValueError(f"the composition needs node features {missing} that the graphs do not have")
-        node_in = torch.stack([named[name] for name in self.composition.node_features], dim=1)
-        outputs = [program(node_in) for program in self.node_programs]
-        return torch.stack(outputs, dim=1).reshape(n_graphs, n_bodies, -1)
+            columns[f"{SUM_PREFIX}{key}"] = torch.zeros(len(flat.node_x), dtype=torch.float64).index_add(
+                0, receiver, program(edge_x))
+        node_in = torch.stack(flat.node_inputs(self.composition, columns), dim=1)
+        return torch.stack([program(node_in) for program in self.node_programs], dim=1).reshape(*flat.shape, -1)
 
     def composition_now(self) -> Composition:
         """The composition with the module's current (re-fitted) constants."""
@@ -137,24 +157,20 @@ class ComposedModel(torch.nn.Module):
 def numpy_model(composition: Composition, latent: np.ndarray | None = None):
     """The composition as a plain numpy function of a GraphSet -> [graph, body, output] (no torch)."""
     edge = {k: to_numpy(p) for k, p in composition.edge.items()}
-    node = {name: to_numpy(p) for name, p in composition.node.items()}
+    node = [to_numpy(p) for p in composition.node.values()]
 
     def predict(graphs: GraphSet) -> np.ndarray:
-        g, i, k = np.nonzero(graphs.edge_mask)
-        n_graphs, n_bodies = graphs.node_x.shape[:2]
-        edge_x = graphs.edge_x[g, i, k].astype(float)
-        node_x = graphs.node_x.reshape(n_graphs * n_bodies, -1).astype(float)
-        names = list(graphs.node_features)
+        flat = FlatGraphs.of(graphs, 0 if latent is None else latent.shape[1])
+        edge_x, node_x = flat.edge_x, flat.node_x
         if latent is not None:
-            edge_x = np.hstack([edge_x, latent[i], latent[graphs.sender[i, k]]])
-            node_x = np.hstack([node_x, latent[np.tile(np.arange(n_bodies), n_graphs)]])
-            names += [f"latent{c}" for c in range(latent.shape[1])]
-        columns = {name: node_x[:, c] for c, name in enumerate(names)}
+            edge_x = np.hstack([edge_x, latent[flat.receiver_body], latent[flat.sender_body]])
+            node_x = np.hstack([node_x, latent[flat.node_body]])
+        columns = {name: node_x[:, c] for c, name in enumerate(flat.node_names)}
         for key, function in edge.items():
-            columns[f"{SUM_PREFIX}{key}"] = np.bincount(g * n_bodies + i, weights=function(edge_x),
-                                                        minlength=n_graphs * n_bodies)
-        node_in = np.column_stack([columns[name] for name in composition.node_features])
-        return np.stack([function(node_in) for function in node.values()], axis=1).reshape(n_graphs, n_bodies, -1)
+            columns[f"{SUM_PREFIX}{key}"] = np.bincount(flat.receiver, weights=function(edge_x),
+                                                        minlength=len(flat.node_x))
+        node_in = np.column_stack(flat.node_inputs(composition, columns))
+        return np.stack([function(node_in) for function in node], axis=1).reshape(*flat.shape, -1)
     return predict
 
 

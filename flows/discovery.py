@@ -12,7 +12,7 @@ from symdistill.tasks.train_surrogate import train_surrogate_stage
 from symdistill.tasks.validate_ood import validate_ood_stage
 
 STAGE_TASKS = {"simulate": simulate_stage, "ingest": ingest_stage, "train_surrogate": train_surrogate_stage,
-               "capture": capture_stage, "compose": compose_stage, "refit": refit_stage,
+               "capture": capture_stage, "search": search_stage, "compose": compose_stage, "refit": refit_stage,
                "validate_ood": validate_ood_stage}
 
 
@@ -23,8 +23,7 @@ def discovery(config_path: str, store_path: str | None = None, from_stage: str |
 
     ``scheduler``: address of an existing Dask scheduler for the search (else a local cluster).
     """
-    ctx, stages = open_run(config_path, store_path, from_stage, until_stage, repair)
-    refs = {stage: search_stage(ctx, scheduler) if stage == "search" else STAGE_TASKS[stage](ctx)
-            for stage in stages}
+    ctx, stages = open_run(config_path, store_path, from_stage, until_stage, repair, scheduler=scheduler)
+    refs = {stage: STAGE_TASKS[stage](ctx) for stage in stages}
     return {"experiment": ctx.experiment.experiment.name, "store": str(ctx.store.root),
             "stages": {stage: {"key": ref.key, "ran": stage in ctx.executed} for stage, ref in refs.items()}}

@@ -33,7 +33,8 @@ def compose_stage(ctx: RunContext) -> ArtifactRef:
         if unknown:
             raise ComposeError(f"[compose] names unknown function(s) {sorted(unknown)}; "
                                f"functions: {', '.join(sorted(fronts))}")
-        chosen = {name: programs_of(front)[_pick(name, front, cfg)] for name, front in fronts.items()}
+        picked = {name: _pick(name, front, cfg) for name, front in fronts.items()}
+        chosen = {name: programs_of(front)[picked[name]] for name, front in fronts.items()}
         chosen |= {name: _given(name, text, fronts[name].attrs["feature_names"])
                    for name, text in cfg.expressions.items()}
         edge_names = [n for n in fronts if n.startswith("edge_message")]
@@ -55,8 +56,7 @@ def compose_stage(ctx: RunContext) -> ArtifactRef:
         summary = {"vs_network": prediction_errors(composed, gnn), "vs_truth": prediction_errors(composed, graphs.target),
                    "network_vs_truth": prediction_errors(gnn, graphs.target), "expressions": expressions,
                    "selected_complexity": {name: "given" if name in cfg.expressions else
-                                           int(fronts[name]["complexity"].values[_pick(name, fronts[name], cfg)])
-                                           for name in fronts}}
+                                           int(fronts[name]["complexity"].values[picked[name]]) for name in fronts}}
         return {"model": composition_to_dataset(composition, expressions, latex)}, summary
 
     return run_stage(ctx, "compose", compute)

@@ -29,13 +29,15 @@ class RunContext:
     repair: bool = False
     executed: list[str] = field(default_factory=list)
     log: Callable[[str], None] = print
+    scheduler: str | None = None  # an existing Dask scheduler for the search, else a local cluster
 
     def inputs_of(self, stage: str) -> dict[str, dict[str, xr.Dataset]]:
         return {name: self.store.read(ArtifactRef(name, key)) for name, key in self.plan[stage].inputs.items()}
 
 
 def open_run(config_path: str | Path, store_path: str | Path | None = None, from_stage: str | None = None,
-             until_stage: str | None = None, repair: bool = False, log: Callable[[str], None] = print):
+             until_stage: str | None = None, repair: bool = False, log: Callable[[str], None] = print,
+             scheduler: str | None = None):
     """Load and check everything a run needs before any stage starts; return (context, stages to run).
 
     Raises ConfigError, PlanError or DatasetError (unreadable data) with one clear message.
@@ -46,7 +48,7 @@ def open_run(config_path: str | Path, store_path: str | Path | None = None, from
     stages, forced = select_stages(plan, from_stage, until_stage)
     store = ArtifactStore(store_path if store_path is not None else default_store_path(config_path))
     store.clean_incomplete()
-    return RunContext(experiment, config_path, store, plan, forced, repair, log=log), stages
+    return RunContext(experiment, config_path, store, plan, forced, repair, log=log, scheduler=scheduler), stages
 
 
 def run_stage(ctx: RunContext, stage: str, compute: Callable[[dict], StageOutput]) -> ArtifactRef:

@@ -10,16 +10,15 @@ from symdistill.catalogs import ArtifactRef
 from symdistill.catalogs.fronts import front_to_dataset
 from symdistill.components import plots
 from symdistill.components.search import functions_from_capture, search_function
+from symdistill.config import SearchConfig
 from symdistill.tasks.context import RunContext, run_stage
 from symdistill.tasks.dask_cluster import dask_executor
 
 
 @task(name="search", cache_policy=NO_CACHE)  # our keys decide what is cached, not Prefect's
-def search_stage(ctx: RunContext, scheduler: str | None = None) -> ArtifactRef:
+def search_stage(ctx: RunContext) -> ArtifactRef:
     cfg = ctx.experiment.search
-    options = dict(binary_operators=tuple(cfg.binary_operators), unary_operators=tuple(cfg.unary_operators),
-                   max_size=cfg.max_size, n_islands=cfg.n_islands, population_size=cfg.population_size,
-                   n_iterations=cfg.n_iterations, loss=cfg.loss)
+    options = search_options(cfg)
 
     def compute(inputs):
         functions = functions_from_capture(inputs["capture"]["edge"], inputs["capture"]["node"], cfg.max_rows)
@@ -33,7 +32,7 @@ def search_stage(ctx: RunContext, scheduler: str | None = None) -> ArtifactRef:
             return search_function(functions[index], seed=cfg.seed, executor=executor, progress=progress, **options)
         # The functions search side by side so the workers stay busy; each function's rounds are synchronous,
         # which keeps its front independent of the number of workers.
-        with dask_executor(scheduler or cfg.scheduler, cfg.n_workers) as executor, \
+        with dask_executor(ctx.scheduler or cfg.scheduler, cfg.n_workers) as executor, \
                 ThreadPoolExecutor(len(functions)) as pool:
             fronts = list(pool.map(search_one, range(len(functions))))
         for bar in bars:
@@ -45,3 +44,10 @@ def search_stage(ctx: RunContext, scheduler: str | None = None) -> ArtifactRef:
         return datasets, summary
 
     return run_stage(ctx, "search", compute)
+
+
+def search_options(cfg: SearchConfig) -> dict:
+    """SymbolicRegressor parameters of a [search] section."""
+    return dict(binary_operators=tuple(cfg.binary_operators), unary_operators=tuple(cfg.unary_operators),
+                max_size=cfg.max_size, n_islands=cfg.n_islands, population_size=cfg.population_size,
+                n_iterations=cfg.n_iterations, loss=cfg.loss)

@@ -41,10 +41,7 @@ def train_surrogate_stage(ctx: RunContext) -> ArtifactRef:
                 raise GraphDataError(f"the {name} split has no in-distribution frame left; widen the "
                                      f"[validate_ood] bounds or the split fractions")
         spec = surrogate_spec(cfg, train_set, data.sizes["dim"])
-        settings = TrainingSettings(epochs=cfg.epochs, batch_size=cfg.batch_size, learning_rate=cfg.learning_rate,
-                                    weight_decay=cfg.weight_decay, schedule=cfg.schedule, l1_weight=cfg.l1_weight,
-                                    kl_weight=cfg.kl_weight, patience=cfg.patience, seed=cfg.seed,
-                                    checkpoint_every=cfg.checkpoint_every)
+        settings = training_settings(cfg)
         resume = _load_checkpoint(ctx, ref)
         clock = time.perf_counter()
         with tqdm(total=cfg.epochs, initial=resume.epoch if resume else 0, desc="train_surrogate", unit="epoch",
@@ -74,6 +71,13 @@ def train_surrogate_stage(ctx: RunContext) -> ArtifactRef:
     done = run_stage(ctx, "train_surrogate", compute)
     ctx.store.remove(checkpoint_ref(ref))
     return done
+
+
+def training_settings(cfg) -> TrainingSettings:
+    return TrainingSettings(epochs=cfg.epochs, batch_size=cfg.batch_size, learning_rate=cfg.learning_rate,
+                            weight_decay=cfg.weight_decay, schedule=cfg.schedule, l1_weight=cfg.l1_weight,
+                            kl_weight=cfg.kl_weight, patience=cfg.patience, seed=cfg.seed,
+                            checkpoint_every=cfg.checkpoint_every)
 
 
 def surrogate_spec(cfg, train_set, n_dim: int) -> SurrogateSpec:

@@ -5,4 +5,5 @@ from symdistill.components.sr.options import OptionsError, SearchOptions
 from symdistill.components.sr.program import Program, ProgramError
 from symdistill.components.sr.units import UnitsError
 
-__all__ = ["OperatorRegistrationError", "OptionsError", "Program", "ProgramError", "SearchOptions", "SymbolicRegressor", "UnitsError", "register_operator"]
+__all__ = ["OperatorRegistrationError", "OptionsError", "Program", "ProgramError", "SearchOptions",
+           "SymbolicRegressor", "UnitsError", "register_operator"]

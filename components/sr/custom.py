@@ -67,7 +67,6 @@ def register_operator(name: str, arity: int, kernel: Callable, *, sympy_fn: Call
     return operator
 
 
-
 def _compile(name, what, function, signature):
     try:
         return njit(signature, cache=False)(function)
