@@ -8,6 +8,7 @@ Installs into .venv: the pinned dependencies when pyproject.toml changes, and sy
 non-editable install, as users get it) when any source file changes; otherwise it starts at once.
 """
 import hashlib
+import os
 import shutil
 import subprocess
 import sys
@@ -60,6 +61,18 @@ def ensure_installed() -> None:
         install_stamp.write_text(install_hash)
 
 
+def ensure_browser() -> None:
+    """The report test opens the HTML report in headless Chromium, from the OS packages (Debian: chromium)."""
+    if shutil.which("chromium") or not shutil.which("apt-get"):
+        return
+    print("installing chromium from the OS packages (for the report test) ...", flush=True)
+    sudo = [] if hasattr(os, "geteuid") and os.geteuid() == 0 else ["sudo", "-n"]
+    quiet = {"stdout": subprocess.DEVNULL, "env": {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}}
+    if subprocess.run([*sudo, "apt-get", "install", "-y", "-q", "chromium"], **quiet).returncode:
+        subprocess.run([*sudo, "apt-get", "update", "-q"], **quiet)
+        subprocess.run([*sudo, "apt-get", "install", "-y", "-q", "chromium"], **quiet)
+
+
 def main(argv: list[str]) -> int:
     if not argv or argv[0] not in ("run", "test"):
         print(__doc__)
@@ -70,6 +83,7 @@ def main(argv: list[str]) -> int:
         if not rest or rest[0].startswith("-"):
             rest = [DEFAULT_EXPERIMENT, *rest]
         return subprocess.run([BIN / "symdistill", "run", *rest], cwd=ROOT).returncode
+    ensure_browser()
     # From tests/, so the repository root is not on sys.path and the installed package is what is tested.
     return subprocess.run([BIN / "python", "-m", "pytest", "-q", *rest], cwd=ROOT / "tests").returncode
 

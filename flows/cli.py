@@ -1,4 +1,4 @@
-"""The ``symdistill`` command line: run, status, show.
+"""The ``symdistill`` command line: run, status, show, report, deploy, catalog, provenance.
 
 Bad input exits with status 2 and one line on stderr; ``--debug`` shows the full traceback.
 """
@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from symdistill.config import default_store_path
-from symdistill.flows import environment
+from symdistill.flows import cli_catalog, environment
 
 EXIT_BAD_INPUT = 2
 
@@ -26,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--until", dest="until_stage", metavar="STAGE", help="stop after this stage")
     run.add_argument("--repair", action="store_true", help="verify cached artifacts and recompute corrupt ones")
     run.add_argument("--scheduler", metavar="ADDRESS", help="run the search on this Dask scheduler (tcp://host:port)")
+    run.add_argument("--catalog", type=Path, help=cli_catalog.CATALOG_HELP)
     status = commands.add_parser("status", help="show each stage's key and whether it is complete, stale or missing")
     status.add_argument("config", type=Path)
     status.add_argument("--store", type=Path)
@@ -36,7 +37,19 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--store", type=Path, help="artifact store (default: $SYMDISTILL_STORE, "
                                                   "./symdistill.zarr or ./config/symdistill.zarr)")
     show.add_argument("--json", action="store_true")
-    for sub in (run, status, show):
+    report = commands.add_parser("report", help="(re)build the HTML report of an experiment's completed run")
+    report.add_argument("config", type=Path)
+    report.add_argument("--store", type=Path)
+    report.add_argument("--catalog", type=Path, help=cli_catalog.CATALOG_HELP)
+    report.add_argument("-o", "--output", type=Path, help="file to write (default: <store>/reports/...)")
+    deploy = commands.add_parser("deploy", help="serve the experiment as a scheduled Prefect deployment")
+    deploy.add_argument("config", type=Path)
+    deploy.add_argument("--cron", required=True, help='schedule, e.g. "0 3 * * *" (03:00 daily)')
+    deploy.add_argument("--name", help="deployment name (default: the experiment's name)")
+    deploy.add_argument("--store", type=Path)
+    deploy.add_argument("--catalog", type=Path, help=cli_catalog.CATALOG_HELP)
+    deploy.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler for the search")
+    for sub in (run, status, show, report, deploy, *cli_catalog.add_parsers(commands)):
         sub.add_argument("--debug", action="store_true", help="show full tracebacks and Prefect's logs")
     return parser
 
@@ -44,7 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return {"run": cmd_run, "status": cmd_status, "show": cmd_show}[args.command](args)
+        return {"run": cmd_run, "status": cmd_status, "show": cmd_show, "report": cmd_report, "deploy": cmd_deploy,
+                "catalog": cli_catalog.cmd_catalog, "provenance": cli_catalog.cmd_provenance}[args.command](args)
     except Exception as err:
         if args.debug:
             raise
@@ -58,13 +72,16 @@ def main(argv: list[str] | None = None) -> int:
 
 def _is_user_error(err: Exception) -> bool:
     from symdistill.catalogs import ArtifactError
+    from symdistill.catalogs.bundles import BundleError
+    from symdistill.catalogs.equations import CatalogError
     from symdistill.components.ingest import DatasetError
     from symdistill.components.train_surrogate import GraphDataError
     from symdistill.config import ConfigError
     from symdistill.tasks.compose import ComposeError
     from symdistill.tasks.plan import PlanError
 
-    return isinstance(err, (ConfigError, PlanError, DatasetError, GraphDataError, ComposeError, ArtifactError))
+    return isinstance(err, (ConfigError, PlanError, DatasetError, GraphDataError, ComposeError, ArtifactError,
+                            CatalogError, BundleError))
 
 
 def cmd_run(args) -> int:
@@ -77,14 +94,19 @@ def cmd_run(args) -> int:
 
     # Check config, stages and data paths before Prefect starts, so bad input fails in one line.
     try:
-        open_run(args.config, store, args.from_stage, args.until_stage, args.repair, log=lambda _: None)
+        open_run(args.config, store, args.from_stage, args.until_stage, args.repair, log=lambda _: None,
+                 catalog=args.catalog)
     except Exception:
         if new_store:  # leave nothing behind for input that never ran
             shutil.rmtree(store, ignore_errors=True)
         raise
 
-    result = discovery(str(args.config), str(store), args.from_stage, args.until_stage, args.repair, args.scheduler)
+    result = discovery(str(args.config), str(store), args.from_stage, args.until_stage, args.repair, args.scheduler,
+                       None if args.catalog is None else str(args.catalog))
     print_discovery(store, result["stages"])
+    if "entries" in result:
+        print(f"catalog {result['catalog']}: entries {', '.join(result['entries'])}")
+        print(f"report: {result['report']}")
     ran = [s for s, r in result["stages"].items() if r["ran"]]
     print(f"{result['experiment']}: {len(ran)} stage(s) computed, {len(result['stages']) - len(ran)} cached; "
           f"store {result['store']}; {time.perf_counter() - clock:.1f} s")
@@ -129,6 +151,46 @@ def cmd_status(args) -> int:
         print(f"{record['stage']:<16} {record['key']}  {record['state']}")
         for reason in record["reasons"]:
             print(f"{'':<18}{describe(reason)}")
+    return 0
+
+
+def cmd_report(args) -> int:
+    from symdistill.catalogs import MissingArtifactError
+    from symdistill.catalogs.equations import EquationCatalog, catalog_path
+    from symdistill.catalogs.report import write_report
+    from symdistill.tasks.context import open_run
+
+    ctx, _ = open_run(args.config, args.store, log=lambda _: None, catalog=args.catalog)
+    missing = [stage for stage, spec in ctx.plan.items() if not ctx.store.is_complete(spec.ref)]
+    if missing:
+        raise MissingArtifactError(f"{args.config}: the run is not complete in {ctx.store.root} (missing: "
+                                   f"{', '.join(missing)}); run it first with `symdistill run {args.config}`")
+    run_key = ctx.plan["validate_ood"].key
+    path = catalog_path(args.catalog)
+    entries = ([e["id"] for e in EquationCatalog(path).list(ctx.experiment.experiment.name) if e["run_key"] == run_key]
+               if path.is_file() else [])
+    refs = {stage: spec.ref for stage, spec in ctx.plan.items()}
+    print(f"report: {write_report(ctx.store, ctx.experiment.model_dump(mode='json'), refs, entries, args.output)}")
+    return 0
+
+
+def cmd_deploy(args) -> int:
+    """Serve the discovery flow with a cron schedule (Prefect's ``flow.serve``); runs until interrupted.
+
+    With PREFECT_API_URL set, the deployment and its runs show in that Prefect server's UI.
+    """
+    store = Path(args.store or default_store_path(args.config)).resolve()
+    environment.configure(store, args.debug)
+    from symdistill.catalogs.equations import catalog_path
+    from symdistill.flows.discovery import discovery
+    from symdistill.tasks.context import open_run
+
+    ctx, _ = open_run(args.config, store, log=lambda _: None, catalog=args.catalog)
+    name = args.name or ctx.experiment.experiment.name
+    parameters = {"config_path": str(Path(args.config).resolve()), "store_path": str(store),
+                  "scheduler": args.scheduler, "catalog": str(catalog_path(args.catalog).resolve())}
+    print(f"serving deployment {discovery.name}/{name} on cron {args.cron!r}; Ctrl-C stops it", flush=True)
+    discovery.serve(name=name, cron=args.cron, parameters=parameters, print_starting_message=False)
     return 0
 
 

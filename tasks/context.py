@@ -10,6 +10,7 @@ from pathlib import Path
 import xarray as xr
 
 from symdistill.catalogs import ArtifactRef, ArtifactStore, CorruptArtifactError
+from symdistill.catalogs.equations import catalog_path as resolve_catalog
 from symdistill.catalogs.store import export_figures
 from symdistill.config import Experiment, default_store_path, load_experiment
 from symdistill.tasks.plan import StageSpec, build_plan, select_stages
@@ -30,6 +31,7 @@ class RunContext:
     executed: list[str] = field(default_factory=list)
     log: Callable[[str], None] = print
     scheduler: str | None = None  # an existing Dask scheduler for the search, else a local cluster
+    catalog_path: Path = field(default_factory=resolve_catalog)
 
     def inputs_of(self, stage: str) -> dict[str, dict[str, xr.Dataset]]:
         return {name: self.store.read(ArtifactRef(name, key)) for name, key in self.plan[stage].inputs.items()}
@@ -37,7 +39,7 @@ class RunContext:
 
 def open_run(config_path: str | Path, store_path: str | Path | None = None, from_stage: str | None = None,
              until_stage: str | None = None, repair: bool = False, log: Callable[[str], None] = print,
-             scheduler: str | None = None):
+             scheduler: str | None = None, catalog: str | Path | None = None):
     """Load and check everything a run needs before any stage starts; return (context, stages to run).
 
     Raises ConfigError, PlanError or DatasetError (unreadable data) with one clear message.
@@ -48,7 +50,9 @@ def open_run(config_path: str | Path, store_path: str | Path | None = None, from
     stages, forced = select_stages(plan, from_stage, until_stage)
     store = ArtifactStore(store_path if store_path is not None else default_store_path(config_path))
     store.clean_incomplete()
-    return RunContext(experiment, config_path, store, plan, forced, repair, log=log, scheduler=scheduler), stages
+    context = RunContext(experiment, config_path, store, plan, forced, repair, log=log, scheduler=scheduler,
+                         catalog_path=resolve_catalog(catalog))
+    return context, stages
 
 
 def run_stage(ctx: RunContext, stage: str, compute: Callable[[dict], StageOutput]) -> ArtifactRef:

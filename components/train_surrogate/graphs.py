@@ -60,6 +60,31 @@ def property_names(ds: xr.Dataset, target: str) -> list[str]:
     return sorted(names)
 
 
+def feature_units(ds: xr.Dataset, names, target: str = "acc") -> dict[str, str | None]:
+    """Units of graph feature names (dx, r, dvx, vx_i, mass_j, mass, acc_x, ...) from the data's attributes.
+
+    Names that are no data quantity (summed messages, latent parameters) map to None: unknown units.
+    """
+    def units_of(variable: str) -> str | None:
+        return ds[variable].attrs.get("units") if variable in ds else None
+
+    properties = set(property_names(ds, target))
+    out = {}
+    for name in names:
+        base = name[:-2] if name.endswith(("_i", "_j")) else name
+        if base in properties:
+            out[name] = units_of(base)
+        elif base == "r" or (base.startswith("d") and not base.startswith("dv") and len(base) <= 2):
+            out[name] = units_of("pos")
+        elif base.startswith(("dv", "v")):
+            out[name] = units_of("vel")
+        elif base == target or base.startswith(f"{target}_"):
+            out[name] = units_of(target)
+        else:
+            out[name] = None
+    return out
+
+
 def build_graphs(ds: xr.Dataset, *, target: str = "acc", edge_features=("dx", "r", "properties"),
                  node_features=("properties",), radius: float | None = None, sims=None,
                  dtype=np.float32) -> GraphSet:

@@ -1,0 +1,146 @@
+"""One self-contained HTML report per run: numbers, figures (embedded PNGs) and provenance; works offline."""
+import base64
+import html
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from symdistill.catalogs.store import ArtifactRef, ArtifactStore
+from symdistill.catalogs.summary import summarize
+from symdistill.components import plots
+
+REPORTS = "reports"
+FIGURE_TITLES = {"training_curves": "Training curves", "message_sparsity": "Message sparsity",
+                 "message_vs_force": "Messages against the true force", "pareto_fronts": "Pareto fronts",
+                 "ood_errors": "Errors in and out of distribution"}
+STYLE = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
+h1{font-size:1.6em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:1.6em}
+table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:left;
+vertical-align:top;font-size:.9em}th{background:#f4f4f4}pre{background:#f8f8f8;padding:.6em;overflow-x:auto;
+white-space:pre-wrap}figure{display:inline-block;margin:.5em 1em .5em 0}figcaption{font-size:.85em;color:#555}
+img{max-width:100%}.num{text-align:right;font-variant-numeric:tabular-nums}"""
+# Lets a headless browser test confirm every embedded figure decoded: it marks the body when loaded.
+CHECK_SCRIPT = ("<script>window.addEventListener('load',function(){var i=document.images,n=0;"
+                "for(var k=0;k<i.length;k++){if(i[k].complete&&i[k].naturalWidth>0)n++;}"
+                "document.body.setAttribute('data-figures',n+'/'+i.length);});</script>")
+
+
+def report_path(store: ArtifactStore, experiment: str, run_key: str) -> Path:
+    return store.root / REPORTS / f"{experiment}-{run_key}.html"
+
+
+def write_report(store: ArtifactStore, experiment: dict, refs: dict[str, ArtifactRef],
+                 entry_ids: list[str] | None = None, path: Path | None = None) -> Path:
+    """Build the report of a completed run (``refs``: stage -> artifact, data through validate_ood)."""
+    name = experiment["experiment"]["name"]
+    path = Path(path) if path is not None else report_path(store, name, refs["validate_ood"].key)
+    provenance = {stage: store.provenance(ref) for stage, ref in refs.items()}
+    parts = [f"<h1>symdistill run: {_e(name)}</h1>",
+             f"<p>{_e(experiment['experiment'].get('description') or '')}</p>",
+             _table([("run key", refs["validate_ood"].key), ("config file", provenance["validate_ood"].get("config_file")),
+                     ("finished", provenance["validate_ood"].get("finished")),
+                     ("report written", datetime.now(timezone.utc).isoformat(timespec="seconds")),
+                     ("catalog entries", ", ".join(entry_ids or []) or "not catalogued")])]
+    data_stage = next(iter(refs))
+    parts += ["<h2>Data</h2>", _data_summary(store, refs[data_stage])]
+    parts += ["<h2>Surrogate</h2>", _figures(store, refs["train_surrogate"]),
+              _table(_scalars(provenance["train_surrogate"]["figures"]))]
+    capture = provenance["capture"]["figures"]
+    parts += ["<h2>Captured messages</h2>", _figures(store, refs["capture"]),
+              _table([("significant components", capture.get("significant_components")),
+                      ("message–force R² (top components)", capture.get("message_force_r2", "no true force known"))])]
+    parts += ["<h2>Symbolic search</h2>", _figures(store, refs["search"]), _fronts(store, refs["search"])]
+    parts += ["<h2>Discovered equation</h2>", _equation(store, refs["refit"]),
+              _table([(k, v) for k, v in provenance["refit"]["figures"].items() if k != "expressions"])]
+    parts += ["<h2>Out-of-distribution validation</h2>", _figures(store, refs["validate_ood"]),
+              _ood_table(provenance["validate_ood"]["figures"])]
+    parts += ["<h2>Provenance</h2>", _provenance(provenance)]
+    document = (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>symdistill: {_e(name)}</title>"
+                f"<style>{STYLE}</style></head><body>{''.join(parts)}{CHECK_SCRIPT}</body></html>")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".partial")
+    tmp.write_text(document, encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
+def _e(value) -> str:
+    return html.escape(str(value))
+
+
+def _table(rows, header=None) -> str:
+    head = "<tr>" + "".join(f"<th>{_e(h)}</th>" for h in header) + "</tr>" if header else ""
+    body = "".join("<tr>" + "".join(f"<td>{_cell(v)}</td>" for v in row) + "</tr>" for row in rows)
+    return f"<table>{head}{body}</table>"
+
+
+def _cell(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, (dict, list)):
+        return f"<pre>{_e(json.dumps(value, indent=1, default=str))}</pre>"
+    return _e(value)
+
+
+def _scalars(figures: dict) -> list:
+    return [(k, v) for k, v in figures.items() if not isinstance(v, (dict, list))]
+
+
+def _image(png: np.ndarray | bytes, caption: str) -> str:
+    encoded = base64.b64encode(np.asarray(png, dtype=np.uint8).tobytes()).decode()
+    return f"<figure><img alt='{_e(caption)}' src='data:image/png;base64,{encoded}'><figcaption>{_e(caption)}</figcaption></figure>"
+
+
+def _figures(store: ArtifactStore, ref: ArtifactRef) -> str:
+    datasets = store.read(ref)
+    if "figures" not in datasets:
+        return ""
+    return "".join(_image(var.values, FIGURE_TITLES.get(str(name), str(name)))
+                   for name, var in datasets["figures"].data_vars.items())
+
+
+def _data_summary(store: ArtifactStore, ref: ArtifactRef) -> str:
+    summary = summarize(store.read(ref))["data"]
+    rows = [(name, " × ".join(f"{d}={summary['sizes'][d]}" for d in info["dims"]), info["units"] or "-",
+             f"[{info['min']:.4g}, {info['max']:.4g}]" if "min" in info else "")
+            for name, info in summary["variables"].items()]
+    return _table(rows, ["variable", "shape", "units", "range"])
+
+
+def _fronts(store: ArtifactStore, ref: ArtifactRef) -> str:
+    out = []
+    for name, front in store.read(ref).items():
+        if name == "figures":
+            continue
+        best = int(front.attrs.get("best_index", -1))
+        rows = [("★" if i == best else "", int(c), float(l), str(x)) for i, (c, l, x) in
+                enumerate(zip(front["complexity"].values, front["loss"].values, front["expression"].values))]
+        out.append(f"<h3>{_e(name)}</h3>" + _table(rows, ["", "complexity", "loss", "expression"]))
+    return "".join(out)
+
+
+def _equation(store: ArtifactStore, ref: ArtifactRef) -> str:
+    model = store.read(ref)["model"]
+    outputs = [str(o) for o in model["output"].values]
+    latex = [f"{o} = {model['latex'].sel(output=o).item()}" for o in outputs]
+    plain = [f"{o} = {model['expression'].sel(output=o).item()}" for o in outputs]
+    png = plots.equation(latex)
+    rendered = _image(png, "the re-fitted model") if png is not None else ""
+    return (rendered + "<p>Plain:</p><pre>" + _e("\n".join(plain)) + "</pre><p>LaTeX:</p><pre>"
+            + _e("\n".join(latex)) + "</pre>")
+
+
+def _ood_table(figures: dict) -> str:
+    rows = [(model, split, values["mae"], values["relative_mae"], figures.get("n_graphs", {}).get(split))
+            for model, by_split in figures["errors"].items() for split, values in by_split.items()]
+    rule = figures.get("ood_rule")
+    return (_table(rows, ["model", "split", "MAE", "relative MAE", "graphs"])
+            + f"<p>Withheld: {_e(json.dumps(rule) if rule else 'nothing (no [validate_ood] rule)')}</p>")
+
+
+def _provenance(provenance: dict) -> str:
+    rows = [(stage, p.get("key"), p.get("code_version"), p.get("inputs") or {}, p.get("config"),
+             p.get("started"), p.get("duration_s")) for stage, p in provenance.items()]
+    return _table(rows, ["stage", "key", "code", "inputs", "config", "started", "seconds"])

@@ -1,0 +1,233 @@
+"""The equation catalog (SQLite) and hand-off bundles, including hostile bundles of every kind we know."""
+import io
+import json
+import multiprocessing
+import zipfile
+
+import numpy as np
+import pytest
+
+from symdistill.catalogs.bundles import BundleError, read_bundle, write_bundle
+from symdistill.catalogs.equations import CatalogError, EquationCatalog, diff_entries, entry_id
+from symdistill.catalogs.programs import composition_arrays, composition_from_arrays, render
+from symdistill.catalogs.provenance import prov_json
+from symdistill.components.compose import numpy_model
+from symdistill.components.simulate import ForceLaw, simulate
+from symdistill.components.train_surrogate import build_graphs
+from test_compose import UNITS, spring_composition
+
+
+def make_entry(run_key="0123456789abcdef", function="model", k=-2.0):
+    composition = spring_composition(k=k)
+    program = composition_arrays(composition)
+    expression, latex = render(program, "composed")
+    lineage = [{"stage": "simulate", "key": "a" * 16, "config": {"n_sims": 2}, "inputs": {}, "code_version": "c1",
+                "host": "h", "started": "2026-01-01T00:00:00", "finished": "2026-01-01T00:00:01", "duration_s": 1.0},
+               {"stage": "validate_ood", "key": run_key, "config": {}, "inputs": {"simulate": "a" * 16},
+                "code_version": "c2", "host": "h", "started": "2026-01-01T00:00:02",
+                "finished": "2026-01-01T00:00:03", "duration_s": 1.0}]
+    return {"id": entry_id(run_key, function), "run_key": run_key, "experiment": "spring", "function": function,
+            "kind": "composed", "program": program, "expression": expression, "latex": latex,
+            "units": {"dx": "m"}, "metrics": {"errors": {"symbolic": {"out_of_distribution": {"relative_mae": 1e-8}}}},
+            "lineage": lineage, "config": {"experiment": {"name": "spring"}}, "versions": {"packages": {}},
+            "created": "2026-01-01T00:00:03", "status": "candidate"}
+
+
+def test_catalog_add_is_idempotent_and_keeps_status_and_tags(tmp_path):
+    catalog = EquationCatalog(tmp_path / "c.sqlite")
+    entry = make_entry()
+    assert catalog.add([entry]) == [entry["id"]]
+    catalog.tag(entry["id"][:6], "paper")
+    catalog.set_status(entry["id"], "accepted")
+    assert catalog.add([entry]) == []  # the same run registered again after a crash
+    stored = catalog.get(entry["id"])
+    assert stored["status"] == "accepted" and stored["tags"] == ["paper"]
+    assert stored["program"] == entry["program"] and stored["lineage"] == entry["lineage"]
+    with pytest.raises(CatalogError, match="status 'maybe' is not one of candidate, accepted, rejected"):
+        catalog.set_status(entry["id"], "maybe")
+    with pytest.raises(CatalogError, match="no catalog entry"):
+        catalog.get("ffff")
+
+
+def test_catalog_list_filters_and_diff_names_the_changed_constant(tmp_path):
+    catalog = EquationCatalog(tmp_path / "c.sqlite")
+    a, b = make_entry("1" * 16), make_entry("2" * 16, k=-2.5)
+    b["experiment"] = "other"
+    catalog.add([a, b])
+    assert [e["id"] for e in catalog.list("other")] == [b["id"]]
+    assert len(catalog.list()) == 2
+    changed = {field for field, _, _ in diff_entries(catalog.get(a["id"]), catalog.get(b["id"]))}
+    assert "experiment" in changed and any(f.startswith("program.functions.edge_message0") for f in changed)
+
+
+def _write_many(path, worker, count):
+    catalog = EquationCatalog(path)
+    for n in range(count):
+        catalog.add([make_entry(f"{worker:08x}{n:08x}")])
+
+
+def test_two_processes_writing_at_once_lose_nothing(tmp_path):
+    path = tmp_path / "c.sqlite"
+    EquationCatalog(path)
+    context = multiprocessing.get_context("spawn")
+    workers = [context.Process(target=_write_many, args=(path, w, 25)) for w in range(2)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(120)
+        assert worker.exitcode == 0
+    assert len(EquationCatalog(path).list()) == 50
+
+
+def test_prov_json_links_every_stage_to_its_inputs():
+    doc = prov_json(make_entry())
+    assert "sd:artifact/validate_ood/0123456789abcdef" in doc["entity"]
+    used = [u["prov:entity"] for u in doc["used"].values()]
+    assert used == ["sd:artifact/simulate/" + "a" * 16]
+    assert {"prov:startTime", "prov:endTime"} <= set(next(iter(doc["activity"].values())))
+
+
+@pytest.fixture(scope="module")
+def spring_graphs():
+    data = simulate(ForceLaw("spring"), n_bodies=3, dim=2, n_sims=3, n_steps=50, dt=0.01, record_every=10,
+                    integrator="leapfrog", seed=2, units=UNITS)
+    return build_graphs(data, dtype=np.float64)
+
+
+def test_bundle_round_trip_evaluates_identically(tmp_path, spring_graphs):
+    source, target = EquationCatalog(tmp_path / "a.sqlite"), EquationCatalog(tmp_path / "b.sqlite")
+    entry = make_entry()
+    source.add([entry], tags={entry["id"]: ["shared"]})
+    bundle = write_bundle(source.get(entry["id"]), tmp_path / "e.zip")
+    imported = read_bundle(bundle)
+    target.insert_new({k: v for k, v in imported.items() if k != "tags"}, imported["tags"])
+    copy = target.get(entry["id"])
+    assert copy["tags"] == ["shared"] and copy["expression"] == entry["expression"]
+    original = numpy_model(composition_from_arrays(entry["program"])[0])(spring_graphs)
+    again = numpy_model(composition_from_arrays(copy["program"])[0])(spring_graphs)
+    np.testing.assert_array_equal(original, again)
+    np.testing.assert_allclose(again, spring_graphs.target, rtol=1e-9, atol=1e-9)
+    with pytest.raises(CatalogError, match="already in"):
+        target.insert_new({k: v for k, v in imported.items() if k != "tags"}, [])
+
+
+def _rewrite(bundle, path, change=None, extra=None):
+    """A copy of ``bundle`` with members changed (name -> bytes, or None to drop) and extra raw members."""
+    with zipfile.ZipFile(bundle) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    for name, data in (change or {}).items():
+        if data is None:
+            members.pop(name)
+        else:
+            members[name] = data
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+        for info, data in extra or []:
+            archive.writestr(info, data)
+    return path
+
+
+def _resign(members_of, bundle):
+    """Recompute the manifest so only the content check we aim at can fail."""
+    import hashlib
+    with zipfile.ZipFile(bundle) as archive:
+        members = {name: archive.read(name) for name in archive.namelist() if name != "manifest.json"}
+    members.update(members_of)
+    manifest = {"format": "symdistill-bundle", "version": 1,
+                "files": {n: {"sha256": hashlib.sha256(d).hexdigest(), "size": len(d)} for n, d in members.items()}}
+    return {**members, "manifest.json": json.dumps(manifest).encode()}
+
+
+def _entry_json(bundle):
+    with zipfile.ZipFile(bundle) as archive:
+        return json.loads(archive.read("entry.json"))
+
+
+def _deflated(name):
+    info = zipfile.ZipInfo(name)
+    info.compress_type = zipfile.ZIP_DEFLATED
+    return info
+
+
+def _symlink(name):
+    info = zipfile.ZipInfo(name)
+    info.external_attr = (0o120777 << 16)
+    return info, b"/etc/passwd"
+
+
+def _with_operator(entry, name):
+    """entry.json with the first operator of edge_message0 replaced by ``name`` (arrays keep their length)."""
+    functions = json.loads(json.dumps(entry["program"]["functions"]))
+    operators = functions["edge_message0"]["operators"]
+    operators[next(i for i, op in enumerate(operators) if op not in ("var", "const"))] = name
+    return json.dumps({**entry, "program": {**entry["program"], "functions": functions}}).encode()
+
+
+def _object_npy():
+    buffer = io.BytesIO()
+    np.save(buffer, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    return buffer.getvalue()
+
+
+HOSTILE = {
+    "path traversal": (lambda b, e: {"extra": [(zipfile.ZipInfo("../evil.json"), b"{}")]}, "unsafe path"),
+    "absolute path": (lambda b, e: {"extra": [(zipfile.ZipInfo("/tmp/evil.json"), b"{}")]}, "unsafe path"),
+    "symlink": (lambda b, e: {"extra": [_symlink("link.json")]}, "a symlink"),
+    "deep member path": (lambda b, e: {"extra": [(zipfile.ZipInfo("a/b/c/d/e/f.json"), b"{}")]}, "nested 6 deep"),
+    "zip bomb": (lambda b, e: {"extra": [(_deflated("pad.bin"), bytes(8 << 20))]}, "zip bomb"),
+    "unlisted member": (lambda b, e: {"extra": [(zipfile.ZipInfo("notes.txt"), b"hi")]}, "unlisted"),
+    "altered array": (lambda b, e: {"change": {"arrays/edge_message0/values.npy": _object_npy()}}, "checksum"),
+    "pickled array": (lambda b, e: {"change": _resign({"arrays/edge_message0/values.npy": _object_npy()}, b)},
+                      "not a plain .npy array"),
+    "unknown operator": (lambda b, e: {"change": _resign({"entry.json": _with_operator(e, "os.system")}, b)},
+                         "os.system"),
+    "deeply nested json": (lambda b, e: {"change": _resign({"entry.json": json.dumps(
+        {**e, "metrics": json.loads("[" * 200 + "]" * 200)}).encode()}, b)}, "nested deeper"),
+    "json recursion bomb": (lambda b, e: {"change": _resign({"entry.json": json.dumps({**e, "metrics": "@"}).replace(
+        '"@"', "[" * 5000 + "]" * 5000).encode()}, b)}, "nested deeper"),
+    "bad schema": (lambda b, e: {"change": _resign({"entry.json": json.dumps({**e, "status": "evil"}).encode()}, b)},
+                   "'status' must be one of"),
+    "missing manifest": (lambda b, e: {"change": {"manifest.json": None}}, "no manifest.json"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(HOSTILE))
+def test_hostile_bundle_is_refused_and_the_catalog_is_unchanged(tmp_path, kind):
+    source = EquationCatalog(tmp_path / "a.sqlite")
+    entry = make_entry()
+    source.add([entry])
+    good = write_bundle(source.get(entry["id"]), tmp_path / "good.zip")
+    build, message = HOSTILE[kind]
+    bad = _rewrite(good, tmp_path / "bad.zip", **build(good, _entry_json(good)))
+    target_path = tmp_path / "b.sqlite"
+    EquationCatalog(target_path)
+    before = target_path.read_bytes()
+    with pytest.raises(BundleError, match=message):
+        read_bundle(bad)
+    from symdistill.flows.cli import main
+    assert main(["catalog", "import", str(bad), "--catalog", str(target_path)]) == 2
+    assert EquationCatalog(target_path).list() == [] and target_path.read_bytes() == before
+
+
+def test_a_file_that_is_not_a_zip_is_refused(tmp_path):
+    fake = tmp_path / "fake.zip"
+    fake.write_bytes(b"PK\x03\x04 not really")
+    with pytest.raises(BundleError, match="not a zip bundle"):
+        read_bundle(fake)
+
+
+def test_oversized_members_and_bundles_are_refused(tmp_path, monkeypatch):
+    from symdistill.catalogs import bundles
+
+    source = EquationCatalog(tmp_path / "a.sqlite")
+    entry = make_entry()
+    source.add([entry])
+    good = write_bundle(source.get(entry["id"]), tmp_path / "good.zip")
+    big = _rewrite(good, tmp_path / "big.zip", extra=[(zipfile.ZipInfo("big.bin"), np.random.default_rng(0).bytes(5000))])
+    monkeypatch.setattr(bundles, "MAX_MEMBER_BYTES", 4000)
+    with pytest.raises(BundleError, match="big.bin.*5000 bytes; at most 4000"):
+        read_bundle(big)
+    monkeypatch.setattr(bundles, "MAX_BUNDLE_BYTES", 1000)
+    with pytest.raises(BundleError, match="a bundle may have at most 1000"):
+        read_bundle(good)
