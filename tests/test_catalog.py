@@ -231,3 +231,25 @@ def test_oversized_members_and_bundles_are_refused(tmp_path, monkeypatch):
     monkeypatch.setattr(bundles, "MAX_BUNDLE_BYTES", 1000)
     with pytest.raises(BundleError, match="a bundle may have at most 1000"):
         read_bundle(good)
+
+
+def test_catalog_commands_name_a_missing_catalog_or_entry(tmp_path, capsys):
+    from symdistill.flows.cli import main
+
+    assert main(["catalog", "list", "--catalog", str(tmp_path / "none.sqlite")]) == 2
+    assert "no catalog at" in capsys.readouterr().err
+    EquationCatalog(tmp_path / "c.sqlite").add([make_entry()])
+    assert main(["catalog", "show", "beef", "--catalog", str(tmp_path / "c.sqlite")]) == 2
+    assert "no catalog entry 'beef'" in capsys.readouterr().err
+    assert main(["provenance", make_entry()["id"][:5], "--catalog", str(tmp_path / "c.sqlite")]) == 0
+    assert "validate_ood" in capsys.readouterr().out
+
+
+def test_feature_units_follow_the_data():
+    from symdistill.components.train_surrogate import feature_units
+
+    data = simulate(ForceLaw("spring"), n_bodies=3, dim=2, n_sims=1, n_steps=10, dt=0.01, record_every=10,
+                    integrator="leapfrog", seed=2, units=UNITS)
+    units = feature_units(data, ["dx", "r", "dvx", "vx_i", "mass_j", "charge", "acc_x", "sum_message0", "latent0_i"])
+    assert units == {"dx": "m", "r": "m", "dvx": "m/s", "vx_i": "m/s", "mass_j": "kg", "charge": "C",
+                     "acc_x": "m/s**2", "sum_message0": None, "latent0_i": None}

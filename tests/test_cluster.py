@@ -1,0 +1,140 @@
+"""Running where a lab runs: on an existing Dask cluster (scheduler and two workers started as a lab
+would, with the `dask` command) and as a scheduled deployment on a Prefect server."""
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from symdistill.catalogs import ArtifactStore
+
+from conftest import TINY_SPRING
+
+pytestmark = pytest.mark.slow
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start(command, cwd, env=None, log=None):
+    return subprocess.Popen([str(c) for c in command], cwd=cwd, env=env, start_new_session=True,
+                            stdout=log or subprocess.DEVNULL, stderr=subprocess.STDOUT)
+
+
+def stop(*processes):
+    for process in processes:
+        try:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(20)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+def symdistill(*args, cwd, env=None):
+    return subprocess.run([sys.executable, "-m", "symdistill.flows.cli", *map(str, args)], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=400)
+
+
+def wait_for(check, timeout, what):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.5)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def test_search_runs_on_an_existing_dask_cluster_and_reruns_are_cached(tmp_path):
+    port = free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    scheduler = start([BIN / "dask", "scheduler", "--host", "127.0.0.1", "--port", port, "--no-dashboard"], tmp_path)
+    workers = [start([BIN / "dask", "worker", address, "--nthreads", "1", "--nworkers", "1", "--no-dashboard"],
+                     tmp_path) for _ in range(2)]
+    try:
+        from distributed import Client
+        client = wait_for(lambda: _client(address), 60, "the Dask scheduler")
+        wait_for(lambda: len(client.scheduler_info()["workers"]) == 2, 60, "two Dask workers")
+        config = tmp_path / "tiny.toml"
+        config.write_text(TINY_SPRING.format(n_sims=6))
+        first = symdistill("run", config, "--until", "search", "--scheduler", address, cwd=tmp_path)
+        assert first.returncode == 0, first.stderr
+        assert "search: computed" in first.stdout
+        ran = client.run_on_scheduler(lambda dask_scheduler: sorted(
+            str(prefix) for prefix in dask_scheduler.task_prefixes))
+        assert "evolve_island" in ran, ran  # the island steps ran on this cluster's workers
+        again = symdistill("run", config, "--until", "search", "--scheduler", address, cwd=tmp_path)
+        assert "0 stage(s) computed" in again.stdout and "search: cached" in again.stdout
+        client.close()
+    finally:
+        stop(*workers, scheduler)
+
+
+def _client(address):
+    from distributed import Client
+    try:
+        return Client(address, timeout=2)
+    except OSError:
+        return None
+
+
+def test_a_scheduled_deployment_on_a_prefect_server_runs_and_caches(tmp_path):
+    port = free_port()
+    api = f"http://127.0.0.1:{port}/api"
+    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect-home"), "PREFECT_API_URL": api,
+           "PREFECT_RUNNER_POLL_FREQUENCY": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+    server_log = open(tmp_path / "server.log", "w")
+    server = start([BIN / "prefect", "server", "start", "--host", "127.0.0.1", "--port", port], tmp_path, env,
+                   server_log)
+    deploy_log = open(tmp_path / "deploy.log", "w")
+    served = None
+    try:
+        wait_for(lambda: _get(f"{api}/health"), 180, "the Prefect server")
+        config = tmp_path / "tiny.toml"
+        config.write_text(TINY_SPRING.format(n_sims=6))
+        served = start([sys.executable, "-m", "symdistill.flows.cli", "deploy", config, "--cron", "0 3 * * *",
+                        "--store", tmp_path / "store.zarr", "--catalog", tmp_path / "catalog.sqlite"],
+                       tmp_path, env, deploy_log)
+        deployment = wait_for(lambda: _get(f"{api}/deployments/name/symdistill-discovery/tiny"), 120,
+                              "the deployment to register")
+        assert [s["schedule"]["cron"] for s in deployment["schedules"]] == ["0 3 * * *"]
+
+        def run_once():
+            run = httpx.post(f"{api}/deployments/{deployment['id']}/create_flow_run", json={}).json()
+            return wait_for(lambda: _finished(api, run["id"]), 400, "the flow run")
+
+        assert run_once() == "COMPLETED", (tmp_path / "deploy.log").read_text()[-3000:]
+        store = ArtifactStore(tmp_path / "store.zarr")
+        stages = ("simulate", "train_surrogate", "capture", "search", "compose", "refit", "validate_ood")
+        finished = {stage: store.artifacts(stage) for stage in stages}
+        assert all(len(records) == 1 for records in finished.values()), finished
+        listed = symdistill("catalog", "list", "--json", "--catalog", tmp_path / "catalog.sqlite", cwd=tmp_path)
+        assert any(e["kind"] == "composed" for e in json.loads(listed.stdout))
+        assert run_once() == "COMPLETED"  # a second scheduled run: every stage cached, nothing rewritten
+        assert {stage: store.artifacts(stage) for stage in stages} == finished
+    finally:
+        stop(*([served] if served else []), server)
+        server_log.close(), deploy_log.close()
+
+
+def _get(url):
+    try:
+        response = httpx.get(url, timeout=5)
+    except httpx.HTTPError:
+        return None
+    return response.json() if response.status_code == 200 else None
+
+
+def _finished(api, run_id):
+    state = httpx.get(f"{api}/flow_runs/{run_id}").json()["state"]["type"]
+    return state if state in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED") else None
