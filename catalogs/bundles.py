@@ -47,6 +47,7 @@ def write_bundle(entry: dict, path: str | Path) -> Path:
     manifest = {"format": BUNDLE_FORMAT, "version": BUNDLE_VERSION,
                 "files": {name: {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
                           for name, data in sorted(members.items())}}
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".partial")
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("manifest.json", json.dumps(manifest, indent=1, sort_keys=True))

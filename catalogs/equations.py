@@ -124,7 +124,7 @@ class EquationCatalog:
                                                           (entry["id"],))]
         return entry
 
-    def list(self, experiment: str | None = None, status: str | None = None) -> list[dict]:
+    def entries(self, experiment: str | None = None, status: str | None = None) -> list[dict]:
         query, params = "SELECT * FROM entries", []
         conditions = []
         if experiment is not None:

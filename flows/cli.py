@@ -167,7 +167,7 @@ def cmd_report(args) -> int:
                                    f"{', '.join(missing)}); run it first with `symdistill run {args.config}`")
     run_key = ctx.plan["validate_ood"].key
     path = catalog_path(args.catalog)
-    entries = ([e["id"] for e in EquationCatalog(path).list(ctx.experiment.experiment.name) if e["run_key"] == run_key]
+    entries = ([e["id"] for e in EquationCatalog(path).entries(ctx.experiment.experiment.name) if e["run_key"] == run_key]
                if path.is_file() else [])
     refs = {stage: spec.ref for stage, spec in ctx.plan.items()}
     print(f"report: {write_report(ctx.store, ctx.experiment.model_dump(mode='json'), refs, entries, args.output)}")

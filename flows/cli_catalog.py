@@ -53,7 +53,7 @@ def cmd_catalog(args) -> int:
 
 
 def _list(catalog, args) -> int:
-    entries = catalog.list(args.experiment, args.status)
+    entries = catalog.entries(args.experiment, args.status)
     if args.json:
         print(json.dumps([{k: e[k] for k in ("id", "experiment", "function", "kind", "status", "tags", "created",
                                              "expression", "metrics")} for e in entries], indent=2))

@@ -5,6 +5,7 @@ from pathlib import Path
 
 _SCRATCH = Path(tempfile.mkdtemp(prefix="symdistill-tests-"))
 os.environ.setdefault("PREFECT_HOME", str(_SCRATCH / "prefect"))
+os.environ.setdefault("SYMDISTILL_CATALOG", str(_SCRATCH / "catalog.sqlite"))  # not ./ of wherever tests run
 for name, value in {
     "PREFECT_LOGGING_LEVEL": "WARNING",
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",

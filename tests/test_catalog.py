@@ -54,8 +54,8 @@ def test_catalog_list_filters_and_diff_names_the_changed_constant(tmp_path):
     a, b = make_entry("1" * 16), make_entry("2" * 16, k=-2.5)
     b["experiment"] = "other"
     catalog.add([a, b])
-    assert [e["id"] for e in catalog.list("other")] == [b["id"]]
-    assert len(catalog.list()) == 2
+    assert [e["id"] for e in catalog.entries("other")] == [b["id"]]
+    assert len(catalog.entries()) == 2
     changed = {field for field, _, _ in diff_entries(catalog.get(a["id"]), catalog.get(b["id"]))}
     assert "experiment" in changed and any(f.startswith("program.functions.edge_message0") for f in changed)
 
@@ -76,7 +76,7 @@ def test_two_processes_writing_at_once_lose_nothing(tmp_path):
     for worker in workers:
         worker.join(120)
         assert worker.exitcode == 0
-    assert len(EquationCatalog(path).list()) == 50
+    assert len(EquationCatalog(path).entries()) == 50
 
 
 def test_prov_json_links_every_stage_to_its_inputs():
@@ -207,7 +207,7 @@ def test_hostile_bundle_is_refused_and_the_catalog_is_unchanged(tmp_path, kind):
         read_bundle(bad)
     from symdistill.flows.cli import main
     assert main(["catalog", "import", str(bad), "--catalog", str(target_path)]) == 2
-    assert EquationCatalog(target_path).list() == [] and target_path.read_bytes() == before
+    assert EquationCatalog(target_path).entries() == [] and target_path.read_bytes() == before
 
 
 def test_a_file_that_is_not_a_zip_is_refused(tmp_path):
