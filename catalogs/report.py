@@ -51,7 +51,9 @@ def write_report(store: ArtifactStore, experiment: dict, refs: dict[str, Artifac
     parts += ["<h2>Captured messages</h2>", _figures(store, refs["capture"]),
               _table([("significant components", capture.get("significant_components")),
                       ("message–force R² (top components)", capture.get("message_force_r2", "no true force known"))])]
-    parts += ["<h2>Symbolic search</h2>", _figures(store, refs["search"]), _fronts(store, refs["search"])]
+    parts += ["<h2>Symbolic search</h2>", _figures(store, refs["search"]),
+              "<p>★ the search's own pick (PySR's rule); ✓ the expression compose chose.</p>",
+              _fronts(store, refs["search"], provenance["compose"]["figures"].get("selected_complexity", {}))]
     parts += ["<h2>Discovered equation</h2>", _equation(store, refs["refit"]),
               _table([(k, v) for k, v in provenance["refit"]["figures"].items() if k != "expressions"])]
     parts += ["<h2>Out-of-distribution validation</h2>", _figures(store, refs["validate_ood"]),
@@ -109,13 +111,14 @@ def _data_summary(store: ArtifactStore, ref: ArtifactRef) -> str:
     return _table(rows, ["variable", "shape", "units", "range"])
 
 
-def _fronts(store: ArtifactStore, ref: ArtifactRef) -> str:
+def _fronts(store: ArtifactStore, ref: ArtifactRef, chosen: dict) -> str:
     out = []
     for name, front in store.read(ref).items():
         if name == "figures":
             continue
         best = int(front.attrs.get("best_index", -1))
-        rows = [("★" if i == best else "", int(c), float(l), str(x)) for i, (c, l, x) in
+        rows = [(("★" if i == best else "") + ("✓" if chosen.get(name) == int(c) else ""), int(c), float(l), str(x))
+                for i, (c, l, x) in
                 enumerate(zip(front["complexity"].values, front["loss"].values, front["expression"].values))]
         out.append(f"<h3>{_e(name)}</h3>" + _table(rows, ["", "complexity", "loss", "expression"]))
     return "".join(out)
@@ -126,8 +129,8 @@ def _equation(store: ArtifactStore, ref: ArtifactRef) -> str:
     outputs = [str(o) for o in model["output"].values]
     latex = [f"{o} = {model['latex'].sel(output=o).item()}" for o in outputs]
     plain = [f"{o} = {model['expression'].sel(output=o).item()}" for o in outputs]
-    png = plots.equation(latex)
-    rendered = _image(png, "the re-fitted model") if png is not None else ""
+    images = [plots.equation(line) for line in latex]
+    rendered = "".join(f"<div>{_image(png, 'the re-fitted model') if png is not None else ''}</div>" for png in images)
     return (rendered + "<p>Plain:</p><pre>" + _e("\n".join(plain)) + "</pre><p>LaTeX:</p><pre>"
             + _e("\n".join(latex)) + "</pre>")
 

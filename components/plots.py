@@ -37,7 +37,8 @@ def message_sparsity(std: np.ndarray, n_significant: int, shown: int = 20) -> np
     return png_bytes(figure)
 
 
-def message_vs_force(messages: np.ndarray, force: np.ndarray, fit: dict, max_points: int = 4000) -> np.ndarray:
+def message_vs_force(messages: np.ndarray, force: np.ndarray, fit: dict, max_points: int = 4000,
+                     reference: str = "true force") -> np.ndarray:
     """Each top message component against its affine fit from the true force components."""
     rng = np.random.default_rng(0)
     rows = rng.choice(len(force), size=min(max_points, len(force)), replace=False)
@@ -49,7 +50,7 @@ def message_vs_force(messages: np.ndarray, force: np.ndarray, fit: dict, max_poi
         low, high = np.percentile(predicted, [1, 99])
         axis.plot([low, high], [low, high], color="k", linewidth=0.8)
         axis.set_xlim(low, high)
-        axis.set_xlabel("affine fit from true force")
+        axis.set_xlabel(f"affine fit from {reference}")
         axis.set_ylabel(f"message {component}")
         axis.set_title(f"R² = {r2:.3f}")
     return png_bytes(figure)
@@ -83,11 +84,10 @@ def ood_errors(table: dict[str, dict[str, float]]) -> np.ndarray:
     return png_bytes(figure)
 
 
-def equation(lines: list[str]) -> np.ndarray | None:
-    """LaTeX lines typeset by matplotlib's mathtext (no TeX install needed); None if mathtext can't."""
+def equation(latex: str) -> np.ndarray | None:
+    """One LaTeX line typeset by matplotlib's mathtext (no TeX install needed); None if mathtext can't."""
     figure = plt.figure(figsize=(0.01, 0.01))
-    for n, line in enumerate(lines):
-        figure.text(0, -0.5 * n, f"${line}$", fontsize=13)
+    figure.text(0, 0, f"${latex}$", fontsize=13)
     try:
         return png_bytes(figure)
     except (ValueError, RuntimeError):  # a construct mathtext does not know: the report shows the source

@@ -98,9 +98,11 @@ class TrainSurrogateConfig(Section):
     message_dim: int | None = Field(None, ge=1, description="Message size; default 100 (bottleneck: the spatial dim).")
     hidden: int = Field(128, ge=1, description="Units per hidden layer of the edge and node MLPs.")
     layers: int = Field(3, ge=1, description="Hidden layers per MLP.")
-    edge_features: list[Literal["dx", "r", "dv", "v", "properties"]] = Field(
+    edge_features: list[Literal["dx", "r", "dv", "v", "properties", "sender_properties"]] = Field(
         default_factory=lambda: ["dx", "r", "properties"],
-        description="Edge inputs: dx (receiver - sender), r, dv, v (both velocities), properties (both bodies').")
+        description="Edge inputs: dx (receiver - sender), r, dv, v (both velocities), properties (both bodies'), "
+                    "sender_properties (the sender's only: the receiver's reach the node model, so messages "
+                    "cannot carry a receiver-dependent scale that the node undoes).")
     node_features: list[Literal["properties", "v"]] = Field(
         default_factory=lambda: ["properties"], description="Node inputs besides the summed message.")
     radius: float | None = Field(None, gt=0, description="Radius graph: only pairs closer than this exchange messages; "

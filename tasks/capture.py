@@ -32,15 +32,41 @@ def capture_stage(ctx: RunContext) -> ArtifactRef:
                    "n_edges": int(edge.sizes["edge"]), "n_graphs": len(graphs)}
         figures = {"message_sparsity": plots.message_sparsity(std, n_significant)}
         if force is not None:
-            fit = message_force_fit(edge, n_components=data.sizes["dim"], outlier_quantile=cfg.outlier_quantile)
-            summary["message_force_r2"] = fit["r2"]
-            summary["message_force_fit"] = fit
-            edge.attrs["message_force_r2"] = fit["r2"]
-            figures["message_vs_force"] = plots.message_vs_force(edge["messages"].values, edge["force"].values, fit)
+            fits, figures["message_vs_force"] = message_force_check(edge, receiver_mass(data, graphs),
+                                                                    data.sizes["dim"], cfg.outlier_quantile)
+            summary |= fits
+            edge.attrs["message_force_r2"] = fits["message_force_r2"]
         datasets["figures"] = xr.Dataset({name: (f"{name}_png", png) for name, png in figures.items()})
         return datasets, summary
 
     return run_stage(ctx, "capture", compute)
+
+
+def message_force_check(edge: xr.Dataset, mass: np.ndarray | None, dim: int,
+                        outlier_quantile: float) -> tuple[dict, np.ndarray]:
+    """R² of the top messages against the true force and, with masses (per edge), against the force per
+    receiver mass: m_i cancels in a_i = sum_j F_ij / m_i, so a network may carry F_ij / m_i instead.
+    The plot shows the better of the two."""
+    fit = message_force_fit(edge, n_components=dim, outlier_quantile=outlier_quantile)
+    summary = {"message_force_r2": fit["r2"], "message_force_fit": fit}
+    shown, shown_force, reference = fit, edge["force"].values, "true force"
+    if mass is not None:
+        per_mass = edge.assign(force=edge["force"] / xr.DataArray(mass, dims="edge"))
+        fit_per_mass = message_force_fit(per_mass, n_components=dim, outlier_quantile=outlier_quantile)
+        summary["message_force_per_receiver_mass_r2"] = fit_per_mass["r2"]
+        if np.mean(fit_per_mass["r2"]) > np.mean(fit["r2"]):
+            shown, shown_force, reference = fit_per_mass, per_mass["force"].values, "true force / receiver mass"
+    return summary, plots.message_vs_force(edge["messages"].values, shown_force, shown, reference=reference)
+
+
+def receiver_mass(data: xr.Dataset, graphs: GraphSet) -> np.ndarray | None:
+    """Per real edge, in capture's order, the receiver's mass (None without a mass variable)."""
+    if "mass" not in data:
+        return None
+    frame = data.stack(graph=("sim", "time")).sel(graph=list(zip(graphs.sim, graphs.time)))
+    mass = _per_body(frame, "mass", graphs.node_x.shape[:2])
+    g, i, _ = np.nonzero(graphs.edge_mask)
+    return mass[g, i]
 
 
 def true_pair_force(data: xr.Dataset, graphs: GraphSet, law: ForceLaw) -> np.ndarray:

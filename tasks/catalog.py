@@ -56,6 +56,7 @@ def run_entries(ctx: RunContext) -> list[dict]:
               "config": ctx.experiment.model_dump(mode="json"), "status": "candidate",
               "versions": {"code": {stage: spec.code for stage, spec in plan.items()},
                            "packages": provenance["validate_ood"].get("package_versions", {})},
+              # when the run's validation finished, so registering the same run again gives the same entry
               "created": provenance["validate_ood"].get("finished") or datetime.now(timezone.utc).isoformat()}
     program = composition_arrays(composition, latent)
     expression, latex = render(program, "composed")

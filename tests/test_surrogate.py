@@ -72,6 +72,15 @@ def test_radius_graph_masks_far_pairs(spring_data):
     np.testing.assert_allclose(forward(model, graphs)[0].numpy(), forward(model, moved)[0].numpy(), rtol=1e-12)
 
 
+def test_sender_properties_give_the_edges_only_the_senders_properties(spring_data):
+    both = build_graphs(spring_data, sims=[0], dtype=np.float64)
+    sender = build_graphs(spring_data, sims=[0], edge_features=("dx", "r", "sender_properties"), dtype=np.float64)
+    assert sender.edge_features == ("dx", "dy", "r", "charge_j", "mass_j")
+    for name in sender.edge_features:
+        np.testing.assert_array_equal(sender.edge_x[..., sender.edge_features.index(name)],
+                                      both.edge_x[..., both.edge_features.index(name)])
+
+
 def test_captured_functions_equal_a_fresh_forward_pass(spring_data):
     graphs = build_graphs(spring_data, sims=[2, 3], dtype=np.float64)
     model = small_model(graphs, variant="kl")
@@ -146,6 +155,14 @@ def test_message_force_fit_finds_a_planted_linear_message(spring_data):
     assert fit["components"] == [0, 1]
     assert fit["r2"][0] == pytest.approx(1.0, abs=1e-12) and fit["r2"][1] < 0.5
     np.testing.assert_allclose(fit["coefficients"][0], [20, -10, 5], rtol=1e-9)
+
+    # a message that carries the force per receiver mass is recognized as such
+    from symdistill.tasks.capture import message_force_check
+    mass = np.random.default_rng(1).uniform(0.5, 3.0, size=edge.sizes["edge"])
+    per_mass = edge.assign(force=edge["force"] * mass[:, None])  # so messages are linear in force / mass
+    summary, png = message_force_check(per_mass, mass, 2, 1.0)
+    assert summary["message_force_per_receiver_mass_r2"][0] == pytest.approx(1.0, abs=1e-12)
+    assert summary["message_force_r2"][0] < 0.95 and png[:4].tobytes() == b"\x89PNG"
 
 
 def test_bad_data_gets_clear_errors(spring_data):

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import xarray as xr
 
-EDGE_FEATURE_GROUPS = ("dx", "r", "dv", "v", "properties")
+EDGE_FEATURE_GROUPS = ("dx", "r", "dv", "v", "properties", "sender_properties")
 AXES = "xyz"
 
 
@@ -91,8 +91,8 @@ def build_graphs(ds: xr.Dataset, *, target: str = "acc", edge_features=("dx", "r
     """Graph tensors of every frame of the simulations ``sims`` (all if None).
 
     Edge features: dx = x_receiver - x_sender per axis, r = |dx|, dv = v_receiver - v_sender, v = both
-    velocities, properties = each per-body property of receiver and sender. Node features: the body's
-    properties (and velocity with "v").
+    velocities, properties = each per-body property of receiver and sender, sender_properties = the
+    sender's only. Node features: the body's properties (and velocity with "v").
     """
     _check_dataset(ds, target)
     unknown = set(edge_features) - set(EDGE_FEATURE_GROUPS)
@@ -130,7 +130,8 @@ def build_graphs(ds: xr.Dataset, *, target: str = "acc", edge_features=("dx", "r
                 columns.append(vel[:, senders, :]), names.extend(f"v{a}_j" for a in axes)
         else:
             for name, value in props.items():
-                columns.append(np.broadcast_to(value[:, :, None, None], r.shape)), names.append(f"{name}_i")
+                if group == "properties":
+                    columns.append(np.broadcast_to(value[:, :, None, None], r.shape)), names.append(f"{name}_i")
                 columns.append(value[:, senders, None]), names.append(f"{name}_j")
     edge_x = np.concatenate(columns, axis=-1).astype(dtype)
     edge_mask = np.ones(edge_x.shape[:3], dtype=bool) if radius is None else r[..., 0] <= radius
