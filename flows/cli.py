@@ -59,6 +59,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return {"run": cmd_run, "status": cmd_status, "show": cmd_show, "report": cmd_report, "deploy": cmd_deploy,
                 "catalog": cli_catalog.cmd_catalog, "provenance": cli_catalog.cmd_provenance}[args.command](args)
+    except BrokenPipeError:  # `symdistill ... | head` closed our stdout: not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except Exception as err:
         if args.debug:
             raise
