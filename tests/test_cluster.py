@@ -20,7 +20,7 @@ pytestmark = pytest.mark.slow
 BIN = Path(sys.executable).parent
 
 
-def free_port() -> int:
+def free_port() -> int:  # for the Prefect server, which cannot report a port it picked
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -45,26 +45,32 @@ def symdistill(*args, cwd, env=None):
                           capture_output=True, text=True, timeout=400)
 
 
-def wait_for(check, timeout, what):
+def wait_for(check, timeout, what, log=lambda: ""):
     deadline = time.time() + timeout
     while time.time() < deadline:
         value = check()
         if value:
             return value
         time.sleep(0.5)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}; log:\n{log()}")
 
 
 def test_search_runs_on_an_existing_dask_cluster_and_reruns_are_cached(tmp_path):
-    port = free_port()
-    address = f"tcp://127.0.0.1:{port}"
-    scheduler = start([BIN / "dask", "scheduler", "--host", "127.0.0.1", "--port", port, "--no-dashboard"], tmp_path)
-    workers = [start([BIN / "dask", "worker", address, "--nthreads", "1", "--nworkers", "1", "--no-dashboard"],
-                     tmp_path) for _ in range(2)]
+    info = tmp_path / "scheduler.json"  # the scheduler picks a free port and writes its address here
+    log = open(tmp_path / "dask.log", "w")
+    scheduler = start([BIN / "dask", "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+                       "--scheduler-file", info], tmp_path, log=log)
+    workers = [start([BIN / "dask", "worker", "--scheduler-file", info, "--nthreads", "1", "--nworkers", "1",
+                      "--no-dashboard"], tmp_path, log=log) for _ in range(2)]
     try:
-        from distributed import Client
-        client = wait_for(lambda: _client(address), 60, "the Dask scheduler")
-        wait_for(lambda: len(client.scheduler_info()["workers"]) == 2, 60, "two Dask workers")
+        def dask_log():
+            log.flush()
+            return (tmp_path / "dask.log").read_text()[-3000:]
+
+        address = wait_for(lambda: info.is_file() and json.loads(info.read_text() or "{}").get("address"), 180,
+                           "the Dask scheduler", dask_log)
+        client = wait_for(lambda: _client(address), 60, "a client connection", dask_log)
+        wait_for(lambda: len(client.scheduler_info()["workers"]) == 2, 180, "two Dask workers", dask_log)
         config = tmp_path / "tiny.toml"
         config.write_text(TINY_SPRING.format(n_sims=6))
         first = symdistill("run", config, "--until", "search", "--scheduler", address, cwd=tmp_path)
@@ -78,6 +84,7 @@ def test_search_runs_on_an_existing_dask_cluster_and_reruns_are_cached(tmp_path)
         client.close()
     finally:
         stop(*workers, scheduler)
+        log.close()
 
 
 def _client(address):
