@@ -174,8 +174,10 @@ def _check_schema(meta) -> dict:
     for name in ("program", "units", "metrics", "config", "versions"):
         if not isinstance(meta[name], dict):
             raise BundleError(f"entry.json: {name!r} must be an object")
-    if not isinstance(meta["lineage"], list) or not all(isinstance(step, dict) for step in meta["lineage"]):
-        raise BundleError("entry.json: 'lineage' must be a list of stage records")
+    if not isinstance(meta["lineage"], list) or not meta["lineage"] or not all(
+            isinstance(step, dict) and isinstance(step.get("stage"), str) and isinstance(step.get("key"), str)
+            for step in meta["lineage"]):
+        raise BundleError("entry.json: 'lineage' must be a non-empty list of stage records with 'stage' and 'key'")
     if not isinstance(meta["tags"], list) or not all(isinstance(t, str) for t in meta["tags"]):
         raise BundleError("entry.json: 'tags' must be a list of strings")
     if not isinstance(meta["program"].get("functions"), dict) or not meta["program"]["functions"]:

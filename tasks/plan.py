@@ -58,7 +58,6 @@ def build_plan(experiment: Experiment, config_dir: Path) -> dict[str, StageSpec]
     if data_stage == "ingest":
         config["file_sha256"] = file_digest(resolve_data_path(experiment, config_dir))
     plan[data_stage] = StageSpec(data_stage, config, {}, _code(data_stage))
-    data = {data_stage: plan[data_stage].key}
     target = experiment.ingest.target if data_stage == "ingest" else "acc"
     ood = None if experiment.validate_ood is None else experiment.validate_ood.model_dump(mode="json")
     add = _adder(plan)

@@ -188,6 +188,8 @@ HOSTILE = {
         '"@"', "[" * 5000 + "]" * 5000).encode()}, b)}, "nested deeper"),
     "bad schema": (lambda b, e: {"change": _resign({"entry.json": json.dumps({**e, "status": "evil"}).encode()}, b)},
                    "'status' must be one of"),
+    "bad lineage": (lambda b, e: {"change": _resign({"entry.json": json.dumps({**e, "lineage": [{"x": 1}]}).encode()},
+                                                    b)}, "'lineage' must be"),
     "missing manifest": (lambda b, e: {"change": {"manifest.json": None}}, "no manifest.json"),
 }
 
