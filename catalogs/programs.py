@@ -6,11 +6,10 @@ feature index and the arity balance through ``Program.from_dict``; nothing is ev
 import numpy as np
 import sympy
 
-from symdistill.components.compose import Composition, latex_model, pair_symbols, sympy_model
+from symdistill.components.compose import (
+    EDGE_PREFIX, NODE_PREFIX, Composition, function_role, latex_model, pair_symbols, sympy_model)
 from symdistill.components.sr import Program, ProgramError
 from symdistill.components.sr.export import to_sympy
-
-EDGE_PREFIX, NODE_PREFIX = "edge_message", "node_"
 
 
 def program_arrays(program: Program) -> dict:
@@ -42,8 +41,7 @@ def program_from_arrays(record: dict, n_features: int) -> Program:
 def composition_arrays(composition: Composition, latent: np.ndarray | None = None,
                        functions: list[str] | None = None) -> dict:
     """The composition (or only the named ``functions`` of it) as plain arrays."""
-    programs = {f"{EDGE_PREFIX}{k}": p for k, p in composition.edge.items()}
-    programs |= {f"{NODE_PREFIX}{name}": p for name, p in composition.node.items()}
+    programs = composition.functions()
     if functions is not None:
         programs = {name: programs[name] for name in functions}
     record = {"edge_features": list(composition.edge_features), "node_features": list(composition.node_features),
@@ -61,20 +59,19 @@ def composition_from_arrays(record: dict) -> tuple[Composition, np.ndarray | Non
     for features in (edge_features, node_features):
         if not isinstance(features, list) or not all(isinstance(f, str) for f in features):
             raise ProgramError("'edge_features' and 'node_features' must be lists of names")
-    edge, node = {}, {}
+    programs = {}
     for name, arrays in record["functions"].items():
-        if name.startswith(EDGE_PREFIX) and name.removeprefix(EDGE_PREFIX).isdigit():
-            edge[int(name.removeprefix(EDGE_PREFIX))] = program_from_arrays(arrays, len(edge_features))
-        elif name.startswith(NODE_PREFIX) and name != NODE_PREFIX:
-            node[name.removeprefix(NODE_PREFIX)] = program_from_arrays(arrays, len(node_features))
-        else:
-            raise ProgramError(f"function {name!r}: names are edge_message<k> or node_<output>")
+        try:
+            role, _ = function_role(name)
+        except ValueError as err:
+            raise ProgramError(str(err)) from None
+        programs[name] = program_from_arrays(arrays, len(edge_features if role == "edge" else node_features))
     latent = record.get("latent")
     if latent is not None:
         latent = np.asarray(latent, dtype=np.float64)
         if latent.ndim != 2 or not np.isfinite(latent).all():
             raise ProgramError("'latent' must be a finite [body, component] table")
-    return Composition(edge, node, tuple(edge_features), tuple(node_features)), latent
+    return Composition.from_functions(programs, edge_features, node_features), latent
 
 
 def function_expressions(composition: Composition) -> dict[str, tuple[sympy.Expr, list[str]]]:

@@ -18,6 +18,18 @@ from symdistill.components.sr.export import ProgramModule, to_numpy, to_sympy
 from symdistill.components.train_surrogate import GraphSet
 
 
+EDGE_PREFIX, NODE_PREFIX = "edge_message", "node_"  # how the search names its functions
+
+
+def function_role(name: str) -> tuple[str, int | str]:
+    """("edge", k) for edge_message<k>, ("node", output) for node_<output>; ValueError otherwise."""
+    if name.startswith(EDGE_PREFIX) and name.removeprefix(EDGE_PREFIX).isdigit():
+        return "edge", int(name.removeprefix(EDGE_PREFIX))
+    if name.startswith(NODE_PREFIX) and name != NODE_PREFIX:
+        return "node", name.removeprefix(NODE_PREFIX)
+    raise ValueError(f"function {name!r}: names are {EDGE_PREFIX}<k> or {NODE_PREFIX}<output>")
+
+
 @dataclass(frozen=True)
 class Composition:
     """One chosen program per function: edge message components and node output components."""
@@ -41,6 +53,20 @@ class Composition:
 
     def with_programs(self, edge: dict[int, Program], node: dict[str, Program]) -> "Composition":
         return Composition(edge, node, self.edge_features, self.node_features)
+
+    def functions(self) -> dict[str, Program]:
+        """Every program by its function's name: edge_message<k>, then node_<output>."""
+        return ({f"{EDGE_PREFIX}{k}": p for k, p in self.edge.items()}
+                | {f"{NODE_PREFIX}{name}": p for name, p in self.node.items()})
+
+    @classmethod
+    def from_functions(cls, programs: dict[str, Program], edge_features, node_features) -> "Composition":
+        """The composition of programs named as ``functions`` names them."""
+        edge, node = {}, {}
+        for name, program in programs.items():
+            role, which = function_role(name)
+            (edge if role == "edge" else node)[which] = program
+        return cls(edge, node, tuple(edge_features), tuple(node_features))
 
 
 def pair_symbols(edge_features) -> list[str]:

@@ -63,7 +63,7 @@ def receiver_mass(data: xr.Dataset, graphs: GraphSet) -> np.ndarray | None:
     """Per real edge, in capture's order, the receiver's mass (None without a mass variable)."""
     if "mass" not in data:
         return None
-    frame = data.stack(graph=("sim", "time")).sel(graph=list(zip(graphs.sim, graphs.time)))
+    frame = _graph_frames(data, graphs)
     mass = _per_body(frame, "mass", graphs.node_x.shape[:2])
     g, i, _ = np.nonzero(graphs.edge_mask)
     return mass[g, i]
@@ -71,7 +71,7 @@ def receiver_mass(data: xr.Dataset, graphs: GraphSet) -> np.ndarray | None:
 
 def true_pair_force(data: xr.Dataset, graphs: GraphSet, law: ForceLaw) -> np.ndarray:
     """[graph, receiver, other, dim]: the simulator's force on each receiver from each sender."""
-    frame = data.stack(graph=("sim", "time")).sel(graph=list(zip(graphs.sim, graphs.time)))
+    frame = _graph_frames(data, graphs)
     pos = frame["pos"].transpose("graph", "body", "dim").values
     vel = frame["vel"].transpose("graph", "body", "dim").values
     mass = _per_body(frame, "mass", pos.shape[:2])
@@ -79,6 +79,11 @@ def true_pair_force(data: xr.Dataset, graphs: GraphSet, law: ForceLaw) -> np.nda
     s = graphs.sender
     return pair_force(law, pos[:, :, None, :] - pos[:, s, :], vel[:, :, None, :] - vel[:, s, :],
                       mass[:, :, None], mass[:, s], charge[:, :, None], charge[:, s])
+
+
+def _graph_frames(data: xr.Dataset, graphs: GraphSet) -> xr.Dataset:
+    """The data's frames in the order of ``graphs`` (dim ``graph``)."""
+    return data.stack(graph=("sim", "time")).sel(graph=list(zip(graphs.sim, graphs.time)))
 
 
 def _per_body(frame: xr.Dataset, name: str, shape) -> np.ndarray:

@@ -8,7 +8,8 @@ from prefect.cache_policies import NO_CACHE
 
 from symdistill.catalogs import ArtifactRef
 from symdistill.catalogs.fronts import composition_to_dataset, programs_of
-from symdistill.components.compose import ComposedModel, Composition, latex_model, prediction_errors, sympy_model
+from symdistill.components.compose import (
+    ComposedModel, Composition, function_role, latex_model, prediction_errors, sympy_model)
 from symdistill.components.sr import Program
 from symdistill.components.sr.export import from_sympy
 from symdistill.components.sr.parse import parse
@@ -37,12 +38,8 @@ def compose_stage(ctx: RunContext) -> ArtifactRef:
         chosen = {name: programs_of(front)[picked[name]] for name, front in fronts.items()}
         chosen |= {name: _given(name, text, fronts[name].attrs["feature_names"])
                    for name, text in cfg.expressions.items()}
-        edge_names = [n for n in fronts if n.startswith("edge_message")]
-        node_names = [n for n in fronts if n.startswith("node_")]
-        composition = Composition({int(n.removeprefix("edge_message")): chosen[n] for n in edge_names},
-                                  {n.removeprefix("node_"): chosen[n] for n in node_names},
-                                  tuple(fronts[edge_names[0]].attrs["feature_names"]) if edge_names else (),
-                                  tuple(fronts[node_names[0]].attrs["feature_names"]))
+        features = {function_role(name)[0]: tuple(front.attrs["feature_names"]) for name, front in fronts.items()}
+        composition = Composition.from_functions(chosen, features.get("edge", ()), features["node"])
         data, trained = inputs[data_stage]["data"], inputs["train_surrogate"]
         network = load_surrogate(trained)
         graphs = captured_graphs(ctx.experiment, data, trained)

@@ -26,8 +26,7 @@ def refit_stage(ctx: RunContext) -> ArtifactRef:
         errors = refit(model, graphs, cfg.iterations)
         fitted = model.composition_now()
         expressions = {name: str(expr) for name, expr in sympy_model(fitted).items()}
-        constants = {f"edge_message{k}": p.constants.tolist() for k, p in fitted.edge.items()}
-        constants |= {f"node_{name}": p.constants.tolist() for name, p in fitted.node.items()}
+        constants = {name: p.constants.tolist() for name, p in fitted.functions().items()}
         summary = {**errors, "expressions": expressions, "constants": constants, "n_graphs": len(graphs)}
         dataset = composition_to_dataset(fitted, expressions, latex_model(fitted))
         if latent is not None:
