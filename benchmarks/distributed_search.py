@@ -7,13 +7,12 @@ Run: .venv/bin/python benchmarks/distributed_search.py [--store PATH] [--capture
 """
 import argparse
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
 from symdistill.catalogs import ArtifactRef, ArtifactStore
-from symdistill.components.search import functions_from_capture, search_function
+from symdistill.components.search import functions_from_capture, search_functions
 from symdistill.config import load_experiment
 from symdistill.tasks.dask_cluster import dask_executor
 from symdistill.tasks.search import search_options
@@ -26,9 +25,7 @@ def search_all(functions, cfg, n_workers):
     with dask_executor(None, n_workers) as executor:
         executor.submit(int, 0).result()  # cluster up before the clock starts
         clock = time.perf_counter()
-        with ThreadPoolExecutor(len(functions)) as pool:
-            fronts = list(pool.map(lambda f: search_function(f, seed=cfg.seed, executor=executor, **options),
-                                   functions))
+        fronts = search_functions(functions, seed=cfg.seed, executor=executor, **options)
         return time.perf_counter() - clock, fronts
 
 

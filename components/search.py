@@ -4,12 +4,15 @@ Functions: each significant message component of the edge model (as a function o
 and each output component of the node model (as a function of the body's inputs and the summed
 significant message components). The network's own outputs are the targets (METHOD.md §1, step 4).
 """
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 import xarray as xr
 
 from symdistill.components.sr import Program, SymbolicRegressor
+from symdistill.components.sr.siblings import SiblingExchange
 
 SUM_PREFIX = "sum_message"
 
@@ -63,12 +66,51 @@ def _spread(n: int, limit: int) -> np.ndarray:
     return np.unique(np.linspace(0, n - 1, min(n, limit)).astype(int))
 
 
-def search_function(function: FunctionData, *, seed: int, executor=None, progress=None, **options) -> FunctionFront:
-    """Run the SR engine on one function; ``options`` are SymbolicRegressor parameters."""
+def sibling_exchanges(functions: list[FunctionData]) -> dict[str, SiblingExchange | None]:
+    """Per function: the exchange it shares with the other functions of the same inputs (None if alone)."""
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for function in functions:
+        groups.setdefault(function.feature_names, []).append(function.name)
+    out = {}
+    for names in groups.values():
+        exchange = SiblingExchange(names) if len(names) > 1 else None
+        out.update({name: exchange for name in names})
+    return out
+
+
+def search_function(function: FunctionData, *, seed: int, executor=None, progress=None,
+                    siblings: SiblingExchange | None = None, **options) -> FunctionFront:
+    """Run the SR engine on one function; ``options`` are SymbolicRegressor parameters.
+
+    With ``siblings`` (see ``sibling_exchanges``), every function in it must be searched concurrently.
+    """
     estimator = SymbolicRegressor(random_state=seed, **options)
-    estimator.fit(function.X, function.y, feature_names=list(function.feature_names), executor=executor,
-                  progress=progress)
+    try:
+        estimator.fit(function.X, function.y, feature_names=list(function.feature_names), executor=executor,
+                      progress=progress, siblings=siblings, sibling_name=function.name)
+    finally:
+        if siblings is not None:  # also when the fit fails, so the siblings do not wait for it
+            siblings.finish(function.name)
     front = estimator.pareto_front_
     return FunctionFront(function.name, function.feature_names, front["complexity"].to_numpy(),
                          front["loss"].to_numpy(), front["score"].to_numpy(), tuple(front["expression"]),
                          tuple(estimator.programs_), int(estimator.best_index_), estimator.history_["seconds"])
+
+
+def search_functions(functions: list[FunctionData], *, seed: int, executor=None,
+                     progress: Callable[[int], Callable] | None = None, share_between_siblings: bool = True,
+                     **options) -> list[FunctionFront]:
+    """Search all functions side by side, one thread each, their islands on ``executor``.
+
+    Side by side keeps the workers busy and lets siblings trade fronts; each function's rounds are
+    synchronous, so the fronts do not depend on the number of workers. ``progress(index)`` gives a
+    function's progress callback.
+    """
+    siblings = sibling_exchanges(functions) if share_between_siblings else {}
+
+    def search_one(index):
+        return search_function(functions[index], seed=seed, executor=executor,
+                               progress=None if progress is None else progress(index),
+                               siblings=siblings.get(functions[index].name), **options)
+    with ThreadPoolExecutor(max(1, len(functions))) as pool:
+        return list(pool.map(search_one, range(len(functions))))

@@ -153,6 +153,10 @@ class SearchConfig(Section):
     max_rows: int = Field(2000, ge=10, description="Captured rows per function given to SR (evenly spread).")
     loss: Literal["l2", "l1", "huber"] = Field("l2", description="Elementwise loss.")
     seed: int = Field(0, ge=0, description="Seed of every function's search.")
+    share_between_siblings: bool = Field(True, description="Functions with the same inputs (the message components; "
+                                         "the node outputs) trade fronts each round, constants re-fitted.")
+    migration_fraction_sibling: float = Field(0.05, ge=0, le=1, description="Share of each island's population "
+                                              "taken each round from sibling functions' fronts.")
     n_workers: int = Field(0, ge=0, description="Local Dask worker processes; 0: one per core.")
     scheduler: str | None = Field(None, description="Address of an existing Dask scheduler (else a local cluster).")
 

@@ -1,6 +1,4 @@
 """The search stage: symbolic regression on every captured internal function, islands on Dask workers."""
-from concurrent.futures import ThreadPoolExecutor
-
 import xarray as xr
 from prefect import task
 from prefect.cache_policies import NO_CACHE
@@ -9,7 +7,7 @@ from tqdm import tqdm
 from symdistill.catalogs import ArtifactRef
 from symdistill.catalogs.fronts import front_to_dataset
 from symdistill.components import plots
-from symdistill.components.search import functions_from_capture, search_function
+from symdistill.components.search import functions_from_capture, search_functions
 from symdistill.config import SearchConfig
 from symdistill.tasks.context import RunContext, run_stage
 from symdistill.tasks.dask_cluster import dask_executor
@@ -25,16 +23,13 @@ def search_stage(ctx: RunContext) -> ArtifactRef:
         bars = [tqdm(total=cfg.n_iterations, desc=f"search {f.name}", unit="round", position=i, disable=None)
                 for i, f in enumerate(functions)]
 
-        def search_one(index):
+        def progress_of(index):
             def progress(rounds, evaluations, best):
                 bars[index].update(rounds - bars[index].n)
                 bars[index].set_postfix(best_loss=f"{best:.3g}")
-            return search_function(functions[index], seed=cfg.seed, executor=executor, progress=progress, **options)
-        # The functions search side by side so the workers stay busy; each function's rounds are synchronous,
-        # which keeps its front independent of the number of workers.
-        with dask_executor(ctx.scheduler or cfg.scheduler, cfg.n_workers) as executor, \
-                ThreadPoolExecutor(len(functions)) as pool:
-            fronts = list(pool.map(search_one, range(len(functions))))
+            return progress
+        with dask_executor(ctx.scheduler or cfg.scheduler, cfg.n_workers) as executor:
+            fronts = search_functions(functions, seed=cfg.seed, executor=executor, progress=progress_of, **options)
         for bar in bars:
             bar.close()
         datasets = {front.name: front_to_dataset(front) for front in fronts}
@@ -50,4 +45,5 @@ def search_options(cfg: SearchConfig) -> dict:
     """SymbolicRegressor parameters of a [search] section."""
     return dict(binary_operators=tuple(cfg.binary_operators), unary_operators=tuple(cfg.unary_operators),
                 max_size=cfg.max_size, n_islands=cfg.n_islands, population_size=cfg.population_size,
-                n_iterations=cfg.n_iterations, loss=cfg.loss)
+                n_iterations=cfg.n_iterations, loss=cfg.loss, share_between_siblings=cfg.share_between_siblings,
+                options={"migration_fraction_sibling": cfg.migration_fraction_sibling})

@@ -96,7 +96,7 @@ def test_a_search_only_change_reruns_search_and_after_but_nothing_upstream(tiny_
     config, store = tiny_config(8), tmp_path / "store"
     calls = []
     for module, name in ((train_task_module, "train"), (capture_task_module, "capture"),
-                         (search_task_module, "search_function")):
+                         (search_task_module, "search_functions")):
         real = getattr(module, name)
         monkeypatch.setattr(module, name, lambda *a, _r=real, _n=name, **k: calls.append(_n) or _r(*a, **k))
     first = run(config, store, STAGES)
@@ -106,8 +106,8 @@ def test_a_search_only_change_reruns_search_and_after_but_nothing_upstream(tiny_
     states = {r["stage"]: r["state"] for r in stage_status(second_ctx.plan, second_ctx.store, "tiny")}
     assert states == {"simulate": "complete", "train_surrogate": "complete", "capture": "complete",
                       "search": "stale", "compose": "stale", "refit": "stale", "validate_ood": "stale"}
-    searches_before = calls.count("search_function")
+    searches_before = calls.count("search_functions")
     second = run(config, store, STAGES)
     assert second.executed == ["search", "compose", "refit", "validate_ood"]
     assert calls.count("train") == 1 and calls.count("capture") == 1
-    assert calls.count("search_function") > searches_before
+    assert calls.count("search_functions") > searches_before

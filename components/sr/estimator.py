@@ -98,7 +98,8 @@ class SymbolicRegressor:
         return SearchOptions(**fields, **extra).validate()
 
     def fit(self, X, y, *, sample_weight=None, feature_names=None, units=None, y_units=None,
-            X_val=None, y_val=None, initial_guesses=None, resume_from=None, executor=None, progress=None):
+            X_val=None, y_val=None, initial_guesses=None, resume_from=None, executor=None, progress=None,
+            siblings=None, sibling_name=""):
         """Search for expressions of y in X; returns self.
 
         units : one pint unit string per feature; y_units : the target's. Both or neither.
@@ -106,6 +107,8 @@ class SymbolicRegressor:
         resume_from : ``checkpoint_`` of an earlier fit on the same data and parameters; the search
             continues to ``n_iterations`` rounds as if it had never stopped.
         executor : runs island steps in parallel (``submit``/``result``); results do not depend on it.
+        siblings : a ``SiblingExchange`` shared with concurrent fits on the same features, which this fit
+            (called ``sibling_name`` there) trades fronts with each round.
         """
         options = self._resolve_options()
         X, y = _check_data(X, y)
@@ -116,7 +119,7 @@ class SymbolicRegressor:
         guesses = [from_sympy(expr, names) for expr in (initial_guesses or [])]
         checkpoint = None if resume_from is None else checkpoint_from_dict(resume_from, X.shape[1])
         result = run_search(data, options, int(self.random_state), executor=executor, progress=progress,
-                            checkpoint=checkpoint, initial_guesses=guesses)
+                            checkpoint=checkpoint, initial_guesses=guesses, siblings=siblings, name=sibling_name)
         if not result.front:
             raise RuntimeError("the search found no valid expression; widen the operators or check the data")
         self.n_features_in_, self.feature_names_in_ = X.shape[1], np.array(names, dtype=object)

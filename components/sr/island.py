@@ -106,7 +106,8 @@ class _Evolution:
         self.mutation_names, self.mutation_p = names, weights / weights.sum()
 
     def cost(self, losses, complexities, programs=()):
-        cost = losses / self.data.baseline + self.options.parsimony * complexities
+        with np.errstate(over="ignore"):  # a huge loss is an infinite cost: such members simply lose
+            cost = losses / self.data.baseline + self.options.parsimony * complexities
         if self.data.units is not None:
             cost = cost + self.options.units_penalty * np.array([not self.consistent(p) for p in programs])
         return cost
@@ -126,7 +127,8 @@ class _Evolution:
         contestants = rng.choice(len(self.programs), size=options.tournament_size, replace=False)
         cost = self.cost(self.losses[contestants], self.complexities[contestants],
                          [self.programs[c] for c in contestants])
-        cost = cost * np.exp(options.adaptive_parsimony_scaling * frequency[self.complexities[contestants]])
+        with np.errstate(over="ignore"):
+            cost = cost * np.exp(options.adaptive_parsimony_scaling * frequency[self.complexities[contestants]])
         order = contestants[np.argsort(cost, kind="stable")]
         p = options.tournament_p
         rank = min(int(rng.geometric(p)) - 1, len(order) - 1)

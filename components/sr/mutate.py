@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from symdistill.components.sr.operators import CONST, VAR, arity_of_code
+from symdistill.components.sr.operators import CODE_OF, CONST, VAR, arity_of_code
 from symdistill.components.sr.program import Program, make_program, subtree_sizes
 
 
@@ -115,6 +115,49 @@ def delete_node(program: Program, grammar: Grammar, rng) -> Program | None:
         l0, l1, r0, r1 = _children(sizes, i)
         kept = _concat(_slice(program, l0, l1 + 1)) if rng.random() < 0.5 else _concat(_slice(program, r0, r1 + 1))
     return replace_subtree(program, i, kept, sizes)
+
+
+def expand_power(program: Program, grammar: Grammar, rng) -> Program | None:
+    """Write a square or cube as an explicit product: x*x, x*square(x) (or x*(x*x)).
+
+    The same function in more nodes, so that later mutations can change one factor alone: (r + c)^3
+    becomes (r + c)*(r + c)^2, one deletion from r*(r + c)^2, which no single mutation of the cube reaches.
+    """
+    i = _pick(power_nodes(program), rng)
+    return None if i is None else expand_power_at(program, i, grammar)
+
+
+def power_nodes(program: Program) -> np.ndarray:
+    return np.flatnonzero((program.codes == CODE_OF["square"]) | (program.codes == CODE_OF["cube"]))
+
+
+def expand_power_at(program: Program, i: int, grammar: Grammar) -> Program | None:
+    """``expand_power`` at node i (a square or cube); None without mul in the grammar."""
+    mul, square = CODE_OF["mul"], CODE_OF["square"]
+    if mul not in grammar.binary:
+        return None
+    sizes = subtree_sizes(program.codes)
+    x = _slice(program, i - sizes[i - 1], i)  # the operand: the subtree just below node i
+    if program.codes[i] == square:
+        new = _concat(x, x, _node(mul))
+    elif square in grammar.unary:
+        new = _concat(x, x, _node(square), _node(mul))
+    else:
+        new = _concat(x, x, x, _node(mul), _node(mul))
+    return replace_subtree(program, i, new, sizes)
+
+
+def deletions(program: Program) -> list[Program]:
+    """Every program made by replacing one operator node by one of its operands."""
+    sizes = subtree_sizes(program.codes)
+    out = []
+    for i in np.flatnonzero(program.codes > VAR):
+        if arity_of_code(int(program.codes[i])) == 1:
+            out.append(replace_subtree(program, i, subtree(program, i - 1, sizes), sizes))
+            continue
+        l0, l1, r0, r1 = _children(sizes, i)
+        out += [replace_subtree(program, i, _concat(_slice(program, a, b + 1)), sizes) for a, b in ((l0, l1), (r0, r1))]
+    return out
 
 
 def change_operator(program: Program, grammar: Grammar, rng) -> Program | None:

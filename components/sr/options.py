@@ -4,11 +4,13 @@ from dataclasses import dataclass, field
 from symdistill.components.sr.operators import CODE_OF, N_CODES, OPERATOR_OF_CODE, arity_of_code, operator_code
 
 MUTATIONS = ("rotate", "insert_node", "delete_node", "change_operator", "nothing", "swap_operands",
-             "change_feature", "perturb_constant", "simplify", "randomize")
-# Relative weights, after PySR's defaults (its add_node and insert_node are one operator here).
+             "change_feature", "perturb_constant", "simplify", "randomize", "expand_power")
+# Relative weights, after PySR's defaults (its add_node and insert_node are one operator here); expand_power
+# is ours (a neutral rewrite of square and cube, see mutate.expand_power).
 DEFAULT_MUTATION_WEIGHTS = {"rotate": 1.42, "insert_node": 2.52, "delete_node": 0.369, "change_operator": 3.63,
                             "nothing": 0.431, "swap_operands": 0.00608, "change_feature": 0.1,
-                            "perturb_constant": 0.0353, "simplify": 0.00148, "randomize": 0.00695}
+                            "perturb_constant": 0.0353, "simplify": 0.00148, "randomize": 0.00695,
+                            "expand_power": 1.5}
 LOSSES = {"l2": 0, "l1": 1, "huber": 2}
 PRECISIONS = ("float64", "float32")
 
@@ -43,6 +45,8 @@ class SearchOptions:
     optimizer_iterations: int = 20
     migration_fraction_hof: float = 0.0614
     migration_fraction: float = 0.00036
+    refine_every: int = 10  # rounds between structural local searches around the front (0: never)
+    migration_fraction_sibling: float = 0.05  # of a population, taken from sibling searches' fronts
     loss: str = "l2"
     precision: str = "float64"  # of evaluation during the search; constants are always fitted in float64
     huber_delta: float = 1.0
@@ -75,6 +79,14 @@ class SearchOptions:
         if self.tournament_size > self.population_size:
             raise OptionsError(f"tournament_size ({self.tournament_size}) exceeds population_size "
                                f"({self.population_size})")
+        for name in ("crossover_probability", "optimize_fraction", "migration_fraction_hof", "migration_fraction",
+                     "migration_fraction_sibling"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise OptionsError(f"{name} must be a fraction in [0, 1], got {getattr(self, name)!r}")
+        if not isinstance(self.refine_every, int) or self.refine_every < 0:
+            raise OptionsError(f"refine_every must be a non-negative integer, got {self.refine_every!r}")
+        if not 0 < self.tournament_p <= 1:
+            raise OptionsError(f"tournament_p must be in (0, 1], got {self.tournament_p!r}")
         if self.loss not in LOSSES:
             raise OptionsError(f"unknown loss {self.loss!r}; choose one of {', '.join(LOSSES)}")
         if self.precision not in PRECISIONS:

@@ -14,10 +14,12 @@ import numpy as np
 from symdistill.components.sr.constants import fit_constants
 from symdistill.components.sr.constraints import Constraints
 from symdistill.components.sr.island import (
-    IslandState, SearchData, evolve_island, init_island, losses_of, subsample, unpack)
+    IslandState, SearchData, evolve_island, grammar_of, init_island, losses_of, subsample, unpack)
 from symdistill.components.sr.options import SearchOptions
 from symdistill.components.sr.program import Program
+from symdistill.components.sr.refine import Refiner
 from symdistill.components.sr.selection import pareto_front
+from symdistill.components.sr.siblings import SiblingExchange
 from symdistill.components.sr.units import is_consistent
 
 
@@ -64,12 +66,22 @@ class SearchResult:
 
 def run_search(data: SearchData, options: SearchOptions, seed: int, executor=None,
                progress: Callable[[int, int, float], None] | None = None, checkpoint: Checkpoint | None = None,
-               initial_guesses: list[Program] = ()) -> SearchResult:
+               initial_guesses: list[Program] = (), siblings: SiblingExchange | None = None,
+               name: str = "") -> SearchResult:
     """Evolve ``options.n_islands`` islands up to round ``options.n_iterations``.
 
     With a ``checkpoint`` (same data, options and seed) the search continues after its last round and
     ends as an uninterrupted search would. ``initial_guesses`` join every island's first population.
+    With ``siblings``, this search (called ``name`` there) trades fronts with the other searches in it.
     """
+    try:
+        return _run_search(data, options, seed, executor, progress, checkpoint, initial_guesses, siblings, name)
+    finally:
+        if siblings is not None:  # also on error, so the siblings do not wait for this search
+            siblings.finish(name)
+
+
+def _run_search(data, options, seed, executor, progress, checkpoint, initial_guesses, siblings, name):
     clock = time.perf_counter()
     constraints = Constraints(options)
     if checkpoint is None:
@@ -84,9 +96,16 @@ def run_search(data: SearchData, options: SearchOptions, seed: int, executor=Non
             raise ValueError(f"the checkpoint has {len(checkpoint.states)} islands, the options {options.n_islands}")
         states, hall = list(checkpoint.states), HallOfFame(dict(checkpoint.hall))
         evaluations, first_round = checkpoint.evaluations, checkpoint.rounds + 1
+    rows = subsample(data, options.optimizer_rows, np.random.default_rng([seed, 13]))
+    refiner = Refiner(grammar_of(options, data.XT.shape[0]), constraints, rows.XT, rows.y, rows.weights,
+                      options.optimizer_iterations)
+    sibling_migrants = None if siblings is None else _SiblingMigrants(siblings, name, rows, options)
     stopped_by, rounds = "", first_round - 1
     for rounds in range(first_round, options.n_iterations + 1):
-        migrants = _migrants(states, hall, options, np.random.default_rng([seed, rounds, 7]))
+        from_siblings = [] if sibling_migrants is None else sibling_migrants.exchange(hall, rounds - 1, constraints)
+        if from_siblings:  # the hall remembers them even if no island keeps them
+            _offer(hall, from_siblings, constraints, data, options)
+        migrants = _migrants(states, hall, options, np.random.default_rng([seed, rounds, 7]), from_siblings)
         seeds = [np.random.SeedSequence([seed, island, rounds]) for island in range(options.n_islands)]
         steps = [(states[i], migrants[i], data, options, seeds[i]) for i in range(options.n_islands)]
         if executor is None:
@@ -97,6 +116,8 @@ def run_search(data: SearchData, options: SearchOptions, seed: int, executor=Non
         evaluations += sum(n for _, n in outcomes)
         for state in states:
             _remember(hall, state, constraints, data)
+        if options.refine_every and (rounds % options.refine_every == 0 or rounds == options.n_iterations):
+            _offer(hall, refiner.neighbours([program for _, _, program in hall.front()]), constraints, data, options)
         best = min((loss for _, loss, _ in hall.front()), default=np.inf)
         if progress is not None:
             progress(rounds, evaluations, best)
@@ -111,14 +132,23 @@ def run_search(data: SearchData, options: SearchOptions, seed: int, executor=Non
 
 def _remember(hall: HallOfFame, state: IslandState, constraints: Constraints, data: SearchData) -> None:
     """Add an island's members to the hall; with units, only dimensionally consistent ones."""
-    programs = unpack(state)
+    _update_consistent(hall, unpack(state), state.losses, constraints, data)
+
+
+def _offer(hall: HallOfFame, programs: list[Program], constraints, data: SearchData, options: SearchOptions) -> None:
+    if not programs:
+        return
+    _update_consistent(hall, programs, losses_of(programs, data.XT, data.y, data.weights, options), constraints, data)
+
+
+def _update_consistent(hall, programs, losses, constraints, data) -> None:
     keep = [data.units is None or is_consistent(p, data.units) for p in programs]
     hall.update([p for p, k in zip(programs, keep) if k],
-                [constraints.complexity(p) for p, k in zip(programs, keep) if k], state.losses[np.array(keep)])
+                [constraints.complexity(p) for p, k in zip(programs, keep) if k], np.asarray(losses)[np.array(keep)])
 
 
-def _migrants(states, hall, options, rng) -> list[list[Program]]:
-    """Per island: copies of hall-of-fame front members and of other islands' best members."""
+def _migrants(states, hall, options, rng, from_siblings=()) -> list[list[Program]]:
+    """Per island: copies of hall-of-fame front members, of other islands' best members and of siblings'."""
     front = [program for _, _, program in hall.front()]
     bests = [unpack(s)[int(np.argmin(s.losses))] for s in states]
     out = []
@@ -131,8 +161,32 @@ def _migrants(states, hall, options, rng) -> list[list[Program]]:
         n_other = rng.binomial(options.population_size, options.migration_fraction)
         if others and n_other:
             chosen += [others[k] for k in rng.integers(len(others), size=n_other)]
+        n_sibling = rng.binomial(options.population_size, options.migration_fraction_sibling) if from_siblings else 0
+        if n_sibling:
+            chosen += [from_siblings[k] for k in rng.integers(len(from_siblings), size=n_sibling)]
         out.append(chosen)
     return out
+
+
+class _SiblingMigrants:
+    """Publishes this search's front each round and refits the siblings' fronts to this search's data."""
+
+    def __init__(self, siblings: SiblingExchange, name: str, rows: SearchData, options: SearchOptions):
+        self.siblings, self.name, self.options, self.rows = siblings, name, options, rows
+        self.fitted: dict[bytes, Program | None] = {}  # by structure and constants: fronts change slowly
+
+    def exchange(self, hall: HallOfFame, round_: int, constraints: Constraints) -> list[Program]:
+        self.siblings.publish(self.name, round_, [program for _, _, program in hall.front()])
+        return [p for p in map(self._fit, self.siblings.siblings_front(self.name, round_))
+                if p is not None and constraints.allows(p)]
+
+    def _fit(self, program: Program) -> Program | None:
+        key = program.structure_key() + program.values.tobytes()
+        if key not in self.fitted:
+            fitted, loss = fit_constants(program, self.rows.XT, self.rows.y, self.rows.weights,
+                                         self.options.optimizer_iterations)
+            self.fitted[key] = fitted if np.isfinite(loss) else None
+        return self.fitted[key]
 
 
 def _stop_reason(options: SearchOptions, clock: float, evaluations: int, best: float) -> str:

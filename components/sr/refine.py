@@ -1,0 +1,50 @@
+"""Structural local search around the hall of fame's front, with constants fitted.
+
+Evolution keeps a new form only if each step on the way is about as good; some true forms sit two
+edits from a near miss. r (r + c)^2 is one: from (r + c)^3 it needs the cube written as (r + c)(r + c)^2
+(a neutral step) and then one factor's shift deleted. Each front member's neighbourhood (every single
+deletion, also after writing one power as a product) is small, so the search tries all of it every
+few rounds: deterministic, and a few hundred constant fits, where evolution may need many rounds of luck.
+"""
+import numpy as np
+
+from symdistill.components.sr import mutate
+from symdistill.components.sr.constants import fit_constants
+from symdistill.components.sr.constraints import Constraints
+from symdistill.components.sr.program import Program
+
+
+def neighbourhood(program: Program, grammar: mutate.Grammar) -> list[Program]:
+    """Every single deletion of ``program``, and of each of its powers written as a product."""
+    out = mutate.deletions(program)
+    for i in mutate.power_nodes(program):
+        expanded = mutate.expand_power_at(program, int(i), grammar)
+        if expanded is not None:
+            out += mutate.deletions(expanded)
+    return out
+
+
+class Refiner:
+    """Fits the neighbourhoods of front members on fixed rows, each member and each structure once."""
+
+    def __init__(self, grammar: mutate.Grammar, constraints: Constraints, XT, y, weights, iterations: int):
+        self.grammar, self.constraints = grammar, constraints
+        self.XT, self.y, self.weights, self.iterations = XT, y, weights, iterations
+        self.expanded: set[bytes] = set()  # members whose neighbourhood was fitted
+        self.tried: set[bytes] = set()  # structures fitted: once each
+
+    def neighbours(self, front: list[Program]) -> list[Program]:
+        """Fitted, allowed neighbours of members not refined before, of structures not tried before."""
+        out = []
+        for program in front:
+            key = program.structure_key() + program.values.tobytes()
+            if key in self.expanded:
+                continue
+            self.expanded.add(key)
+            for neighbour in map(mutate.fold_constants, neighbourhood(program, self.grammar)):
+                if neighbour.structure_key() not in self.tried and self.constraints.allows(neighbour):
+                    self.tried.add(neighbour.structure_key())
+                    fitted, loss = fit_constants(neighbour, self.XT, self.y, self.weights, self.iterations)
+                    if np.isfinite(loss):
+                        out.append(fitted)
+        return out
