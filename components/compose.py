@@ -79,7 +79,9 @@ def sympy_model(composition: Composition, simplify: bool = True) -> dict[str, sy
 
     When the node expression is affine in the summed messages (as Newton's law is), the sums are pulled
     out into one: target_i = Σ_j pair_term + rest, with pair_term = Σ_k ∂node/∂S_k · edge_k simplified,
-    so the law between one pair of bodies reads as one expression.
+    so the law between one pair of bodies reads as one expression. Constant message offsets are summed
+    on their own (Σ_j c): with a fixed number of partners they cancel against the node's constant,
+    which the data cannot tell apart, and the pair term stays the law.
     """
     j, n = sympy.Symbol("j", integer=True), sympy.Symbol("N", integer=True)
     names = pair_symbols(composition.edge_features)
@@ -90,14 +92,20 @@ def sympy_model(composition: Composition, simplify: bool = True) -> dict[str, sy
         expr = to_sympy(program, list(composition.node_features))
         slopes = {k: sympy.diff(expr, s) for k, s in sums.items()}
         if all(not slope.free_symbols & set(sums.values()) for slope in slopes.values()):
-            pair = sum((slopes[k] * edges[k] for k in edges), sympy.Integer(0))
+            offset = sum((slopes[k] * _constant_term(edges[k]) for k in edges), sympy.Integer(0))
+            pair = sum((slopes[k] * edges[k] for k in edges), sympy.Integer(0)) - offset
             rest = expr.xreplace({s: 0 for s in sums.values()})
             pair, rest = (_tidy(pair), sympy.simplify(rest)) if simplify else (pair, rest)
-            out[name] = sympy.Sum(pair, (j, 1, n)) + rest
+            out[name] = sympy.Sum(pair, (j, 1, n)) + (sympy.Sum(offset, (j, 1, n)) if offset != 0 else 0) + rest
         else:
             expr = sympy.simplify(expr) if simplify else expr
             out[name] = expr.xreplace({sums[k]: sympy.Sum(edges[k], (j, 1, n)) for k in edges})
     return out
+
+
+def _constant_term(expr: sympy.Expr) -> sympy.Expr:
+    """The additive constant of an expression's top-level sum (0 if none)."""
+    return sum((term for term in sympy.Add.make_args(expr) if not term.free_symbols), sympy.Integer(0))
 
 
 def _tidy(expr: sympy.Expr) -> sympy.Expr:

@@ -114,3 +114,23 @@ def test_a_given_expression_is_parsed_without_evaluation_and_hostile_text_is_ref
                              ("dx +", "cannot parse")):
         with pytest.raises(ComposeError, match=message):
             _given("edge_message0", hostile, EDGE)
+
+
+def test_message_offsets_are_summed_apart_so_the_pair_term_is_the_law():
+    """Offsets c in the messages and a node constant b: only b + (N - 1) c is identifiable with N bodies."""
+    dx, dy, r, mass_j = sympy.symbols("dx dy r mass_j", real=True)
+    s0, s1, m = sympy.symbols("sum_message0 sum_message1 mass", real=True)
+    composition = Composition({0: from_sympy(-mass_j * dx / r ** 3 + sympy.Rational(1, 4), EDGE),
+                               1: from_sympy(-mass_j * dy / r ** 3 - 1, EDGE)},
+                              {"acc_x": from_sympy(2 * s0 - sympy.Rational(1, 2), NODE),
+                               "acc_y": from_sympy(s1 + 2, NODE)}, EDGE, NODE)
+    model = sympy_model(composition)
+    pair_dx, pair_dy, r_ij, j_mass = sympy.symbols("dx_ij dy_ij r_ij mass_j", real=True)
+    for output, law, offset, constant in (("acc_x", -2 * j_mass * pair_dx / r_ij ** 3, 0.5, -0.5),
+                                         ("acc_y", -j_mass * pair_dy / r_ij ** 3, -1, 2)):
+        sums = [t for t in sympy.Add.make_args(model[output]) if isinstance(t, sympy.Sum)]
+        rest = [t for t in sympy.Add.make_args(model[output]) if not isinstance(t, sympy.Sum)]
+        pair = [s.args[0] for s in sums if s.args[0].free_symbols]
+        assert len(pair) == 1 and sympy.simplify(pair[0] - law) == 0, model[output]
+        assert [float(s.args[0]) for s in sums if not s.args[0].free_symbols] == [offset]
+        assert [float(t) for t in rest] == [constant]
