@@ -85,12 +85,8 @@ def search_function(function: FunctionData, *, seed: int, executor=None, progres
     With ``siblings`` (see ``sibling_exchanges``), every function in it must be searched concurrently.
     """
     estimator = SymbolicRegressor(random_state=seed, **options)
-    try:
-        estimator.fit(function.X, function.y, feature_names=list(function.feature_names), executor=executor,
-                      progress=progress, siblings=siblings, sibling_name=function.name)
-    finally:
-        if siblings is not None:  # also when the fit fails, so the siblings do not wait for it
-            siblings.finish(function.name)
+    estimator.fit(function.X, function.y, feature_names=list(function.feature_names), executor=executor,
+                  progress=progress, siblings=siblings, sibling_name=function.name)
     front = estimator.pareto_front_
     return FunctionFront(function.name, function.feature_names, front["complexity"].to_numpy(),
                          front["loss"].to_numpy(), front["score"].to_numpy(), tuple(front["expression"]),

@@ -110,6 +110,16 @@ class SymbolicRegressor:
         siblings : a ``SiblingExchange`` shared with concurrent fits on the same features, which this fit
             (called ``sibling_name`` there) trades fronts with each round.
         """
+        try:
+            self._fit(X, y, sample_weight, feature_names, units, y_units, X_val, y_val, initial_guesses,
+                      resume_from, executor, progress, siblings, sibling_name)
+        finally:
+            if siblings is not None:  # also when the fit fails, so its siblings do not wait for it
+                siblings.finish(sibling_name)
+        return self
+
+    def _fit(self, X, y, sample_weight, feature_names, units, y_units, X_val, y_val, initial_guesses, resume_from,
+             executor, progress, siblings, sibling_name):
         options = self._resolve_options()
         X, y = _check_data(X, y)
         weights = None if sample_weight is None else _check_weights(sample_weight, len(y))
@@ -141,7 +151,6 @@ class SymbolicRegressor:
                          "seconds": result.seconds, "stopped_by": result.stopped_by}
         self.y_units_ = y_units
         self.checkpoint_ = checkpoint_to_dict(result.checkpoint)
-        return self
 
     def _program(self, index) -> Program:
         if not hasattr(self, "program_"):

@@ -25,26 +25,32 @@ def neighbourhood(program: Program, grammar: mutate.Grammar) -> list[Program]:
 
 
 class Refiner:
-    """Fits the neighbourhoods of front members on fixed rows, each member and each structure once."""
+    """Fits the neighbourhoods of front members on fixed rows.
+
+    Fits are remembered by the program they start from, so a front that changed little costs little;
+    the answer does not depend on what was fitted before, which keeps a resumed search exact.
+    """
 
     def __init__(self, grammar: mutate.Grammar, constraints: Constraints, XT, y, weights, iterations: int):
         self.grammar, self.constraints = grammar, constraints
         self.XT, self.y, self.weights, self.iterations = XT, y, weights, iterations
-        self.expanded: set[bytes] = set()  # members whose neighbourhood was fitted
-        self.tried: set[bytes] = set()  # structures fitted: once each
+        self.fitted: dict[bytes, Program | None] = {}
 
     def neighbours(self, front: list[Program]) -> list[Program]:
-        """Fitted, allowed neighbours of members not refined before, of structures not tried before."""
+        """Every allowed neighbour of every front member, constants fitted."""
         out = []
         for program in front:
-            key = program.structure_key() + program.values.tobytes()
-            if key in self.expanded:
-                continue
-            self.expanded.add(key)
             for neighbour in map(mutate.fold_constants, neighbourhood(program, self.grammar)):
-                if neighbour.structure_key() not in self.tried and self.constraints.allows(neighbour):
-                    self.tried.add(neighbour.structure_key())
-                    fitted, loss = fit_constants(neighbour, self.XT, self.y, self.weights, self.iterations)
-                    if np.isfinite(loss):
-                        out.append(fitted)
+                fitted = self._fit(neighbour)
+                if fitted is not None:
+                    out.append(fitted)
         return out
+
+    def _fit(self, program: Program) -> Program | None:
+        key = program.structure_key() + program.values.tobytes()
+        if key not in self.fitted:
+            self.fitted[key] = None
+            if self.constraints.allows(program):
+                fitted, loss = fit_constants(program, self.XT, self.y, self.weights, self.iterations)
+                self.fitted[key] = fitted if np.isfinite(loss) else None
+        return self.fitted[key]

@@ -116,16 +116,19 @@ def _run_search(data, options, seed, executor, progress, checkpoint, initial_gue
         evaluations += sum(n for _, n in outcomes)
         for state in states:
             _remember(hall, state, constraints, data)
-        if options.refine_every and (rounds % options.refine_every == 0 or rounds == options.n_iterations):
-            _offer(hall, refiner.neighbours([program for _, _, program in hall.front()]), constraints, data, options)
+        if options.refine_every and rounds % options.refine_every == 0:
+            _refine(hall, refiner, constraints, data, options)
         best = min((loss for _, loss, _ in hall.front()), default=np.inf)
         if progress is not None:
             progress(rounds, evaluations, best)
         stopped_by = _stop_reason(options, clock, evaluations, best)
         if stopped_by:
             break
-    front = _polish(hall, data, options, constraints, np.random.default_rng([seed, 11]))
     checkpoint = Checkpoint(states, dict(hall.entries), rounds, evaluations)
+    final = HallOfFame(dict(hall.entries))  # refined once more if the last round was not; not in the checkpoint
+    if options.refine_every and rounds % options.refine_every:
+        _refine(final, refiner, constraints, data, options)
+    front = _polish(final, data, options, constraints, np.random.default_rng([seed, 11]))
     return SearchResult(front, evaluations, rounds, time.perf_counter() - clock, stopped_by or "iterations",
                         checkpoint)
 
@@ -133,6 +136,10 @@ def _run_search(data, options, seed, executor, progress, checkpoint, initial_gue
 def _remember(hall: HallOfFame, state: IslandState, constraints: Constraints, data: SearchData) -> None:
     """Add an island's members to the hall; with units, only dimensionally consistent ones."""
     _update_consistent(hall, unpack(state), state.losses, constraints, data)
+
+
+def _refine(hall: HallOfFame, refiner: Refiner, constraints, data: SearchData, options: SearchOptions) -> None:
+    _offer(hall, refiner.neighbours([program for _, _, program in hall.front()]), constraints, data, options)
 
 
 def _offer(hall: HallOfFame, programs: list[Program], constraints, data: SearchData, options: SearchOptions) -> None:
