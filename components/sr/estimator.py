@@ -14,6 +14,7 @@ from symdistill.components.sr.island import make_data, losses_of
 from symdistill.components.sr.options import OptionsError, SearchOptions
 from symdistill.components.sr.program import Program
 from symdistill.components.sr.search import run_search
+from symdistill.components.sr.siblings import finishing
 from symdistill.components.sr.selection import scores, select
 from symdistill.components.sr.units import UnitSpec, describe, dimension_of
 
@@ -110,26 +111,17 @@ class SymbolicRegressor:
         siblings : a ``SiblingExchange`` shared with concurrent fits on the same features, which this fit
             (called ``sibling_name`` there) trades fronts with each round.
         """
-        try:
-            self._fit(X, y, sample_weight, feature_names, units, y_units, X_val, y_val, initial_guesses,
-                      resume_from, executor, progress, siblings, sibling_name)
-        finally:
-            if siblings is not None:  # also when the fit fails, so its siblings do not wait for it
-                siblings.finish(sibling_name)
-        return self
-
-    def _fit(self, X, y, sample_weight, feature_names, units, y_units, X_val, y_val, initial_guesses, resume_from,
-             executor, progress, siblings, sibling_name):
-        options = self._resolve_options()
-        X, y = _check_data(X, y)
-        weights = None if sample_weight is None else _check_weights(sample_weight, len(y))
-        names = _feature_names(feature_names, X.shape[1])
-        spec = _unit_spec(units, y_units, X.shape[1], self.free_constants)
-        data = make_data(np.ascontiguousarray(X.T), y, weights, options, spec)
-        guesses = [from_sympy(expr, names) for expr in (initial_guesses or [])]
-        checkpoint = None if resume_from is None else checkpoint_from_dict(resume_from, X.shape[1])
-        result = run_search(data, options, int(self.random_state), executor=executor, progress=progress,
-                            checkpoint=checkpoint, initial_guesses=guesses, siblings=siblings, name=sibling_name)
+        with finishing(siblings, sibling_name):  # also when the fit fails early, so no sibling waits for it
+            options = self._resolve_options()
+            X, y = _check_data(X, y)
+            weights = None if sample_weight is None else _check_weights(sample_weight, len(y))
+            names = _feature_names(feature_names, X.shape[1])
+            spec = _unit_spec(units, y_units, X.shape[1], self.free_constants)
+            data = make_data(np.ascontiguousarray(X.T), y, weights, options, spec)
+            guesses = [from_sympy(expr, names) for expr in (initial_guesses or [])]
+            checkpoint = None if resume_from is None else checkpoint_from_dict(resume_from, X.shape[1])
+            result = run_search(data, options, int(self.random_state), executor=executor, progress=progress,
+                                checkpoint=checkpoint, initial_guesses=guesses, siblings=siblings, name=sibling_name)
         if not result.front:
             raise RuntimeError("the search found no valid expression; widen the operators or check the data")
         self.n_features_in_, self.feature_names_in_ = X.shape[1], np.array(names, dtype=object)
@@ -151,6 +143,7 @@ class SymbolicRegressor:
                          "seconds": result.seconds, "stopped_by": result.stopped_by}
         self.y_units_ = y_units
         self.checkpoint_ = checkpoint_to_dict(result.checkpoint)
+        return self
 
     def _program(self, index) -> Program:
         if not hasattr(self, "program_"):

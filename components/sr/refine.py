@@ -41,12 +41,13 @@ class Refiner:
         out = []
         for program in front:
             for neighbour in map(mutate.fold_constants, neighbourhood(program, self.grammar)):
-                fitted = self._fit(neighbour)
+                fitted = self.fit(neighbour)
                 if fitted is not None:
                     out.append(fitted)
         return out
 
-    def _fit(self, program: Program) -> Program | None:
+    def fit(self, program: Program) -> Program | None:
+        """``program`` with constants fitted on the rows, or None if not allowed or the fit is not finite."""
         key = program.structure_key() + program.values.tobytes()
         if key not in self.fitted:
             self.fitted[key] = None

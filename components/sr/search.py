@@ -19,7 +19,7 @@ from symdistill.components.sr.options import SearchOptions
 from symdistill.components.sr.program import Program
 from symdistill.components.sr.refine import Refiner
 from symdistill.components.sr.selection import pareto_front
-from symdistill.components.sr.siblings import SiblingExchange
+from symdistill.components.sr.siblings import SiblingExchange, finishing
 from symdistill.components.sr.units import is_consistent
 
 
@@ -74,11 +74,8 @@ def run_search(data: SearchData, options: SearchOptions, seed: int, executor=Non
     ends as an uninterrupted search would. ``initial_guesses`` join every island's first population.
     With ``siblings``, this search (called ``name`` there) trades fronts with the other searches in it.
     """
-    try:
+    with finishing(siblings, name):
         return _run_search(data, options, seed, executor, progress, checkpoint, initial_guesses, siblings, name)
-    finally:
-        if siblings is not None:  # also on error, so the siblings do not wait for this search
-            siblings.finish(name)
 
 
 def _run_search(data, options, seed, executor, progress, checkpoint, initial_guesses, siblings, name):
@@ -99,10 +96,10 @@ def _run_search(data, options, seed, executor, progress, checkpoint, initial_gue
     rows = subsample(data, options.optimizer_rows, np.random.default_rng([seed, 13]))
     refiner = Refiner(grammar_of(options, data.XT.shape[0]), constraints, rows.XT, rows.y, rows.weights,
                       options.optimizer_iterations)
-    sibling_migrants = None if siblings is None else _SiblingMigrants(siblings, name, rows, options)
+    sibling_migrants = None if siblings is None else _SiblingMigrants(siblings, name, refiner)
     stopped_by, rounds = "", first_round - 1
     for rounds in range(first_round, options.n_iterations + 1):
-        from_siblings = [] if sibling_migrants is None else sibling_migrants.exchange(hall, rounds - 1, constraints)
+        from_siblings = [] if sibling_migrants is None else sibling_migrants.exchange(hall, rounds - 1)
         if from_siblings:  # the hall remembers them even if no island keeps them
             _offer(hall, from_siblings, constraints, data, options)
         migrants = _migrants(states, hall, options, np.random.default_rng([seed, rounds, 7]), from_siblings)
@@ -176,24 +173,14 @@ def _migrants(states, hall, options, rng, from_siblings=()) -> list[list[Program
 
 
 class _SiblingMigrants:
-    """Publishes this search's front each round and refits the siblings' fronts to this search's data."""
+    """Publishes this search's front each round; the siblings' fronts come back fitted to this search's data."""
 
-    def __init__(self, siblings: SiblingExchange, name: str, rows: SearchData, options: SearchOptions):
-        self.siblings, self.name, self.options, self.rows = siblings, name, options, rows
-        self.fitted: dict[bytes, Program | None] = {}  # by structure and constants: fronts change slowly
+    def __init__(self, siblings: SiblingExchange, name: str, refiner: Refiner):
+        self.siblings, self.name, self.refiner = siblings, name, refiner  # the refiner's memoised fit
 
-    def exchange(self, hall: HallOfFame, round_: int, constraints: Constraints) -> list[Program]:
+    def exchange(self, hall: HallOfFame, round_: int) -> list[Program]:
         self.siblings.publish(self.name, round_, [program for _, _, program in hall.front()])
-        return [p for p in map(self._fit, self.siblings.siblings_front(self.name, round_))
-                if p is not None and constraints.allows(p)]
-
-    def _fit(self, program: Program) -> Program | None:
-        key = program.structure_key() + program.values.tobytes()
-        if key not in self.fitted:
-            fitted, loss = fit_constants(program, self.rows.XT, self.rows.y, self.rows.weights,
-                                         self.options.optimizer_iterations)
-            self.fitted[key] = fitted if np.isfinite(loss) else None
-        return self.fitted[key]
+        return [p for p in map(self.refiner.fit, self.siblings.siblings_front(self.name, round_)) if p is not None]
 
 
 def _stop_reason(options: SearchOptions, clock: float, evaluations: int, best: float) -> str:

@@ -11,6 +11,7 @@ needed, so the result does not depend on thread or worker timing. All siblings m
 (one thread each), and each must call ``finish`` when it ends, also on error, or the others would wait.
 """
 import threading
+from contextlib import contextmanager
 
 from symdistill.components.sr.program import Program
 
@@ -60,3 +61,13 @@ class SiblingExchange:
         if name not in self._fronts:
             raise KeyError(f"{name!r} is not one of the siblings {list(self._fronts)}")
         return self._fronts[name]
+
+
+@contextmanager
+def finishing(siblings: SiblingExchange | None, name: str):
+    """Calls ``siblings.finish(name)`` when the block ends, also on error, so no sibling waits for it."""
+    try:
+        yield
+    finally:
+        if siblings is not None:
+            siblings.finish(name)
