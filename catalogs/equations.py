@@ -14,7 +14,8 @@ from pathlib import Path
 
 CATALOG_ENV = "SYMDISTILL_CATALOG"
 DEFAULT_CATALOG = "symdistill-catalog.sqlite"  # in the working directory
-STATUSES = ("candidate", "accepted", "rejected")
+# failed_validation: the run's equation is less accurate than its network in distribution; never a candidate
+STATUSES = ("candidate", "accepted", "rejected", "failed_validation")
 ENTRY_FIELDS = ("id", "run_key", "experiment", "function", "kind", "program", "expression", "latex", "units",
                 "metrics", "lineage", "config", "versions", "created", "status")
 JSON_FIELDS = ("program", "units", "metrics", "lineage", "config", "versions")
@@ -27,7 +28,8 @@ CREATE TABLE IF NOT EXISTS entries (
     program TEXT NOT NULL, expression TEXT NOT NULL, latex TEXT NOT NULL, units TEXT NOT NULL,
     metrics TEXT NOT NULL, lineage TEXT NOT NULL, config TEXT NOT NULL, versions TEXT NOT NULL,
     created TEXT NOT NULL,
-    status TEXT NOT NULL DEFAULT 'candidate' CHECK (status IN ('candidate', 'accepted', 'rejected')));
+    status TEXT NOT NULL DEFAULT 'candidate'
+        CHECK (status IN ('candidate', 'accepted', 'rejected', 'failed_validation')));
 CREATE TABLE IF NOT EXISTS tags (
     entry_id TEXT NOT NULL REFERENCES entries(id) ON DELETE CASCADE, tag TEXT NOT NULL,
     PRIMARY KEY (entry_id, tag));
@@ -58,6 +60,29 @@ class EquationCatalog:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as db:
             db.executescript(_SCHEMA)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Catalogs written before the failed_validation status: rebuild the table with the new CHECK."""
+        with self._connect() as db:
+            sql = db.execute("SELECT sql FROM sqlite_master WHERE name = 'entries'").fetchone()["sql"]
+        if "failed_validation" in sql:
+            return
+        # SQLite's recipe for changing a CHECK: a new table, copy, drop, rename; foreign keys off
+        # (outside the transaction) so dropping the old table does not cascade to the tags
+        with self._connect() as db:
+            db.execute("PRAGMA foreign_keys=OFF")
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                db.execute(_SCHEMA.split(";")[0].replace("IF NOT EXISTS entries", "entries_migrated"))
+                db.execute(f"INSERT INTO entries_migrated SELECT {', '.join(ENTRY_FIELDS)} FROM entries")
+                db.execute("DROP TABLE entries")
+                db.execute("ALTER TABLE entries_migrated RENAME TO entries")
+                db.execute("CREATE INDEX IF NOT EXISTS entries_by_experiment ON entries (experiment, created)")
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:

@@ -42,7 +42,8 @@ def write_report(store: ArtifactStore, experiment: dict, refs: dict[str, Artifac
              _table([("run key", refs["validate_ood"].key), ("config file", provenance["validate_ood"].get("config_file")),
                      ("finished", provenance["validate_ood"].get("finished")),
                      ("report written", datetime.now(timezone.utc).isoformat(timespec="seconds")),
-                     ("catalog entries", ", ".join(entry_ids or []) or "not catalogued")])]
+                     ("catalog entries", ", ".join(entry_ids or []) or "not catalogued")]),
+             _verdict(provenance["validate_ood"]["figures"].get("verdict"))]
     data_stage = next(iter(refs))
     parts += ["<h2>Data</h2>", _data_summary(store, refs[data_stage])]
     parts += ["<h2>Surrogate</h2>", _figures(store, refs["train_surrogate"]),
@@ -53,7 +54,8 @@ def write_report(store: ArtifactStore, experiment: dict, refs: dict[str, Artifac
                       ("message–force R² (top components)", capture.get("message_force_r2", "no true force known"))])]
     parts += ["<h2>Symbolic search</h2>", _figures(store, refs["search"]),
               "<p>★ the search's own pick (PySR's rule); ✓ the expression compose chose.</p>",
-              _fronts(store, refs["search"], provenance["compose"]["figures"].get("selected_complexity", {}))]
+              _fronts(store, refs["search"], provenance["compose"]["figures"].get("selected_complexity", {})),
+              _choices(provenance["compose"]["figures"])]
     parts += ["<h2>Discovered equation</h2>", _equation(store, refs["refit"]),
               _table([(k, v) for k, v in provenance["refit"]["figures"].items() if k != "expressions"])]
     parts += ["<h2>Out-of-distribution validation</h2>", _figures(store, refs["validate_ood"]),
@@ -135,8 +137,27 @@ def _equation(store: ArtifactStore, ref: ArtifactRef) -> str:
             + _e("\n".join(latex)) + "</pre>")
 
 
+def _verdict(verdict: dict | None) -> str:
+    if not verdict:
+        return ""
+    title = "Validated" if verdict["status"] == "validated" else "Not a discovery"
+    return f"<p class='verdict {_e(verdict['status'])}'><strong>{title}:</strong> {_e(verdict['reason'])}</p>"
+
+
+def _choices(compose: dict) -> str:
+    """Each function's candidates with their held-out losses: why compose chose what it chose."""
+    parts = [f"<p>Selection: {_e(compose.get('selection_rule', 'PySR best rule'))}.</p>"]
+    for function, rows in compose.get("candidates", {}).items():
+        parts.append(f"<h3>{_e(function)}</h3>" + _table(
+            [(r["complexity"], r["search_loss"], r["held_out_loss"] if r["held_out_loss"] is not None
+              else r.get("undefined", "undefined"), r["held_out_standard_error"], "✓" if r["chosen"] else "")
+             for r in rows], ["complexity", "search loss", "held-out loss", "standard error", "chosen"]))
+    return "".join(parts)
+
+
 def _ood_table(figures: dict) -> str:
-    rows = [(model, split, values["mae"], values["relative_mae"], figures.get("n_graphs", {}).get(split))
+    rows = [(model, split, values["mae"], values["relative_mae"] if values["relative_mae"] is not None
+             else values.get("undefined"), figures.get("n_graphs", {}).get(split))
             for model, by_split in figures["errors"].items() for split, values in by_split.items()]
     rule = figures.get("ood_rule")
     return (_table(rows, ["model", "split", "MAE", "relative MAE", "graphs"])

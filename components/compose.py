@@ -15,6 +15,7 @@ import torch
 from symdistill.components.search import SUM_PREFIX
 from symdistill.components.sr import Program
 from symdistill.components.sr.export import ProgramModule, to_numpy, to_sympy
+from symdistill.components.sr.snap import snap_expression
 from symdistill.components.train_surrogate import GraphSet
 
 
@@ -85,11 +86,12 @@ def sympy_model(composition: Composition, simplify: bool = True) -> dict[str, sy
     """
     j, n = sympy.Symbol("j", integer=True), sympy.Symbol("N", integer=True)
     names = pair_symbols(composition.edge_features)
-    edges = {k: to_sympy(program, names) for k, program in composition.edge.items()}
+    # snapped constants (exact doubles of simple numbers) print as those numbers
+    edges = {k: snap_expression(to_sympy(program, names)) for k, program in composition.edge.items()}
     sums = {k: sympy.Symbol(f"{SUM_PREFIX}{k}", real=True) for k in edges}
     out = {}
     for name, program in composition.node.items():
-        expr = to_sympy(program, list(composition.node_features))
+        expr = snap_expression(to_sympy(program, list(composition.node_features)))
         slopes = {k: sympy.diff(expr, s) for k, s in sums.items()}
         if all(not slope.free_symbols & set(sums.values()) for slope in slopes.values()):
             offset = sum((slopes[k] * _constant_term(edges[k]) for k in edges), sympy.Integer(0))
@@ -208,36 +210,27 @@ def numpy_model(composition: Composition, latent: np.ndarray | None = None):
     return predict
 
 
-def prediction_errors(predicted: np.ndarray, target: np.ndarray) -> dict[str, float]:
-    mae = float(np.abs(predicted - target).mean())
-    return {"mae": mae, "relative_mae": mae / float(np.abs(target).mean())}
+def prediction_errors(predicted: np.ndarray, target: np.ndarray) -> dict:
+    """MAE and relative MAE of predictions [graph, body, output]; never NaN.
 
-
-def refit(model: ComposedModel, graphs: GraphSet, iterations: int = 200) -> dict[str, float]:
-    """Fit every constant (and latent parameter) to ``graphs``' true targets by L-BFGS on the squared error.
-
-    Returns the errors before and after; the constants are kept only if the error went down.
+    When a metric is not defined, it is None and ``undefined`` names the cause: which predictions are
+    not finite (how many, the first frame, body and output), or a target whose mean |value| is 0.
     """
-    target = torch.as_tensor(graphs.target, dtype=torch.float64)
-    with torch.no_grad():
-        before = prediction_errors(model(graphs).numpy(), graphs.target)
-    saved = [p.detach().clone() for p in model.parameters()]
-    optimizer = torch.optim.LBFGS([p for p in model.parameters() if p.numel()], max_iter=iterations,
-                                  tolerance_grad=1e-12, tolerance_change=1e-15, line_search_fn="strong_wolfe")
+    predicted, target = np.asarray(predicted, dtype=float), np.asarray(target, dtype=float)
+    bad = ~np.isfinite(predicted)
+    if bad.any():
+        first = tuple(int(i) for i in np.argwhere(bad)[0])
+        where = ", ".join(f"{name} {index}" for name, index in zip(("frame", "body", "output"), first))
+        return {"mae": None, "relative_mae": None,
+                "undefined": f"{int(bad.sum())} of {bad.size} predictions are not finite (first: {where}); "
+                             f"the expression divides by zero or leaves its domain there"}
+    mae = float(np.abs(predicted - target).mean())
+    scale = float(np.abs(target).mean())
+    if scale == 0:
+        return {"mae": mae, "relative_mae": None, "undefined": "relative MAE: the target's mean |value| is 0"}
+    return {"mae": mae, "relative_mae": mae / scale}
 
-    def closure():
-        optimizer.zero_grad()
-        loss = ((model(graphs) - target) ** 2).mean()
-        if torch.isfinite(loss):
-            loss.backward()
-        return loss
-    if any(p.numel() for p in model.parameters()):
-        optimizer.step(closure)
-    with torch.no_grad():
-        after = prediction_errors(model(graphs).numpy(), graphs.target)
-        if not np.isfinite(after["mae"]) or after["mae"] > before["mae"]:
-            for parameter, value in zip(model.parameters(), saved):
-                parameter.copy_(value)
-            after = before
-    return {"mae_before": before["mae"], "relative_mae_before": before["relative_mae"],
-            "mae_after": after["mae"], "relative_mae_after": after["relative_mae"]}
+
+def finite_frames(predicted: np.ndarray) -> np.ndarray:
+    """Boolean [graph]: frames where every prediction is finite."""
+    return np.isfinite(np.asarray(predicted)).reshape(len(predicted), -1).all(axis=1)

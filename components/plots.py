@@ -72,11 +72,12 @@ def pareto_fronts(fronts) -> np.ndarray:
 
 def ood_errors(table: dict[str, dict[str, float]]) -> np.ndarray:
     """Grouped bars: relative error of each model in and out of distribution."""
-    splits = list(next(iter(table.values())))
+    splits = list(dict.fromkeys(s for errors in table.values() for s in errors))
     figure, axis = plt.subplots(figsize=(4.5, 3.2))
     width = 0.8 / len(table)
     for n, (model, errors) in enumerate(table.items()):
-        axis.bar(np.arange(len(splits)) + n * width, [errors[s] for s in splits], width, label=model)
+        # an undefined error (named in the stage's summary) has no bar
+        axis.bar(np.arange(len(splits)) + n * width, [errors.get(s, np.nan) for s in splits], width, label=model)
     axis.set_xticks(np.arange(len(splits)) + width * (len(table) - 1) / 2, splits)
     axis.set_yscale("log")
     axis.set_ylabel("relative MAE")

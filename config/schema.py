@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 FORCE_LAWS = ("r2", "r1", "spring", "damped", "charge", "discontinuous")
 DATA_STAGES = ("simulate", "ingest")
+DEFAULT_UNARY_OPERATORS = ("square", "sqrt", "exp", "log", "sin", "cos")
 
 _UNITS = pint.UnitRegistry()
 
@@ -99,7 +100,7 @@ class TrainSurrogateConfig(Section):
     hidden: int = Field(128, ge=1, description="Units per hidden layer of the edge and node MLPs.")
     layers: int = Field(3, ge=1, description="Hidden layers per MLP.")
     edge_features: list[Literal["dx", "r", "dv", "v", "properties", "sender_properties"]] = Field(
-        default_factory=lambda: ["dx", "r", "properties"],
+        default_factory=lambda: ["dx", "r", "dv", "properties"],
         description="Edge inputs: dx (receiver - sender), r, dv, v (both velocities), properties (both bodies'), "
                     "sender_properties (the sender's only: the receiver's reach the node model, so messages "
                     "cannot carry a receiver-dependent scale that the node undoes).")
@@ -145,7 +146,9 @@ class SearchConfig(Section):
 
     binary_operators: list[str] = Field(default_factory=lambda: ["add", "sub", "mul", "div"],
                                         description="Binary operator names of the SR engine.")
-    unary_operators: list[str] = Field(default_factory=list, description="Unary operator names, e.g. inv, square.")
+    # What physics laws commonly need, so a user need not guess the answer's operators (cost: the discovery matrix).
+    unary_operators: list[str] = Field(default_factory=lambda: list(DEFAULT_UNARY_OPERATORS),
+                                       description="Unary operator names of the SR engine.")
     max_size: int = Field(20, ge=3, le=60, description="Largest expression complexity.")
     n_islands: int = Field(8, ge=1, description="Islands per function.")
     population_size: int = Field(40, ge=4, description="Members per island.")
@@ -162,11 +165,12 @@ class SearchConfig(Section):
 
 
 class ComposeConfig(Section):
-    """Picking one expression per function and composing them into one model."""
+    """Composing one expression per function into one model.
 
-    selection: Literal["best", "accuracy"] = Field("best", description="PySR's best-score rule, or the lowest loss.")
-    loss_tolerance: float = Field(1.5, ge=1, description="best: the highest score among expressions whose loss is "
-                                                         "at most this many times the lowest (PySR: 1.5).")
+    Each function's expression is chosen by the same rule in every experiment: the composed model's
+    held-out loss with the one-standard-error rule (components/evidence.py); there is no window to tune.
+    """
+
     complexity: dict[str, int] = Field(default_factory=dict,
                                        description="Pin a function's expression by complexity: {function = size}.")
     expressions: dict[str, str] = Field(default_factory=dict, description="Give a function's expression yourself, "

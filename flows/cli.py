@@ -113,7 +113,20 @@ def cmd_run(args) -> int:
     ran = [s for s, r in result["stages"].items() if r["ran"]]
     print(f"{result['experiment']}: {len(ran)} stage(s) computed, {len(result['stages']) - len(ran)} cached; "
           f"store {result['store']}; {time.perf_counter() - clock:.1f} s")
+    print_verdict(store, result["stages"])
     return 0
+
+
+def print_verdict(store: Path, stages: dict) -> None:
+    """The run's last line: whether the equation is a discovery (at least as accurate as the network)."""
+    from symdistill.catalogs import ArtifactRef, ArtifactStore
+
+    if "validate_ood" not in stages:
+        return
+    figures = ArtifactStore(store).provenance(ArtifactRef("validate_ood", stages["validate_ood"]["key"]))["figures"]
+    verdict = figures.get("verdict")
+    if verdict:
+        print(("VALIDATED: " if verdict["status"] == "validated" else "NOT A DISCOVERY: ") + verdict["reason"])
 
 
 def print_discovery(store: Path, stages: dict) -> None:
@@ -129,14 +142,22 @@ def print_discovery(store: Path, stages: dict) -> None:
             print(f"  {output} = {expression}")
             print(f"  LaTeX: {output} = {latex.sel(output=output).item()}")
         print(f"re-fitted constants: {json.dumps(refit['constants'])}")
-        print(f"relative MAE on training frames: {refit['relative_mae_before']:.4g} before refit, "
-              f"{refit['relative_mae_after']:.4g} after")
+        if refit.get("relative_mae_after") is None:
+            print(f"relative MAE on training frames: undefined ({refit.get('undefined', 'no finite predictions')})")
+        else:
+            print(f"relative MAE on training frames: {refit['relative_mae_before']:.4g} before refit, "
+                  f"{refit['relative_mae_after']:.4g} after"
+                  + (f" ({refit['excluded_frames']} frames with non-finite predictions left out)"
+                     if refit.get("excluded_frames") else ""))
     if "validate_ood" in stages:
         errors = artifacts.provenance(ArtifactRef("validate_ood", stages["validate_ood"]["key"]))["figures"]["errors"]
         print(f"{'model':<10} {'split':<20} {'MAE':>10} {'relative MAE':>13}")
         for model, by_split in errors.items():
             for split, values in by_split.items():
-                print(f"{model:<10} {split:<20} {values['mae']:>10.4g} {values['relative_mae']:>13.4g}")
+                if values["relative_mae"] is None:
+                    print(f"{model:<10} {split:<20} undefined: {values.get('undefined')}")
+                else:
+                    print(f"{model:<10} {split:<20} {values['mae']:>10.4g} {values['relative_mae']:>13.4g}")
 
 
 def cmd_status(args) -> int:

@@ -16,6 +16,7 @@ from symdistill.catalogs.equations import EquationCatalog, entry_id
 from symdistill.catalogs.fronts import composition_of
 from symdistill.catalogs.programs import composition_arrays, function_expressions, render
 from symdistill.components.train_surrogate import feature_units
+from symdistill.components.validate_ood import VALIDATED
 from symdistill.tasks.context import RunContext
 
 LINEAGE_FIELDS = ("stage", "key", "config", "inputs", "code_version", "host", "started", "finished", "duration_s")
@@ -52,8 +53,12 @@ def run_entries(ctx: RunContext) -> list[dict]:
         "composed_vs_network": provenance["compose"]["figures"].get("vs_network"),
         "complexity": int(sum(len(p.codes) for p in [*composition.edge.values(), *composition.node.values()])),
     }
+    verdict = provenance["validate_ood"]["figures"].get("verdict", {})
+    model_metrics["verdict"] = verdict
+    # an equation less accurate than its network is never presented as a candidate discovery
+    status = "candidate" if verdict.get("status") == VALIDATED else "failed_validation"
     common = {"run_key": run_key, "experiment": ctx.experiment.experiment.name, "lineage": lineage,
-              "config": ctx.experiment.model_dump(mode="json"), "status": "candidate",
+              "config": ctx.experiment.model_dump(mode="json"), "status": status,
               "versions": {"code": {stage: spec.code for stage, spec in plan.items()},
                            "packages": provenance["validate_ood"].get("package_versions", {})},
               # when the run's validation finished, so registering the same run again gives the same entry

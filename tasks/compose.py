@@ -1,22 +1,22 @@
 """The compose stage: one expression per function, composed into one model and checked against the network."""
 import numpy as np
 import sympy
-import torch
 import xarray as xr
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from symdistill.catalogs import ArtifactRef
 from symdistill.catalogs.fronts import composition_to_dataset, programs_of
-from symdistill.components.compose import (
-    ComposedModel, Composition, function_role, latex_model, prediction_errors, sympy_model)
+from symdistill.components.compose import Composition, function_role, latex_model, numpy_model, prediction_errors, sympy_model
+from symdistill.components.evidence import SELECTION_RULE, Candidate, choose_expressions, held_out_loss
 from symdistill.components.sr import Program
 from symdistill.components.sr.export import from_sympy
 from symdistill.components.sr.parse import parse
-from symdistill.components.sr.selection import select
 from symdistill.components.train_surrogate import predict
 from symdistill.tasks.context import RunContext, run_stage
-from symdistill.tasks.surrogate_io import captured_graphs, load_surrogate
+from symdistill.tasks.surrogate_io import captured_graphs, load_surrogate, split_graphs, split_of, spread
+
+HELD_OUT_FRAMES = 500  # enough frames that one standard error of the mean loss is a few percent of it
 
 
 class ComposeError(ValueError):
@@ -34,26 +34,30 @@ def compose_stage(ctx: RunContext) -> ArtifactRef:
         if unknown:
             raise ComposeError(f"[compose] names unknown function(s) {sorted(unknown)}; "
                                f"functions: {', '.join(sorted(fronts))}")
-        picked = {name: _pick(name, front, cfg) for name, front in fronts.items()}
-        chosen = {name: programs_of(front)[picked[name]] for name, front in fronts.items()}
-        chosen |= {name: _given(name, text, fronts[name].attrs["feature_names"])
-                   for name, text in cfg.expressions.items()}
+        candidates = {name: _candidates(name, front, cfg) for name, front in fronts.items()}
         features = {function_role(name)[0]: tuple(front.attrs["feature_names"]) for name, front in fronts.items()}
-        composition = Composition.from_functions(chosen, features.get("edge", ()), features["node"])
         data, trained = inputs[data_stage]["data"], inputs["train_surrogate"]
         network = load_surrogate(trained)
+        latent = network.latent.detach().double().numpy() if network.spec.n_latent else None
+
+        def compose(programs):
+            return Composition.from_functions(programs, features.get("edge", ()), features["node"])
+        # the evidence: validation frames of the original targets, never seen by the search or the refit
+        held_out = spread(split_graphs(ctx.experiment, data, split_of(trained, "validation")), HELD_OUT_FRAMES)
+        choice, table = choose_expressions(
+            candidates, lambda programs: held_out_loss(numpy_model(compose(programs), latent)(held_out),
+                                                       held_out.target))
+        composition = compose({name: candidates[name][choice[name]].program for name in candidates})
         graphs = captured_graphs(ctx.experiment, data, trained)
-        with torch.no_grad():
-            model = ComposedModel(composition, network.latent.detach().double().numpy()
-                                  if network.spec.n_latent else None)
-            composed = model(graphs).numpy()
+        composed = numpy_model(composition, latent)(graphs)
         gnn = predict(network, graphs)
         expressions = {name: str(expr) for name, expr in sympy_model(composition).items()}
         latex = latex_model(composition)
         summary = {"vs_network": prediction_errors(composed, gnn), "vs_truth": prediction_errors(composed, graphs.target),
                    "network_vs_truth": prediction_errors(gnn, graphs.target), "expressions": expressions,
+                   "selection_rule": SELECTION_RULE, "n_held_out_frames": len(held_out), "candidates": table,
                    "selected_complexity": {name: "given" if name in cfg.expressions else
-                                           int(fronts[name]["complexity"].values[picked[name]]) for name in fronts}}
+                                           candidates[name][choice[name]].complexity for name in fronts}}
         return {"model": composition_to_dataset(composition, expressions, latex)}, summary
 
     return run_stage(ctx, "compose", compute)
@@ -68,14 +72,17 @@ def _given(name: str, text: str, feature_names) -> Program:
         raise ComposeError(f"[compose] expressions {name} = {text!r}: {err}") from None
 
 
-def _pick(name: str, front: xr.Dataset, cfg) -> int:
-    complexity = front["complexity"].values
+def _candidates(name: str, front: xr.Dataset, cfg) -> list[Candidate]:
+    """The front's members, simplest first; only the pinned one if [compose] pins the function."""
+    complexity, loss = front["complexity"].values, front["loss"].values
+    programs = programs_of(front)
+    if name in cfg.expressions:
+        given = _given(name, cfg.expressions[name], front.attrs["feature_names"])
+        return [Candidate(len(given), None, given)]
     if name in cfg.complexity:
         matches = np.flatnonzero(complexity == cfg.complexity[name])
         if not matches.size:
             raise ComposeError(f"[compose] complexity {name} = {cfg.complexity[name]}: the front has sizes "
                                f"{', '.join(map(str, complexity))}")
-        return int(matches[0])
-    return select(complexity, front["loss"].values, cfg.selection, tolerance=cfg.loss_tolerance)
-
-
+        return [Candidate(int(complexity[matches[0]]), float(loss[matches[0]]), programs[int(matches[0])])]
+    return [Candidate(int(c), float(v), p) for c, v, p in zip(complexity, loss, programs)]

@@ -5,9 +5,12 @@ from prefect.cache_policies import NO_CACHE
 
 from symdistill.catalogs import ArtifactRef
 from symdistill.catalogs.fronts import composition_of, composition_to_dataset
-from symdistill.components.compose import ComposedModel, latex_model, refit, sympy_model
+from symdistill.components.compose import ComposedModel, latex_model, sympy_model
+from symdistill.components.refit import readable_law, refit
 from symdistill.tasks.context import RunContext, run_stage
 from symdistill.tasks.surrogate_io import load_surrogate, split_graphs, split_of, spread
+
+HELD_OUT_FRAMES = 500  # the validation frames compose chose by (tasks/compose.py)
 
 
 @task(name="refit", cache_policy=NO_CACHE)  # our keys decide what is cached, not Prefect's
@@ -25,12 +28,17 @@ def refit_stage(ctx: RunContext) -> ArtifactRef:
         graphs = spread(split_graphs(ctx.experiment, data, split_of(trained, "train")), cfg.max_graphs)
         errors = refit(model, graphs, cfg.iterations)
         fitted = model.composition_now()
-        expressions = {name: str(expr) for name, expr in sympy_model(fitted).items()}
-        constants = {name: p.constants.tolist() for name, p in fitted.functions().items()}
-        summary = {**errors, "expressions": expressions, "constants": constants, "n_graphs": len(graphs)}
-        dataset = composition_to_dataset(fitted, expressions, latex_model(fitted))
+        latent = model.latent.detach().numpy().astype(np.float64) if latent is not None else None
+        fitted_expressions = {name: str(expr) for name, expr in sympy_model(fitted).items()}
+        held_out = spread(split_graphs(ctx.experiment, data, split_of(trained, "validation")), HELD_OUT_FRAMES)
+        readable, latent, simplification = readable_law(fitted, latent, graphs, held_out)
+        expressions = {name: str(expr) for name, expr in sympy_model(readable).items()}
+        constants = {name: p.constants.tolist() for name, p in readable.functions().items()}
+        summary = {**errors, "expressions": expressions, "fitted_expressions": fitted_expressions,
+                   "simplification": simplification, "constants": constants, "n_graphs": len(graphs)}
+        dataset = composition_to_dataset(readable, expressions, latex_model(readable))
         if latent is not None:
-            dataset["latent"] = (("body", "latent_component"), model.latent.detach().numpy().astype(np.float64))
+            dataset["latent"] = (("body", "latent_component"), latent)
         return {"model": dataset}, summary
 
     return run_stage(ctx, "refit", compute)

@@ -8,6 +8,7 @@ from prefect.cache_policies import NO_CACHE
 from symdistill.catalogs import ArtifactRef
 from symdistill.components import plots
 from symdistill.components.compose import prediction_errors
+from symdistill.components.validate_ood import verdict
 from symdistill.components.train_surrogate import predict
 from symdistill.tasks.context import RunContext, run_stage
 from symdistill.tasks.refit import refit_model
@@ -33,11 +34,12 @@ def validate_ood_stage(ctx: RunContext) -> ArtifactRef:
             with torch.no_grad():
                 table["symbolic"][split] = prediction_errors(symbolic(graphs).numpy(), graphs.target)
         rows = [(model, split, e["mae"], e["relative_mae"]) for model, by_split in table.items()
-                for split, e in by_split.items()]
+                for split, e in by_split.items() if e["relative_mae"] is not None]  # undefined: named in the summary
         errors = xr.Dataset({"mae": ("row", [r[2] for r in rows]), "relative_mae": ("row", [r[3] for r in rows])},
                             coords={"model": ("row", [r[0] for r in rows]), "split": ("row", [r[1] for r in rows])})
-        figure = plots.ood_errors({m: {s: e["relative_mae"] for s, e in by.items()} for m, by in table.items()})
-        summary = {"errors": table, "n_graphs": {split: len(g) for split, g in splits.items()},
+        figure = plots.ood_errors({m: {s: e["relative_mae"] for s, e in by.items() if e["relative_mae"] is not None}
+                                   for m, by in table.items()})
+        summary = {"errors": table, "verdict": verdict(table), "n_graphs": {split: len(g) for split, g in splits.items()},
                    "ood_rule": None if ctx.experiment.validate_ood is None else
                    ctx.experiment.validate_ood.model_dump(mode="json")}
         return {"errors": errors, "figures": xr.Dataset({"ood_errors": ("ood_errors_png", figure)})}, summary

@@ -16,6 +16,7 @@ from symdistill.components.sr.program import Program
 from symdistill.components.sr.search import run_search
 from symdistill.components.sr.siblings import finishing
 from symdistill.components.sr.selection import scores, select
+from symdistill.components.sr.snap import snap_program
 from symdistill.components.sr.units import UnitSpec, describe, dimension_of
 
 
@@ -134,9 +135,14 @@ class SymbolicRegressor:
             validation = losses_of(self.programs_, np.ascontiguousarray(Xv.T), yv, np.ones_like(yv), options)
         self.best_index_ = select(complexities, losses, self.model_selection, validation)
         self.program_ = self.programs_[self.best_index_]
+        # Snapped on the training data now, since sympy() has no data: only snaps that leave the loss unchanged.
+        self.snapped_expressions_ = [snap_program(p, X, y, options.loss, weights=weights,
+                                                  huber_delta=options.huber_delta, feature_names=names)[1]
+                                     for p in self.programs_]
         self.pareto_front_ = pd.DataFrame({
             "complexity": complexities, "loss": losses, "score": scores(complexities, losses),
             "expression": [str(to_sympy(p, names)) for p in self.programs_],
+            "snapped": [str(expr) for expr in self.snapped_expressions_],
             # Only dimensionally consistent programs reach the front, so each carries y's units.
             "units": [describe(spec.target) if spec is not None else ""] * len(self.programs_)})
         self.history_ = {"n_evaluations": result.n_evaluations, "n_rounds": result.n_rounds,
@@ -163,8 +169,13 @@ class SymbolicRegressor:
         mean = np.average(y, weights=weights)
         return float(1.0 - np.sum(weights * (y - prediction) ** 2) / np.sum(weights * (y - mean) ** 2))
 
-    def sympy(self, index=None):
-        return to_sympy(self._program(index), list(self.feature_names_in_))
+    def sympy(self, index=None, snapped: bool = True):
+        """The expression with constants snapped to simple exact numbers where the training loss does not
+        change (``snap.snap_program``'s default tolerance); ``snapped=False`` gives the constants as fitted."""
+        program = self._program(index)
+        if not snapped:
+            return to_sympy(program, list(self.feature_names_in_))
+        return self.snapped_expressions_[self.best_index_ if index is None else index]
 
     def latex(self, index=None, precision: int = 4) -> str:
         return to_latex(self._program(index), list(self.feature_names_in_), precision)

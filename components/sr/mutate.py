@@ -117,36 +117,6 @@ def delete_node(program: Program, grammar: Grammar, rng) -> Program | None:
     return replace_subtree(program, i, kept, sizes)
 
 
-def expand_power(program: Program, grammar: Grammar, rng) -> Program | None:
-    """Write a square or cube as an explicit product: x*x, x*square(x) (or x*(x*x)).
-
-    The same function in more nodes, so that later mutations can change one factor alone: (r + c)^3
-    becomes (r + c)*(r + c)^2, one deletion from r*(r + c)^2, which no single mutation of the cube reaches.
-    """
-    i = _pick(power_nodes(program), rng)
-    return None if i is None else expand_power_at(program, i, grammar)
-
-
-def power_nodes(program: Program) -> np.ndarray:
-    return np.flatnonzero((program.codes == CODE_OF["square"]) | (program.codes == CODE_OF["cube"]))
-
-
-def expand_power_at(program: Program, i: int, grammar: Grammar) -> Program | None:
-    """``expand_power`` at node i (a square or cube); None without mul in the grammar."""
-    mul, square = CODE_OF["mul"], CODE_OF["square"]
-    if mul not in grammar.binary:
-        return None
-    sizes = subtree_sizes(program.codes)
-    x = _slice(program, i - sizes[i - 1], i)  # the operand: the subtree just below node i
-    if program.codes[i] == square:
-        new = _concat(x, x, _node(mul))
-    elif square in grammar.unary:
-        new = _concat(x, x, _node(square), _node(mul))
-    else:
-        new = _concat(x, x, x, _node(mul), _node(mul))
-    return replace_subtree(program, i, new, sizes)
-
-
 def deletions(program: Program) -> list[Program]:
     """Every program made by replacing one operator node by one of its operands."""
     sizes = subtree_sizes(program.codes)
@@ -155,6 +125,17 @@ def deletions(program: Program) -> list[Program]:
         if arity_of_code(int(program.codes[i])) == 1:
             out.append(replace_subtree(program, i, subtree(program, i - 1, sizes), sizes))
             continue
+        l0, l1, r0, r1 = _children(sizes, i)
+        out += [replace_subtree(program, i, _concat(_slice(program, a, b + 1)), sizes) for a, b in ((l0, l1), (r0, r1))]
+    return out
+
+
+def term_removals(program: Program) -> list[Program]:
+    """Every program with one operand of an add or sub node removed (the other kept): one term fewer."""
+    sums = (program.codes == CODE_OF["add"]) | (program.codes == CODE_OF["sub"])
+    sizes = subtree_sizes(program.codes)
+    out = []
+    for i in np.flatnonzero(sums):
         l0, l1, r0, r1 = _children(sizes, i)
         out += [replace_subtree(program, i, _concat(_slice(program, a, b + 1)), sizes) for a, b in ((l0, l1), (r0, r1))]
     return out

@@ -4,13 +4,11 @@ from dataclasses import dataclass, field
 from symdistill.components.sr.operators import CODE_OF, N_CODES, OPERATOR_OF_CODE, arity_of_code, operator_code
 
 MUTATIONS = ("rotate", "insert_node", "delete_node", "change_operator", "nothing", "swap_operands",
-             "change_feature", "perturb_constant", "simplify", "randomize", "expand_power")
-# Relative weights, after PySR's defaults (its add_node and insert_node are one operator here); expand_power
-# is ours (a neutral rewrite of square and cube, see mutate.expand_power).
+             "change_feature", "perturb_constant", "simplify", "randomize")
+# Relative weights, after PySR's defaults (its add_node and insert_node are one operator here).
 DEFAULT_MUTATION_WEIGHTS = {"rotate": 1.42, "insert_node": 2.52, "delete_node": 0.369, "change_operator": 3.63,
                             "nothing": 0.431, "swap_operands": 0.00608, "change_feature": 0.1,
-                            "perturb_constant": 0.0353, "simplify": 0.00148, "randomize": 0.00695,
-                            "expand_power": 1.5}
+                            "perturb_constant": 0.0353, "simplify": 0.00148, "randomize": 0.00695}
 LOSSES = {"l2": 0, "l1": 1, "huber": 2}
 PRECISIONS = ("float64", "float32")
 

@@ -1,10 +1,9 @@
 """Structural local search around the hall of fame's front, with constants fitted.
 
-Evolution keeps a new form only if each step on the way is about as good; some true forms sit two
-edits from a near miss. r (r + c)^2 is one: from (r + c)^3 it needs the cube written as (r + c)(r + c)^2
-(a neutral step) and then one factor's shift deleted. Each front member's neighbourhood (every single
-deletion, also after writing one power as a product) is small, so the search tries all of it every
-few rounds: deterministic, and a few hundred constant fits, where evolution may need many rounds of luck.
+Evolution keeps a new form only if each step on the way is about as good, and a mutation's constants
+start where they were: a deletion that is right in form often looks bad until its constants are re-fitted.
+Each front member's neighbourhood (every single deletion of an operator node) is small, so the search
+fits all of it every few rounds: deterministic, a few hundred constant fits, for any operator family.
 """
 import numpy as np
 
@@ -15,13 +14,8 @@ from symdistill.components.sr.program import Program
 
 
 def neighbourhood(program: Program, grammar: mutate.Grammar) -> list[Program]:
-    """Every single deletion of ``program``, and of each of its powers written as a product."""
-    out = mutate.deletions(program)
-    for i in mutate.power_nodes(program):
-        expanded = mutate.expand_power_at(program, int(i), grammar)
-        if expanded is not None:
-            out += mutate.deletions(expanded)
-    return out
+    """Every single deletion of an operator node of ``program``."""
+    return mutate.deletions(program)
 
 
 class Refiner:

@@ -1,0 +1,110 @@
+"""Held-out evidence: choosing each function's expression, pruning terms, snapping constants, honest errors."""
+import dataclasses
+
+import numpy as np
+import pytest
+import sympy
+
+from symdistill.components.compose import Composition, numpy_model, prediction_errors, sympy_model
+from symdistill.components.evidence import Candidate, HeldOut, choose_expressions, held_out_loss, simplest_within_noise
+from symdistill.components.refit import readable_law
+from symdistill.components.simulate import ForceLaw, simulate
+from symdistill.components.sr.export import from_sympy
+from symdistill.components.train_surrogate import build_graphs
+from symdistill.components.validate_ood import verdict
+
+from test_compose import EDGE, NODE, UNITS, spring_composition
+
+dx, dy, r = sympy.symbols("dx dy r", real=True)
+s0, s1, mass = sympy.symbols("sum_message0 sum_message1 mass", real=True)
+
+
+@pytest.fixture(scope="module")
+def graphs():
+    data = simulate(ForceLaw("spring"), n_bodies=3, dim=2, n_sims=24, n_steps=100, dt=0.01, record_every=10,
+                    integrator="leapfrog", seed=7, units=UNITS)
+    return build_graphs(data, dtype=np.float64)
+
+
+def with_targets(graphs, composition):
+    return dataclasses.replace(graphs, target=numpy_model(composition)(graphs))
+
+
+def test_the_simplest_candidate_within_one_standard_error_of_the_best_is_chosen():
+    losses = [HeldOut(1.0, 0.1), HeldOut(0.50, 0.05), HeldOut(0.48, 0.05), HeldOut(np.inf, np.inf, "nan")]
+    assert simplest_within_noise(losses, [1, 5, 9, 12]) == 1  # 0.50 <= 0.48 + 0.05
+    assert simplest_within_noise(losses[:1] + [HeldOut(0.2, 0.01)], [1, 5]) == 1
+
+
+def test_compose_prefers_the_law_over_a_padded_form_and_refuses_one_that_leaves_its_domain(graphs):
+    truth = spring_composition()
+    held_out = with_targets(graphs, truth)
+    law = truth.edge[0]
+    padded = from_sympy(-2 * (r - 0.99) * dx / r + 1e-9 * r ** 3, EDGE)  # more nodes, no better
+    broken = from_sympy(-2 * (r - 0.99) * dx / r * sympy.sqrt(-r), EDGE)  # sqrt of a negative number
+    wrong = from_sympy(-1.5 * dx, EDGE)
+    fronts = {"edge_message0": [Candidate(3, 1.0, wrong), Candidate(9, 1e-12, law), Candidate(15, 1e-13, padded),
+                                Candidate(17, 1e-14, broken)],
+              "edge_message1": [Candidate(9, 1e-12, truth.edge[1])],
+              "node_acc_x": [Candidate(3, 0.0, truth.node["acc_x"])],
+              "node_acc_y": [Candidate(3, 0.0, truth.node["acc_y"])]}
+
+    def evidence(programs):
+        composition = Composition.from_functions(programs, EDGE, NODE)
+        return held_out_loss(numpy_model(composition)(held_out), held_out.target)
+    choice, table = choose_expressions(fronts, evidence)
+    assert choice["edge_message0"] == 1
+    rows = table["edge_message0"]
+    assert [row["chosen"] for row in rows] == [False, True, False, False]
+    assert rows[3]["held_out_loss"] is None and "non-finite" in rows[3]["undefined"]
+    assert rows[0]["held_out_loss"] > 1e-3 > rows[1]["held_out_loss"]
+
+
+def test_the_printed_law_drops_a_negligible_term_and_writes_a_phase_of_pi_over_2(graphs):
+    """A planted law whose node carries 0.3 sin(mass + π/2): fitted with a phase off by 1e-9 and a negligible
+    message term, it must print as 0.3 cos(mass) with no 1e-10 term."""
+    node = (NODE, [s0 / mass + sympy.Rational(3, 10) * sympy.sin(mass + sympy.pi / 2),
+                   s1 / mass + sympy.Rational(3, 10) * sympy.sin(mass + sympy.pi / 2)])
+    truth = Composition({0: spring_composition().edge[0], 1: spring_composition().edge[1]},
+                        {"acc_x": from_sympy(node[1][0], NODE), "acc_y": from_sympy(node[1][1], NODE)}, EDGE, NODE)
+    planted = Composition(
+        {0: from_sympy(-2 * (r - 0.99) * dx / r + 8.8e-10 * r, EDGE), 1: spring_composition().edge[1]},
+        {name: from_sympy(s / mass + 0.3 * sympy.sin(mass + 1.5707963278), NODE)
+         for name, s in (("acc_x", s0), ("acc_y", s1))}, EDGE, NODE)
+    train, held_out = with_targets(graphs.subset(slice(0, 120)), truth), with_targets(graphs.subset(slice(120, None)), truth)
+    readable, _, record = readable_law(planted, None, train, held_out)
+    printed = sympy_model(readable)["acc_x"]
+    text = str(printed)
+    assert "cos(mass)" in text and "sin" not in text and "e-10" not in text and "e-9" not in text, text
+    assert record["removed_terms"] or any(s["exact"] == "0" for s in record["snapped"])
+    pair = [t.args[0] for t in sympy.Add.make_args(printed) if isinstance(t, sympy.Sum)][0]
+    dx_ij, r_ij = sympy.symbols("dx_ij r_ij", real=True)
+    assert sympy.simplify(pair - (-2 * (r_ij - sympy.Rational(99, 100)) * dx_ij / (r_ij * mass))) == 0, pair
+
+
+def test_a_constant_the_data_support_is_not_snapped(graphs):
+    truth = spring_composition()  # 1.98 = 2 (1 - 0.01): snapping it to 2 would raise the held-out loss
+    train, held_out = with_targets(graphs.subset(slice(0, 120)), truth), with_targets(graphs.subset(slice(120, None)), truth)
+    readable, _, _ = readable_law(truth, None, train, held_out)
+    assert any(abs(c - 1.98) < 1e-9 for c in readable.edge[0].constants), readable.edge[0].constants
+
+
+def test_errors_are_never_nan_and_name_their_cause():
+    predicted = np.array([[[1.0], [np.nan]], [[2.0], [np.inf]]])
+    errors = prediction_errors(predicted, np.ones_like(predicted))
+    assert errors["mae"] is None and errors["relative_mae"] is None
+    assert "2 of 4 predictions are not finite (first: frame 0, body 1, output 0)" in errors["undefined"]
+    zero = prediction_errors(np.ones((2, 1, 1)), np.zeros((2, 1, 1)))
+    assert zero["mae"] == 1.0 and zero["relative_mae"] is None and "mean |value| is 0" in zero["undefined"]
+
+
+def test_the_verdict_says_when_the_equation_is_worse_than_the_network():
+    good = {"gnn": {"in_distribution": {"mae": 1, "relative_mae": 0.02}},
+            "symbolic": {"in_distribution": {"mae": 1, "relative_mae": 0.001}}}
+    assert verdict(good)["status"] == "validated"
+    worse = {"gnn": good["gnn"], "symbolic": {"in_distribution": {"mae": 1, "relative_mae": 1.6}}}
+    assert verdict(worse)["status"] == "failed_validation" and "1.6" in verdict(worse)["reason"]
+    undefined = {"gnn": good["gnn"], "symbolic": {"in_distribution": prediction_errors(np.array([[[np.nan]]]),
+                                                                                       np.ones((1, 1, 1)))}}
+    result = verdict(undefined)
+    assert result["status"] == "failed_validation" and "not finite" in result["reason"]
