@@ -147,6 +147,8 @@ def _verdict(verdict: dict | None) -> str:
 def _choices(compose: dict) -> str:
     """Each function's candidates with their held-out losses: why compose chose what it chose."""
     parts = [f"<p>Selection: {_e(compose.get('selection_rule', 'PySR best rule'))}.</p>"]
+    parts += [f"<p class='warning'><strong>No pair law:</strong> {_e(why)}. The candidates tried for each "
+              f"function are listed below.</p>" for why in compose.get("non_affine_node", {}).values()]
     for function, rows in compose.get("candidates", {}).items():
         parts.append(f"<h3>{_e(function)}</h3>" + _table(
             [(r["complexity"], r["search_loss"], r["held_out_loss"] if r["held_out_loss"] is not None

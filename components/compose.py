@@ -105,6 +105,20 @@ def sympy_model(composition: Composition, simplify: bool = True) -> dict[str, sy
     return out
 
 
+def non_affine_outputs(composition: Composition) -> dict[str, str]:
+    """Per node output whose expression is not affine in the summed messages: why (which sums it is
+    non-linear in). Such a model cannot be read as one pair law; the report says so."""
+    sums = {sympy.Symbol(f"{SUM_PREFIX}{k}", real=True) for k in composition.edge}
+    out = {}
+    for name, program in composition.node.items():
+        expr = to_sympy(program, list(composition.node_features))
+        bent = sorted(str(s) for s in sums if sympy.diff(expr, s).free_symbols & sums)
+        if bent:
+            out[name] = (f"{name} = {sympy.N(expr, 4)} is not affine in {', '.join(bent)}: the summed messages "
+                         f"enter non-linearly, so no per-pair law can be pulled out of the sum")
+    return out
+
+
 def _constant_term(expr: sympy.Expr) -> sympy.Expr:
     """The additive constant of an expression's top-level sum (0 if none)."""
     return sum((term for term in sympy.Add.make_args(expr) if not term.free_symbols), sympy.Integer(0))
@@ -115,6 +129,12 @@ def _tidy(expr: sympy.Expr) -> sympy.Expr:
     numerator, denominator = sympy.fraction(sympy.together(expr))
     numerator = sympy.expand(numerator)
     return sympy.collect(numerator, sorted(numerator.free_symbols, key=str)) / sympy.factor(denominator)
+
+
+def plain_model(composition: Composition, digits: int = 6) -> dict[str, str]:
+    """The model as a person would write it in plain text: constants to ``digits`` significant digits."""
+    return {name: str(expr.xreplace({f: sympy.Float(f, digits) for f in expr.atoms(sympy.Float)}))
+            for name, expr in sympy_model(composition).items()}
 
 
 def latex_model(composition: Composition, precision: int = 4) -> dict[str, str]:

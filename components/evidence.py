@@ -17,9 +17,11 @@ from symdistill.components.sr import mutate
 from symdistill.components.sr.program import Program
 
 
-SELECTION_RULE = ("one-standard-error rule on held-out frames: of the candidates whose mean squared error on "
-                  "validation frames of the original targets is within one standard error of the lowest, the "
-                  "simplest")
+SELECTION_RULE = ("one-standard-error rule on held-out frames: each candidate composition's constants are "
+                  "re-fitted on training frames of the original targets; of the candidates whose mean squared "
+                  "error on validation frames is within one standard error of the lowest (or at float64 "
+                  "precision, relative RMS error below 1e-6), the simplest")
+EXACT = 1e-12  # mean squared error below this fraction of the mean squared target: exact to float64 precision
 
 
 @dataclass(frozen=True)
@@ -29,10 +31,12 @@ class HeldOut:
     mean: float
     standard_error: float
     undefined: str | None = None
+    scale: float = 0.0  # mean squared target
 
     def bound(self) -> float:
-        """What a simpler candidate may reach and still count as no worse: mean + one standard error."""
-        return self.mean + self.standard_error
+        """What a simpler candidate may reach and still count as no worse: mean + one standard error, or
+        anything exact to float64 precision (below that, differences are rounding, not evidence)."""
+        return max(self.mean + self.standard_error, EXACT * self.scale)
 
 
 def held_out_loss(predicted: np.ndarray, target: np.ndarray) -> HeldOut:
@@ -45,7 +49,7 @@ def held_out_loss(predicted: np.ndarray, target: np.ndarray) -> HeldOut:
         return HeldOut(np.inf, np.inf, f"{int(bad.sum())} of {n} held-out frames have non-finite predictions "
                                        f"(first: frame {int(np.flatnonzero(bad)[0])})")
     spread = float(per_frame.std(ddof=1) / np.sqrt(n)) if n > 1 else 0.0
-    return HeldOut(float(per_frame.mean()), spread)
+    return HeldOut(float(per_frame.mean()), spread, scale=float(np.mean(np.square(target))))
 
 
 @dataclass(frozen=True)
@@ -68,6 +72,7 @@ def choose_expressions(fronts: dict[str, list[Candidate]], evidence: Callable[[d
                        max_sweeps: int = 4) -> tuple[dict[str, int], dict[str, list[dict]]]:
     """One candidate per function, by the composed model's held-out loss.
 
+    ``evidence`` maps programs by function to the held-out loss of their composition (memoised here).
     Starts from every function's most accurate candidate (the last of its front), then, one function
     at a time with the others fixed, takes the simplest candidate within noise of the best; sweeps
     until no choice changes. Returns the chosen index per function and, per function, its candidates
@@ -75,14 +80,21 @@ def choose_expressions(fronts: dict[str, list[Candidate]], evidence: Callable[[d
     """
     choice = {name: len(front) - 1 for name, front in fronts.items()}
     tables: dict[str, list[dict]] = {}
+    seen: dict[tuple, HeldOut] = {}
+
+    def measured(programs: dict[str, Program]) -> HeldOut:
+        key = tuple(programs[n].key() for n in sorted(programs))
+        if key not in seen:
+            with np.errstate(all="ignore"):  # a candidate that leaves its domain scores infinite
+                seen[key] = evidence(programs)
+        return seen[key]
     for _ in range(max_sweeps):
         changed = False
         for name, front in fronts.items():
             losses = []
             for candidate in front:
                 programs = {n: fronts[n][choice[n]].program for n in fronts} | {name: candidate.program}
-                with np.errstate(all="ignore"):  # a candidate that leaves its domain scores infinite
-                    losses.append(evidence(programs))
+                losses.append(measured(programs))
             picked = simplest_within_noise(losses, [c.complexity for c in front])
             changed |= picked != choice[name]
             choice[name] = picked
@@ -102,7 +114,7 @@ def _finite_or_none(value: float) -> float | None:
 
 def prune_terms(programs: dict[str, Program], refit: Callable[[dict[str, Program]], dict[str, Program]],
                 evidence: Callable[[dict[str, Program]], HeldOut], reference: HeldOut,
-                max_tries: int = 60) -> tuple[dict[str, Program], list[dict]]:
+                max_tries: int = 20) -> tuple[dict[str, Program], list[dict]]:
     """Remove terms one at a time while the re-fitted model stays within noise of ``reference``.
 
     Greedy and deterministic: the largest removal first; after an accepted removal the search starts

@@ -15,7 +15,7 @@ from symdistill.components.sr.program import Program
 from symdistill.components.sr.snap import fold_constant_subtrees, snap_constants
 from symdistill.components.train_surrogate import GraphSet
 
-PRUNE_FRAMES, PRUNE_ITERATIONS = 500, 60  # each pruning trial re-fits on a smaller budget
+TRIAL_FRAMES, TRIAL_ITERATIONS = 300, 50  # each candidate or pruning trial re-fits on a smaller budget
 
 
 def refit(model: ComposedModel, graphs: GraphSet, iterations: int = 200) -> dict:
@@ -58,6 +58,31 @@ def refit(model: ComposedModel, graphs: GraphSet, iterations: int = 200) -> dict
             "mae_after": after["mae"], "relative_mae_after": after["relative_mae"], "excluded_frames": excluded}
 
 
+def trial_budget(train: GraphSet) -> GraphSet:
+    """The training frames a trial re-fits on: at most TRIAL_FRAMES, evenly spread."""
+    return train.subset(np.unique(np.linspace(0, len(train) - 1, min(TRIAL_FRAMES, len(train))).astype(int)))
+
+
+def refitted_programs(composition: Composition, latent: np.ndarray | None, budget: GraphSet) -> dict[str, Program]:
+    """The composition's programs with constants re-fitted on ``budget`` (a trial's small fit)."""
+    model = ComposedModel(composition, latent)
+    refit(model, budget, TRIAL_ITERATIONS)
+    return model.composition_now().functions()
+
+
+def refitted_evidence(composition: Composition, latent: np.ndarray | None, budget: GraphSet,
+                      held_out: GraphSet) -> HeldOut:
+    """Held-out loss of the composition after its constants are re-fitted on the training ``budget``.
+
+    The search fitted each function to the network's outputs, which carry the network's own error; only
+    after a fit on the original targets does the right form show its accuracy and a wrong one its bias.
+    """
+    programs = refitted_programs(composition, latent, budget)
+    fitted = composition.from_functions(programs, composition.edge_features, composition.node_features)
+    with np.errstate(all="ignore"):
+        return held_out_loss(numpy_model(fitted, latent)(held_out), held_out.target)
+
+
 def readable_law(composition: Composition, latent: np.ndarray | None, train: GraphSet,
                  held_out: GraphSet) -> tuple[Composition, np.ndarray | None, dict]:
     """Prune terms and snap constants while the held-out loss stays within noise of the re-fitted law.
@@ -76,13 +101,11 @@ def readable_law(composition: Composition, latent: np.ndarray | None, train: Gra
               "reference_standard_error": reference.standard_error if np.isfinite(reference.mean) else None}
     if not np.isfinite(reference.mean):
         return composition, latent, record | {"undefined": reference.undefined, "removed_terms": [], "snapped": []}
-    budget = train.subset(np.unique(np.linspace(0, len(train) - 1, min(PRUNE_FRAMES, len(train))).astype(int)))
+    budget = trial_budget(train)
 
     def refit_programs(programs: dict[str, Program]) -> dict[str, Program]:
-        model = ComposedModel(composition.from_functions(programs, composition.edge_features,
-                                                         composition.node_features), latent)
-        refit(model, budget, PRUNE_ITERATIONS)
-        return model.composition_now().functions()
+        return refitted_programs(composition.from_functions(programs, composition.edge_features,
+                                                            composition.node_features), latent, budget)
 
     programs, removed = prune_terms(composition.functions(), refit_programs, evidence_of, reference)
     if removed:  # the final fit of the smaller law on the whole training budget, latent parameters too

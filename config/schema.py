@@ -100,7 +100,9 @@ class TrainSurrogateConfig(Section):
     hidden: int = Field(128, ge=1, description="Units per hidden layer of the edge and node MLPs.")
     layers: int = Field(3, ge=1, description="Hidden layers per MLP.")
     edge_features: list[Literal["dx", "r", "dv", "v", "properties", "sender_properties"]] = Field(
-        default_factory=lambda: ["dx", "r", "dv", "properties"],
+        # the sender's properties only: the receiver's reach the node model, and in messages they let the
+        # network carry a receiver-dependent scale that the node undoes, which no pair law has
+        default_factory=lambda: ["dx", "r", "dv", "sender_properties"],
         description="Edge inputs: dx (receiver - sender), r, dv, v (both velocities), properties (both bodies'), "
                     "sender_properties (the sender's only: the receiver's reach the node model, so messages "
                     "cannot carry a receiver-dependent scale that the node undoes).")

@@ -7,8 +7,10 @@ from prefect.cache_policies import NO_CACHE
 
 from symdistill.catalogs import ArtifactRef
 from symdistill.catalogs.fronts import composition_to_dataset, programs_of
-from symdistill.components.compose import Composition, function_role, latex_model, numpy_model, prediction_errors, sympy_model
-from symdistill.components.evidence import SELECTION_RULE, Candidate, choose_expressions, held_out_loss
+from symdistill.components.compose import (
+    Composition, function_role, latex_model, non_affine_outputs, numpy_model, prediction_errors, sympy_model)
+from symdistill.components.evidence import SELECTION_RULE, Candidate, choose_expressions
+from symdistill.components.refit import refitted_evidence, trial_budget
 from symdistill.components.sr import Program
 from symdistill.components.sr.export import from_sympy
 from symdistill.components.sr.parse import parse
@@ -42,11 +44,12 @@ def compose_stage(ctx: RunContext) -> ArtifactRef:
 
         def compose(programs):
             return Composition.from_functions(programs, features.get("edge", ()), features["node"])
-        # the evidence: validation frames of the original targets, never seen by the search or the refit
+        # the evidence: each candidate re-fitted on training frames of the original targets, then scored on
+        # validation frames, which neither the search nor any fit has seen
         held_out = spread(split_graphs(ctx.experiment, data, split_of(trained, "validation")), HELD_OUT_FRAMES)
+        budget = trial_budget(split_graphs(ctx.experiment, data, split_of(trained, "train")))
         choice, table = choose_expressions(
-            candidates, lambda programs: held_out_loss(numpy_model(compose(programs), latent)(held_out),
-                                                       held_out.target))
+            candidates, lambda programs: refitted_evidence(compose(programs), latent, budget, held_out))
         composition = compose({name: candidates[name][choice[name]].program for name in candidates})
         graphs = captured_graphs(ctx.experiment, data, trained)
         composed = numpy_model(composition, latent)(graphs)
@@ -55,7 +58,7 @@ def compose_stage(ctx: RunContext) -> ArtifactRef:
         latex = latex_model(composition)
         summary = {"vs_network": prediction_errors(composed, gnn), "vs_truth": prediction_errors(composed, graphs.target),
                    "network_vs_truth": prediction_errors(gnn, graphs.target), "expressions": expressions,
-                   "selection_rule": SELECTION_RULE, "n_held_out_frames": len(held_out), "candidates": table,
+                   "selection_rule": SELECTION_RULE, "non_affine_node": non_affine_outputs(composition), "n_held_out_frames": len(held_out), "candidates": table,
                    "selected_complexity": {name: "given" if name in cfg.expressions else
                                            candidates[name][choice[name]].complexity for name in fronts}}
         return {"model": composition_to_dataset(composition, expressions, latex)}, summary

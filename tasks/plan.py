@@ -9,13 +9,16 @@ from pathlib import Path
 from symdistill.catalogs import ArtifactRef, artifact_key, code_version, file_digest
 from symdistill.components import capture as capture_component
 from symdistill.components import compose as compose_component
+from symdistill.components import evidence as evidence_component
 from symdistill.components import ood as ood_component
 from symdistill.components import search as search_component
 from symdistill.components import sr as sr_component
 from symdistill.components import ingest as ingest_component
 from symdistill.components import plots as plots_component
+from symdistill.components import refit as refit_component
 from symdistill.components import simulate as simulate_component
 from symdistill.components import train_surrogate as surrogate_component
+from symdistill.components import validate_ood as validate_ood_component
 from symdistill.config import Experiment
 
 STAGE_ORDER = ("simulate", "ingest", "train_surrogate", "capture", "search", "compose", "refit", "validate_ood")
@@ -23,9 +26,12 @@ STAGE_CODE = {"simulate": (simulate_component,), "ingest": (ingest_component,),
               "train_surrogate": (surrogate_component, plots_component),
               "capture": (capture_component, surrogate_component, ood_component, plots_component),
               "search": (search_component, sr_component, plots_component),
-              "compose": (compose_component, sr_component, surrogate_component, ood_component),
-              "refit": (compose_component, sr_component, surrogate_component, ood_component),
-              "validate_ood": (compose_component, sr_component, surrogate_component, ood_component, plots_component)}
+              "compose": (compose_component, evidence_component, refit_component, sr_component, surrogate_component,
+                          ood_component),
+              "refit": (refit_component, compose_component, evidence_component, sr_component, surrogate_component,
+                        ood_component),
+              "validate_ood": (validate_ood_component, refit_component, compose_component, sr_component,
+                               surrogate_component, ood_component, plots_component)}
 
 
 class PlanError(ValueError):

@@ -5,7 +5,7 @@ from prefect.cache_policies import NO_CACHE
 
 from symdistill.catalogs import ArtifactRef
 from symdistill.catalogs.fronts import composition_of, composition_to_dataset
-from symdistill.components.compose import ComposedModel, latex_model, sympy_model
+from symdistill.components.compose import ComposedModel, latex_model, plain_model, sympy_model
 from symdistill.components.refit import readable_law, refit
 from symdistill.tasks.context import RunContext, run_stage
 from symdistill.tasks.surrogate_io import load_surrogate, split_graphs, split_of, spread
@@ -32,7 +32,7 @@ def refit_stage(ctx: RunContext) -> ArtifactRef:
         fitted_expressions = {name: str(expr) for name, expr in sympy_model(fitted).items()}
         held_out = spread(split_graphs(ctx.experiment, data, split_of(trained, "validation")), HELD_OUT_FRAMES)
         readable, latent, simplification = readable_law(fitted, latent, graphs, held_out)
-        expressions = {name: str(expr) for name, expr in sympy_model(readable).items()}
+        expressions = plain_model(readable)
         constants = {name: p.constants.tolist() for name, p in readable.functions().items()}
         summary = {**errors, "expressions": expressions, "fitted_expressions": fitted_expressions,
                    "simplification": simplification, "constants": constants, "n_graphs": len(graphs)}

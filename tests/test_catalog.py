@@ -255,3 +255,27 @@ def test_feature_units_follow_the_data():
     units = feature_units(data, ["dx", "r", "dvx", "vx_i", "mass_j", "charge", "acc_x", "sum_message0", "latent0_i"])
     assert units == {"dx": "m", "r": "m", "dvx": "m/s", "vx_i": "m/s", "mass_j": "kg", "charge": "C",
                      "acc_x": "m/s**2", "sum_message0": None, "latent0_i": None}
+
+
+def test_a_catalog_from_before_the_failed_validation_status_migrates_with_its_entries_and_tags(tmp_path):
+    import sqlite3
+    from symdistill.catalogs import equations
+    path = tmp_path / "old.sqlite"
+    old_schema = equations._SCHEMA.replace(", 'failed_validation'", "")
+    with sqlite3.connect(path) as db:
+        db.executescript(old_schema)
+    old = make_entry()
+    with sqlite3.connect(path) as db:  # written as the old code wrote it
+        db.execute(f"INSERT INTO entries VALUES ({', '.join('?' * len(equations.ENTRY_FIELDS))})",
+                   equations._to_row(old))
+        db.execute("INSERT INTO tags VALUES (?, ?)", (old["id"], "kept"))
+        with pytest.raises(sqlite3.IntegrityError):
+            db.execute("UPDATE entries SET status = 'failed_validation'")
+    catalog = EquationCatalog(path)
+    entry = catalog.get(old["id"])
+    assert entry["tags"] == ["kept"] and entry["expression"] == old["expression"]
+    catalog.set_status(old["id"], "failed_validation")
+    assert [e["id"] for e in catalog.entries(status="failed_validation")] == [old["id"]]
+    assert catalog.get(old["id"])["tags"] == ["kept"]
+    EquationCatalog(path)  # opening a migrated catalog again changes nothing
+    assert catalog.get(old["id"])["status"] == "failed_validation"
