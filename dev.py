@@ -58,6 +58,10 @@ def ensure_installed() -> None:
         subprocess.run([python, *PIP, "--no-deps", "--no-build-isolation", "--force-reinstall", str(ROOT)],
                        check=True, cwd=ROOT)
         shutil.rmtree(ROOT / "build", ignore_errors=True)
+        # numba's on-disk cache checks only the compiled function's own file: a kernel that inlines one from
+        # an edited module would load stale machine code, so every cached kernel is dropped on reinstall
+        for cached in VENV.glob("lib/python3.11/site-packages/symdistill/**/__pycache__/*.nb[ic]"):
+            cached.unlink()
         install_stamp.write_text(install_hash)
 
 

@@ -50,7 +50,7 @@ def body_steps_per_second(n_bodies, dim, law):
 
 def cached_run_seconds():
     config_text = ('[experiment]\nname = "bench"\n[simulate]\nlaw = "spring"\nn_bodies = 4\n'
-                   'n_sims = 50\nn_steps = 200\n')
+                   'n_sims = 50\nduration = 2.0\n')
     with tempfile.TemporaryDirectory() as folder:
         config = Path(folder) / "bench.toml"
         config.write_text(config_text)

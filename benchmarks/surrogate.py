@@ -30,8 +30,10 @@ REFERENCE_R2 = {"spring": {"standard": 0.920, "bottleneck": 1.000, "l1": 0.998, 
 def dataset(config_name):
     cfg = load_experiment(CONFIGS / config_name).simulate
     return simulate(ForceLaw(cfg.law, softening=cfg.softening), n_bodies=cfg.n_bodies, dim=cfg.dim,
-                    n_sims=cfg.n_sims, n_steps=cfg.n_steps, dt=cfg.dt, record_every=cfg.record_every,
-                    integrator=cfg.integrator, seed=cfg.seed, units=cfg.units.model_dump())
+                    n_sims=cfg.n_sims, duration=cfg.duration, record_interval=cfg.record_interval, dt=cfg.dt,
+                    integrator=cfg.integrator, tolerance=cfg.tolerance, fixed_masses=cfg.fixed_masses,
+                    masses=cfg.masses, fixed_charges=cfg.fixed_charges, charges=cfg.charges, seed=cfg.seed,
+                    units=cfg.units.model_dump())
 
 
 def run(data, variant, epochs):

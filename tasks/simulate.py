@@ -18,13 +18,16 @@ def simulate_stage(ctx: RunContext) -> ArtifactRef:
         clock = time.perf_counter()
         with tqdm(total=cfg.n_sims, desc="simulate", unit="sim", disable=None) as bar:
             ds = simulate(ForceLaw(cfg.law, softening=cfg.softening, damping=cfg.damping),
-                          n_bodies=cfg.n_bodies, dim=cfg.dim, n_sims=cfg.n_sims, n_steps=cfg.n_steps,
-                          dt=cfg.dt, record_every=cfg.record_every, integrator=cfg.integrator,
-                          seed=cfg.seed, units=cfg.units.model_dump(), progress=bar.update)
+                          n_bodies=cfg.n_bodies, dim=cfg.dim, n_sims=cfg.n_sims, duration=cfg.duration,
+                          record_interval=cfg.record_interval, dt=cfg.dt, integrator=cfg.integrator,
+                          tolerance=cfg.tolerance, fixed_masses=cfg.fixed_masses, masses=cfg.masses,
+                          fixed_charges=cfg.fixed_charges, charges=cfg.charges, seed=cfg.seed,
+                          units=cfg.units.model_dump(), progress=bar.update)
         seconds = time.perf_counter() - clock
-        body_steps = cfg.n_sims * cfg.n_bodies * cfg.n_steps
+        done = ds.attrs["integrator"]
         figures = {**ds.attrs["diagnostics"], "n_samples": int(ds.sizes["sim"] * ds.sizes["time"]),
-                   "body_steps_per_second": body_steps / seconds}
+                   "steps": done["steps"], "seconds": seconds,
+                   "body_steps_per_second": done["steps"] * cfg.n_bodies / seconds}
         return {"data": ds}, figures
 
     return run_stage(ctx, "simulate", compute)

@@ -13,7 +13,8 @@ from symdistill.config import Experiment, TrainSurrogateConfig
 def graphs_for(cfg: TrainSurrogateConfig, data: xr.Dataset, sims) -> GraphSet:
     target = data.attrs.get("target", "acc")
     return build_graphs(data, target=target, edge_features=tuple(cfg.edge_features),
-                        node_features=tuple(cfg.node_features), radius=cfg.radius, sims=sims)
+                        node_features=tuple(cfg.node_features), radius=cfg.radius, sims=sims,
+                        latent_per_body=cfg.latent_per_body)
 
 
 def load_surrogate(trained: dict[str, xr.Dataset]) -> GraphNetwork:

@@ -32,7 +32,9 @@ def test_defaults_are_filled_in(tmp_path):
     path = tmp_path / "e.toml"
     path.write_text('[experiment]\nname = "e"\n[simulate]\nlaw = "r1"\n')
     sim = load_experiment(path).simulate
-    assert (sim.n_bodies, sim.dim, sim.integrator, sim.units.length) == (4, 2, "leapfrog", "m")
+    assert (sim.n_bodies, sim.dim, sim.integrator, sim.units.length) == (4, 2, "auto", "m")
+    assert (sim.dt, sim.duration, sim.record_interval, sim.fixed_masses, sim.masses) == ("auto", 10.0, 0.1, False,
+                                                                                          None)
 
 
 def failure(tmp_path, text: str) -> str:
@@ -75,8 +77,28 @@ def test_unknown_law_lists_the_laws(tmp_path):
 
 
 def test_damped_law_needs_rk4(tmp_path):
-    message = failure(tmp_path, '[experiment]\nname = "e"\n[simulate]\nlaw = "damped"\n')
+    message = failure(tmp_path, '[experiment]\nname = "e"\n[simulate]\nlaw = "damped"\nintegrator = "leapfrog"\n')
     assert "rk4" in message
+
+
+def test_steps_of_a_fixed_dt_are_the_record_grid_in_time(tmp_path):
+    path = tmp_path / "e.toml"
+    path.write_text(BASE + "dt = 0.0001\nn_steps = 50000\nrecord_every = 500\n")
+    sim = load_experiment(path).simulate
+    assert sim.duration == pytest.approx(5.0) and sim.record_interval == pytest.approx(0.05)
+
+
+@pytest.mark.parametrize("lines, expected", [
+    ("n_steps = 1000\nrecord_every = 10\n", "count steps of a fixed dt; with dt = 'auto' give duration"),
+    ("dt = 0.03\n", "a fixed dt (0.03) must divide record_interval (0.1)"),
+    ("duration = 1.05\n", "duration (1.05) must be a whole number of record intervals"),
+    ("dt = 0.01\ntolerance = 1e-4\n", "tolerance applies to dt = 'auto'"),
+    ("masses = [1.0, 2.0]\n", "masses lists 2 values but n_bodies is 4"),
+    ("masses = [1.0, 2.0, 0.0, 1.0]\n", "masses must all be positive and finite"),
+    ("fixed_masses = true\nmasses = [1.0, 1.0, 1.0, 1.0]\n", "give fixed_masses or masses, not both"),
+])
+def test_inconsistent_time_grids_and_bodies_fail(tmp_path, lines, expected):
+    assert expected in failure(tmp_path, BASE + lines)
 
 
 def test_unknown_unit(tmp_path):

@@ -180,3 +180,29 @@ def test_bad_data_gets_clear_errors(spring_data):
         split_simulations(2, 0.1, 0.2, 0)
     with pytest.raises(ValueError, match="unknown surrogate variant 'sparse'"):
         SurrogateSpec(3, 1, 2, 3, variant="sparse")
+
+
+def test_data_without_per_body_properties_trains_with_latent_parameters_and_captures():
+    from symdistill.config import TrainSurrogateConfig
+    from symdistill.tasks.surrogate_io import graphs_for
+    from symdistill.tasks.train_surrogate import surrogate_spec, training_settings
+    # The same bodies in every simulation, their masses left out of the data: unknown masses (Lemos et al.).
+    data = simulate(ForceLaw("spring"), n_bodies=3, dim=2, n_sims=12, duration=1.0, record_interval=0.1, dt=0.01,
+                    fixed_masses=True, seed=3, units=UNITS).drop_vars(["mass", "charge"])
+    cfg = TrainSurrogateConfig(latent_per_body=1, epochs=2, hidden=8, layers=1, batch_size=16, message_dim=4,
+                               variant="standard", edge_features=["dx", "r", "properties"],
+                               node_features=["properties"])  # features that ask for properties
+    sims = split_simulations(data.sizes["sim"], cfg.validation_fraction, cfg.test_fraction, cfg.seed)
+    train_set, val_set, test_set = (graphs_for(cfg, data, split) for split in sims)
+    assert train_set.edge_features == ("dx", "dy", "r") and train_set.node_x.shape[-1] == 0
+    spec = surrogate_spec(cfg, train_set, data.sizes["dim"])
+    result = train(spec, training_settings(cfg), train_set, val_set)
+    assert len(result.curves["epoch"]) == 2 and np.isfinite(result.curves["train_loss"]).all()
+    assert np.abs(result.weights["latent"]).max() > 0  # the stand-ins for the masses were learned
+    captured = capture(from_arrays(spec, result.weights).eval(), test_set)
+    assert list(captured["edge"]["edge_feature"].values) == ["dx", "dy", "r", "latent0_i", "latent0_j"]
+    assert list(captured["node"]["node_feature"].values) == ["latent0"] + [f"sum_message{c}" for c in range(4)]
+    assert np.isfinite(captured["node"]["outputs"].values).all()
+    with pytest.raises(GraphDataError, match=r"properties, node properties need per-body properties, but the data "
+                                             r"has no per-body variable.*latent_per_body >= 1"):
+        graphs_for(cfg.model_copy(update={"latent_per_body": 0}), data, sims[0])

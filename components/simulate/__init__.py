@@ -2,7 +2,8 @@
 
 Output schema (shared with ``symdistill.components.ingest``): dims ``(sim, time, body, dim)``
 for ``pos``, ``vel``, ``acc``; ``(sim, body)`` for ``mass`` and ``charge``; units in each
-variable's ``units`` attribute; the true pair force law, as data, in ``attrs["force_law"]``.
+variable's ``units`` attribute; the true pair force law, as data, in ``attrs["force_law"]``; the
+integration actually done (integrator, step control, steps) in ``attrs["integrator"]``.
 """
 from symdistill.components.simulate.forces import FORCE_LAWS, ForceLaw, pair_force
 from symdistill.components.simulate.dataset import simulate, total_energy, total_momentum

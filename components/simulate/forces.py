@@ -1,4 +1,5 @@
-"""The pair force laws, as one numba kernel and a plain numpy twin.
+"""The pair force laws, as numba kernels (over blocks of simulations for fixed steps; per simulation, with its
+time scale, for adaptive steps) and a plain numpy twin.
 
 All laws act along the separation ``d = x_i - x_j`` with softened distance
 ``r' = |d| + softening`` (METHOD.md §2a); the force on body i from j is ``coef(r') * d / |d|``,
@@ -13,6 +14,9 @@ from numba import njit
 FORCE_LAWS = ("r2", "r1", "spring", "damped", "charge", "discontinuous")
 CONSERVATIVE_LAWS = ("r2", "r1", "spring", "charge")
 _R2, _R1, _SPRING, _DAMPED, _CHARGE, _DISCONTINUOUS = range(6)
+# Near the discontinuous law's jump, adaptive steps shrink to about this distance over |v_i - v_j|: a finite
+# margin, so the jump is crossed in a few dozen steps rather than approached forever.
+THRESHOLD_MARGIN = 1e-3
 
 POTENTIALS = {
     "r2": "U_ij = -m_i m_j / r'",
@@ -74,6 +78,98 @@ def _radial_coefficient(law, r_soft, mi, mj, qi, qj):
     if law == _CHARGE:
         return qi * qj / (r_soft * r_soft)
     return 0.0 if r_soft < 2.0 else -2.0 * (r_soft - 1.0)  # discontinuous
+
+
+@njit(cache=True, error_model="numpy")
+def _coefficient_and_slope(law, r_soft, inv_r_soft, mi, mj, qi, qj):
+    """(coef, d coef / dr') for one pair, from 1 / r' to spare divisions in the adaptive integrator's hot loop."""
+    if law == _R2:
+        coef = -mi * mj * inv_r_soft * inv_r_soft
+        return coef, -2.0 * coef * inv_r_soft
+    if law == _R1:
+        coef = -mi * mj * inv_r_soft
+        return coef, -coef * inv_r_soft
+    if law == _CHARGE:
+        coef = qi * qj * inv_r_soft * inv_r_soft
+        return coef, -2.0 * coef * inv_r_soft
+    if law == _DISCONTINUOUS and r_soft < 2.0:
+        return 0.0, 0.0
+    return -2.0 * (r_soft - 1.0), -2.0
+
+
+@njit(cache=True, error_model="numpy")
+def system_accelerations(pos, vel, mass, inv_mass, charge, law, softening, damping, out):
+    """Accelerations of one simulation into ``out`` [n_body, dim]; returns its shortest pair time scale.
+
+    A pair's time scale is the shortest of: 1 / omega, omega^2 the largest eigenvalue of the pair force's
+    Jacobian, max(|coef'(r')|, |coef| / |d|), per reduced mass (the pair's oscillation or free-fall rate,
+    including the fast turn of the force when bodies pass within the softening); the crossing time
+    r' / |v_i - v_j|, so a fast fly-by is not stepped over; for the damped law the damping time
+    1 / (damping (1/m_i + 1/m_j)); for the discontinuous law the time to reach its jump,
+    (|r' - 2| + THRESHOLD_MARGIN) / |v_i - v_j|, so a brief crossing is not stepped over.
+    pos, vel, out: [n_body, dim]; mass, inv_mass (1 / mass), charge: [n_body]
+    """
+    n, dim = pos.shape
+    out[:] = 0.0
+    fastest_rate2 = 0.0  # max over pairs of 1 / time scale^2
+    for i in range(n):
+        for j in range(i + 1, n):
+            dist2 = 0.0
+            speed2 = 0.0
+            for k in range(dim):
+                d = pos[i, k] - pos[j, k]
+                w = vel[i, k] - vel[j, k]
+                dist2 += d * d
+                speed2 += w * w
+            dist = np.sqrt(dist2)
+            r_soft = dist + softening
+            inv_r_soft = 1.0 / r_soft
+            inv_dist = 1.0 / dist if dist > 0.0 else 0.0
+            coef, slope = _coefficient_and_slope(law, r_soft, inv_r_soft, mass[i], mass[j], charge[i], charge[j])
+            scale = coef * inv_dist
+            omega2 = max(abs(slope), abs(scale)) * (inv_mass[i] + inv_mass[j])
+            fastest_rate2 = max(fastest_rate2, omega2, speed2 * inv_r_soft * inv_r_soft)
+            if law == _DISCONTINUOUS:
+                gap = abs(r_soft - 2.0) + THRESHOLD_MARGIN
+                fastest_rate2 = max(fastest_rate2, speed2 / (gap * gap))
+            elif law == _DAMPED:
+                damping_rate = damping * (inv_mass[i] + inv_mass[j])
+                fastest_rate2 = max(fastest_rate2, damping_rate * damping_rate)
+            for k in range(dim):
+                f = scale * (pos[i, k] - pos[j, k])
+                if law == _DAMPED:
+                    f -= damping * (vel[i, k] - vel[j, k])
+                out[i, k] += f * inv_mass[i]
+                out[j, k] -= f * inv_mass[j]
+    return 1.0 / np.sqrt(fastest_rate2) if fastest_rate2 > 0.0 else np.inf
+
+
+@njit(cache=True, error_model="numpy")
+def system_energy(pos, vel, mass, charge, law, softening):
+    """Kinetic and pair potential energy of one simulation (the potential of POTENTIALS)."""
+    n, dim = pos.shape
+    kinetic = 0.0
+    potential = 0.0
+    for i in range(n):
+        speed2 = 0.0
+        for k in range(dim):
+            speed2 += vel[i, k] * vel[i, k]
+        kinetic += 0.5 * mass[i] * speed2
+        for j in range(i + 1, n):
+            dist2 = 0.0
+            for k in range(dim):
+                d = pos[i, k] - pos[j, k]
+                dist2 += d * d
+            r_soft = np.sqrt(dist2) + softening
+            if law == _R2:
+                potential -= mass[i] * mass[j] / r_soft
+            elif law == _R1:
+                potential += mass[i] * mass[j] * np.log(r_soft)
+            elif law == _CHARGE:
+                potential += charge[i] * charge[j] / r_soft
+            elif law != _DISCONTINUOUS or r_soft >= 2.0:
+                potential += (r_soft - 1.0) ** 2
+    return kinetic, potential
 
 
 @njit(cache=True, error_model="numpy")

@@ -86,13 +86,15 @@ def feature_units(ds: xr.Dataset, names, target: str = "acc") -> dict[str, str |
 
 
 def build_graphs(ds: xr.Dataset, *, target: str = "acc", edge_features=("dx", "r", "properties"),
-                 node_features=("properties",), radius: float | None = None, sims=None,
+                 node_features=("properties",), radius: float | None = None, sims=None, latent_per_body: int = 0,
                  dtype=np.float32) -> GraphSet:
     """Graph tensors of every frame of the simulations ``sims`` (all if None).
 
     Edge features: dx = x_receiver - x_sender per axis, r = |dx|, dv = v_receiver - v_sender, v = both
     velocities, properties = each per-body property of receiver and sender, sender_properties = the
-    sender's only. Node features: the body's properties (and velocity with "v").
+    sender's only. Node features: the body's properties (and velocity with "v"). Data without per-body
+    properties gives the property features no columns; that needs ``latent_per_body`` learned parameters to
+    stand in for them (the model adds those), else it is an error.
     """
     _check_dataset(ds, target)
     unknown = set(edge_features) - set(EDGE_FEATURE_GROUPS)
@@ -101,6 +103,13 @@ def build_graphs(ds: xr.Dataset, *, target: str = "acc", edge_features=("dx", "r
     unknown = set(node_features) - {"properties", "v"}
     if unknown:
         raise GraphDataError(f"unknown node feature(s) {sorted(unknown)}; choose from properties, v")
+    asked = [f for f in edge_features if f in ("properties", "sender_properties")] + \
+        [f"node {f}" for f in node_features if f == "properties"]
+    if asked and not property_names(ds, target) and latent_per_body == 0:
+        raise GraphDataError(f"the features {', '.join(asked)} need per-body properties, but the data has no "
+                             f"per-body variable besides pos, vel and the target {target!r}; set "
+                             f"[train_surrogate] latent_per_body >= 1 to learn them (unknown masses), or drop "
+                             f"them from edge_features and node_features")
     if sims is not None:
         ds = ds.isel(sim=np.asarray(sims))
     frames = ds.stack(graph=("sim", "time")).transpose("graph", "body", ...)
@@ -133,7 +142,7 @@ def build_graphs(ds: xr.Dataset, *, target: str = "acc", edge_features=("dx", "r
                 if group == "properties":
                     columns.append(np.broadcast_to(value[:, :, None, None], r.shape)), names.append(f"{name}_i")
                 columns.append(value[:, senders, None]), names.append(f"{name}_j")
-    edge_x = np.concatenate(columns, axis=-1).astype(dtype)
+    edge_x = (np.concatenate(columns, axis=-1) if columns else np.zeros(r.shape[:3] + (0,))).astype(dtype)
     edge_mask = np.ones(edge_x.shape[:3], dtype=bool) if radius is None else r[..., 0] <= radius
     node_columns, node_names = [], []
     for group in node_features:

@@ -92,7 +92,9 @@ class GraphNetwork(nn.Module):
             return scale, shift
         edge_in, node_in = self.edge_model[0], self.node_model[0]
         edge_in.set(*standardizer(edge_x[edge_mask], edge_in.scale.numel()))
-        node_in.set(*standardizer(node_x.reshape(-1, node_x.shape[-1]), node_in.scale.numel()))
+        # Explicit row count: reshape(-1, 0) is ambiguous, and data without per-body properties has no node features.
+        node_in.set(*standardizer(node_x.reshape(node_x.shape[0] * node_x.shape[1], node_x.shape[-1]),
+                                  node_in.scale.numel()))
         spread = target.reshape(-1, target.shape[-1]).std(axis=0)
         if scale_outputs:
             self.node_model[-1].set(np.where(spread > 0, spread, 1.0), np.zeros(spread.size))
