@@ -19,7 +19,7 @@ from symdistill.catalogs.fronts import composition_of
 from symdistill.components.compose import sympy_model
 from symdistill.tasks.context import open_run
 
-STAGES = ("simulate", "train_surrogate", "capture", "search", "compose", "refit", "validate_ood")
+STAGES = ("simulate", "ingest", "train_surrogate", "capture", "search", "compose", "refit", "validate_ood")
 
 
 def true_acceleration(law: dict, dim_symbol: str = "dx") -> sympy.Expr:
