@@ -17,39 +17,64 @@ from symdistill.components.sr import mutate
 from symdistill.components.sr.program import Program
 
 
-SELECTION_RULE = ("one-standard-error rule on held-out frames: each candidate composition's constants are "
-                  "re-fitted on training frames of the original targets; of the candidates whose mean squared "
-                  "error on validation frames is within one standard error of the lowest (or at float64 "
-                  "precision, relative RMS error below 1e-6), the simplest")
-EXACT = 1e-12  # mean squared error below this fraction of the mean squared target: exact to float64 precision
+SELECTION_RULE = ("paired one-standard-error rule on held-out frames: each candidate composition's constants are "
+                  "re-fitted on training frames of the original targets and its relative squared error is "
+                  "measured per validation frame; of the candidates whose mean excess over the best, frame by "
+                  "frame, is within one standard error of that excess (or whose error is at float64 precision), "
+                  "the simplest")
+EXACT = 1e-12  # mean relative squared error below this: exact to float64 precision, differences are rounding
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class HeldOut:
-    """Mean squared error per held-out frame and its standard error; ``undefined`` says why it is infinite."""
+    """Relative squared error per held-out frame; ``undefined`` says why the errors are not finite."""
 
-    mean: float
-    standard_error: float
+    per_frame: np.ndarray
     undefined: str | None = None
-    scale: float = 0.0  # mean squared target
 
-    def bound(self) -> float:
-        """What a simpler candidate may reach and still count as no worse: mean + one standard error, or
-        anything exact to float64 precision (below that, differences are rounding, not evidence)."""
-        return max(self.mean + self.standard_error, EXACT * self.scale)
+    @property
+    def mean(self) -> float:
+        return float(self.per_frame.mean()) if self.undefined is None else np.inf
+
+    @property
+    def standard_error(self) -> float:
+        n = len(self.per_frame)
+        return float(self.per_frame.std(ddof=1) / np.sqrt(n)) if self.undefined is None and n > 1 else np.inf
+
+    def excess_over(self, reference: "HeldOut") -> float:
+        """How much worse than ``reference`` beyond noise: the mean of the frame-by-frame excess minus its
+        standard error (<= 0: no worse); 0 if exact to float64 precision; inf if not finite.
+
+        Paired, because a hard frame (a close encounter) is hard for every candidate: comparing frame by frame
+        removes what the candidates share, where comparing means would let one such frame hide any difference.
+        """
+        if self.undefined is not None:
+            return np.inf
+        if self.mean <= EXACT:
+            return 0.0
+        excess = self.per_frame - reference.per_frame
+        n = len(excess)
+        spread = excess.std(ddof=1) / np.sqrt(n) if n > 1 else 0.0
+        return float(excess.mean() - spread)
 
 
 def held_out_loss(predicted: np.ndarray, target: np.ndarray) -> HeldOut:
-    """The evidence of predictions [frame, ...] against the original targets of the same frames."""
+    """The evidence of predictions [frame, ...] against the original targets of the same frames.
+
+    Per frame: the mean squared error over the frame's bodies and outputs, relative to the frame's mean
+    squared target, so that frames with huge accelerations (close encounters) do not outweigh all others.
+    """
     n = len(target)
-    errors = (np.asarray(predicted, dtype=float) - target) ** 2
-    per_frame = errors.reshape(n, -1).mean(axis=1)
+    target = np.asarray(target, dtype=float)
+    errors = ((np.asarray(predicted, dtype=float) - target) ** 2).reshape(n, -1).mean(axis=1)
+    size = np.square(target).reshape(n, -1).mean(axis=1)
+    floor = EXACT * float(size.mean()) + np.finfo(float).tiny  # a frame at rest is measured on the overall scale
+    per_frame = errors / np.maximum(size, floor)
     bad = ~np.isfinite(per_frame)
     if bad.any():
-        return HeldOut(np.inf, np.inf, f"{int(bad.sum())} of {n} held-out frames have non-finite predictions "
-                                       f"(first: frame {int(np.flatnonzero(bad)[0])})")
-    spread = float(per_frame.std(ddof=1) / np.sqrt(n)) if n > 1 else 0.0
-    return HeldOut(float(per_frame.mean()), spread, scale=float(np.mean(np.square(target))))
+        return HeldOut(per_frame, f"{int(bad.sum())} of {n} held-out frames have non-finite predictions "
+                                  f"(first: frame {int(np.flatnonzero(bad)[0])})")
+    return HeldOut(per_frame)
 
 
 @dataclass(frozen=True)
@@ -60,12 +85,12 @@ class Candidate:
 
 
 def simplest_within_noise(losses: list[HeldOut], complexities) -> int:
-    """Index of the simplest candidate whose loss is within one standard error of the lowest."""
+    """Index of the simplest candidate that is no worse than the lowest-loss one beyond noise."""
     best = min(range(len(losses)), key=lambda i: (losses[i].mean, complexities[i]))
     if not np.isfinite(losses[best].mean):
         return best
-    bound = losses[best].bound()
-    return min((i for i, loss in enumerate(losses) if loss.mean <= bound), key=lambda i: (complexities[i], i))
+    return min((i for i, loss in enumerate(losses) if loss.excess_over(losses[best]) <= 0),
+               key=lambda i: (complexities[i], i))
 
 
 def choose_expressions(fronts: dict[str, list[Candidate]], evidence: Callable[[dict[str, Program]], HeldOut],
@@ -98,9 +123,11 @@ def choose_expressions(fronts: dict[str, list[Candidate]], evidence: Callable[[d
             picked = simplest_within_noise(losses, [c.complexity for c in front])
             changed |= picked != choice[name]
             choice[name] = picked
+            best = losses[min(range(len(losses)), key=lambda i: losses[i].mean)]
             tables[name] = [{"complexity": c.complexity, "search_loss": c.search_loss,
                              "held_out_loss": _finite_or_none(loss.mean),
                              "held_out_standard_error": _finite_or_none(loss.standard_error),
+                             "excess_over_best": _finite_or_none(loss.excess_over(best)),
                              **({"undefined": loss.undefined} if loss.undefined else {}),
                              "chosen": i == picked} for i, (c, loss) in enumerate(zip(front, losses))]
         if not changed:
@@ -130,7 +157,7 @@ def prune_terms(programs: dict[str, Program], refit: Callable[[dict[str, Program
             with np.errstate(all="ignore"):
                 trial = refit(programs | {name: smaller})
                 loss = evidence(trial)
-            if loss.mean <= reference.bound():
+            if loss.excess_over(reference) <= 0:
                 removed.append({"function": name, "size_before": len(programs[name]), "size_after": len(smaller),
                                 "held_out_loss": loss.mean})
                 programs = trial

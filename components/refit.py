@@ -58,6 +58,10 @@ def refit(model: ComposedModel, graphs: GraphSet, iterations: int = 200) -> dict
             "mae_after": after["mae"], "relative_mae_after": after["relative_mae"], "excluded_frames": excluded}
 
 
+def _finite_or_none(value: float) -> float | None:
+    return float(value) if np.isfinite(value) else None
+
+
 def trial_budget(train: GraphSet) -> GraphSet:
     """The training frames a trial re-fits on: at most TRIAL_FRAMES, evenly spread."""
     return train.subset(np.unique(np.linspace(0, len(train) - 1, min(TRIAL_FRAMES, len(train))).astype(int)))
@@ -97,9 +101,8 @@ def readable_law(composition: Composition, latent: np.ndarray | None, train: Gra
                 held_out.target)
 
     reference = evidence_of(composition.functions())
-    record = {"reference_held_out_loss": reference.mean if np.isfinite(reference.mean) else None,
-              "reference_standard_error": reference.standard_error if np.isfinite(reference.mean) else None}
-    if not np.isfinite(reference.mean):
+    record = {"reference_held_out_loss": _finite_or_none(reference.mean)}
+    if reference.undefined is not None:
         return composition, latent, record | {"undefined": reference.undefined, "removed_terms": [], "snapped": []}
     budget = trial_budget(train)
 
@@ -124,11 +127,11 @@ def readable_law(composition: Composition, latent: np.ndarray | None, train: Gra
         return {n: programs[n].with_constants(part) for n, part in zip(names, parts)}
 
     vector = np.concatenate([programs[n].constants for n in names]) if names else np.zeros(0)
-    current = evidence_of(programs).mean
-    slack = max(reference.bound() - current, 0.0)
-    snapped_vector, exact = snap_constants(vector, lambda v: evidence_of(with_constants(v)).mean, tolerance=slack)
+    # a snap is kept while the law stays no worse than the re-fitted one beyond noise (excess <= 0)
+    snapped_vector, exact = snap_constants(
+        vector, lambda v: max(evidence_of(with_constants(v)).excess_over(reference), 0.0), tolerance=0.0)
     programs = with_constants(snapped_vector)
     record |= {"removed_terms": removed,
                "snapped": [{"fitted": float(v), "exact": str(e)} for v, e in zip(vector, exact) if e is not None],
-               "held_out_loss": evidence_of(programs).mean}
+               "held_out_loss": _finite_or_none(evidence_of(programs).mean)}
     return composition.from_functions(programs, composition.edge_features, composition.node_features), latent, record

@@ -30,10 +30,18 @@ def with_targets(graphs, composition):
     return dataclasses.replace(graphs, target=numpy_model(composition)(graphs))
 
 
-def test_the_simplest_candidate_within_one_standard_error_of_the_best_is_chosen():
-    losses = [HeldOut(1.0, 0.1), HeldOut(0.50, 0.05), HeldOut(0.48, 0.05), HeldOut(np.inf, np.inf, "nan")]
-    assert simplest_within_noise(losses, [1, 5, 9, 12]) == 1  # 0.50 <= 0.48 + 0.05
-    assert simplest_within_noise(losses[:1] + [HeldOut(0.2, 0.01)], [1, 5]) == 1
+def test_the_simplest_candidate_no_worse_than_the_best_frame_by_frame_is_chosen():
+    rng = np.random.default_rng(0)
+    hard = np.where(np.arange(200) == 7, 400.0, 1.0) * rng.uniform(0.5, 1.5, 200)  # one close encounter
+    best = HeldOut(hard * 0.010)
+    within_noise = HeldOut(hard * 0.010 + rng.normal(0, 1e-4, 200))  # differs from the best by noise only
+    worse = HeldOut(hard * 0.010 + 0.002)  # worse on every frame, by far less than the hard frame's spread
+    broken = HeldOut(np.full(200, np.nan), "nan")
+    assert simplest_within_noise([broken, worse, within_noise, best], [1, 3, 5, 9]) == 2
+    # compared by means alone, the hard frame's spread would have accepted the worse candidate
+    assert worse.mean - best.mean < best.standard_error and worse.excess_over(best) > 0
+    exact = HeldOut(np.full(200, 1e-15))
+    assert exact.excess_over(HeldOut(np.full(200, 1e-17))) == 0  # below float64 precision nothing is evidence
 
 
 def test_compose_prefers_the_law_over_a_padded_form_and_refuses_one_that_leaves_its_domain(graphs):
