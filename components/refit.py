@@ -67,11 +67,13 @@ def trial_budget(train: GraphSet) -> GraphSet:
     return train.subset(np.unique(np.linspace(0, len(train) - 1, min(TRIAL_FRAMES, len(train))).astype(int)))
 
 
-def refitted_programs(composition: Composition, latent: np.ndarray | None, budget: GraphSet) -> dict[str, Program]:
-    """The composition's programs with constants re-fitted on ``budget`` (a trial's small fit)."""
+def refitted_programs(composition: Composition, latent: np.ndarray | None,
+                      budget: GraphSet) -> tuple[dict[str, Program], np.ndarray | None]:
+    """The composition's programs and latent parameters re-fitted on ``budget`` (a trial's small fit)."""
     model = ComposedModel(composition, latent)
     refit(model, budget, TRIAL_ITERATIONS)
-    return model.composition_now().functions()
+    fitted_latent = model.latent.detach().numpy().copy() if latent is not None else None
+    return model.composition_now().functions(), fitted_latent
 
 
 def refitted_evidence(composition: Composition, latent: np.ndarray | None, budget: GraphSet,
@@ -81,10 +83,10 @@ def refitted_evidence(composition: Composition, latent: np.ndarray | None, budge
     The search fitted each function to the network's outputs, which carry the network's own error; only
     after a fit on the original targets does the right form show its accuracy and a wrong one its bias.
     """
-    programs = refitted_programs(composition, latent, budget)
+    programs, fitted_latent = refitted_programs(composition, latent, budget)
     fitted = composition.from_functions(programs, composition.edge_features, composition.node_features)
     with np.errstate(all="ignore"):
-        return held_out_loss(numpy_model(fitted, latent)(held_out), held_out.target)
+        return held_out_loss(numpy_model(fitted, fitted_latent)(held_out), held_out.target)
 
 
 def readable_law(composition: Composition, latent: np.ndarray | None, train: GraphSet,
@@ -94,7 +96,11 @@ def readable_law(composition: Composition, latent: np.ndarray | None, train: Gra
     Returns the simpler composition, its latent parameters, and a record: the reference held-out loss,
     the removed terms and the snapped constants.
     """
-    def evidence_of(programs: dict[str, Program], latent_now=latent) -> HeldOut:
+    trial_latent = {}  # the latent parameters each pruning trial's fit ended with, by its programs
+
+    def evidence_of(programs: dict[str, Program]) -> HeldOut:
+        key = tuple(programs[n].key() for n in sorted(programs))
+        latent_now = trial_latent.get(key, latent)
         with np.errstate(all="ignore"):
             return held_out_loss(numpy_model(composition.from_functions(
                 programs, composition.edge_features, composition.node_features), latent_now)(held_out),
@@ -107,8 +113,10 @@ def readable_law(composition: Composition, latent: np.ndarray | None, train: Gra
     budget = trial_budget(train)
 
     def refit_programs(programs: dict[str, Program]) -> dict[str, Program]:
-        return refitted_programs(composition.from_functions(programs, composition.edge_features,
-                                                            composition.node_features), latent, budget)
+        fitted, fitted_latent = refitted_programs(composition.from_functions(
+            programs, composition.edge_features, composition.node_features), latent, budget)
+        trial_latent[tuple(fitted[n].key() for n in sorted(fitted))] = fitted_latent
+        return fitted
 
     programs, removed = prune_terms(composition.functions(), refit_programs, evidence_of, reference)
     if removed:  # the final fit of the smaller law on the whole training budget, latent parameters too

@@ -58,7 +58,8 @@ def compose_stage(ctx: RunContext) -> ArtifactRef:
         latex = latex_model(composition)
         summary = {"vs_network": prediction_errors(composed, gnn), "vs_truth": prediction_errors(composed, graphs.target),
                    "network_vs_truth": prediction_errors(gnn, graphs.target), "expressions": expressions,
-                   "selection_rule": SELECTION_RULE, "non_affine_node": non_affine_outputs(composition), "n_held_out_frames": len(held_out), "candidates": table,
+                   "selection_rule": SELECTION_RULE, "non_affine_node": non_affine_outputs(composition),
+                   "n_held_out_frames": len(held_out), "candidates": table,
                    "selected_complexity": {name: "given" if name in cfg.expressions else
                                            candidates[name][choice[name]].complexity for name in fronts}}
         return {"model": composition_to_dataset(composition, expressions, latex)}, summary
