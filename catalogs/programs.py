@@ -7,9 +7,10 @@ import numpy as np
 import sympy
 
 from symdistill.components.compose import (
-    EDGE_PREFIX, NODE_PREFIX, Composition, function_role, latex_model, pair_symbols, sympy_model)
+    EDGE_PREFIX, NODE_PREFIX, Composition, function_role, latex_model, pair_symbols, plain_model)
 from symdistill.components.sr import Program, ProgramError
 from symdistill.components.sr.export import to_sympy
+from symdistill.components.sr.snap import snap_expression
 
 
 def program_arrays(program: Program) -> dict:
@@ -77,9 +78,10 @@ def composition_from_arrays(record: dict) -> tuple[Composition, np.ndarray | Non
 def function_expressions(composition: Composition) -> dict[str, tuple[sympy.Expr, list[str]]]:
     """Each internal function's expression in its own inputs' names, and those names."""
     edge_names, node_names = pair_symbols(composition.edge_features), list(composition.node_features)
-    out = {f"{EDGE_PREFIX}{k}": (to_sympy(p, edge_names), list(composition.edge_features))
+    out = {f"{EDGE_PREFIX}{k}": (snap_expression(to_sympy(p, edge_names)), list(composition.edge_features))
            for k, p in composition.edge.items()}
-    out |= {f"{NODE_PREFIX}{name}": (to_sympy(p, node_names), node_names) for name, p in composition.node.items()}
+    out |= {f"{NODE_PREFIX}{name}": (snap_expression(to_sympy(p, node_names)), node_names)
+            for name, p in composition.node.items()}
     return out
 
 
@@ -88,7 +90,7 @@ def render(record: dict, kind: str) -> tuple[str, str]:
     for a composed model; computed from the programs, so no stored text is ever trusted."""
     composition, _ = composition_from_arrays(record)
     if kind == "composed":
-        expressions, latex = sympy_model(composition), latex_model(composition)
+        expressions, latex = plain_model(composition), latex_model(composition)
         return ("\n".join(f"{name} = {expr}" for name, expr in expressions.items()),
                 "\n".join(f"{name} = {latex[name]}" for name in expressions))
     (expression, _features), = function_expressions(composition).values()
