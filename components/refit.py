@@ -47,7 +47,10 @@ def refit(model: ComposedModel, graphs: GraphSet, iterations: int = 200) -> dict
             loss.backward()
         return loss
     if any(p.numel() for p in model.parameters()):
-        optimizer.step(closure)
+        try:
+            optimizer.step(closure)
+        except (IndexError, RuntimeError):  # torch's strong-Wolfe search fails when a trial step is not finite
+            pass  # what it reached is kept below only if finite and better
     with torch.no_grad():
         after = prediction_errors(model(graphs).numpy(), graphs.target)
         if after["mae"] is None or after["mae"] > before["mae"]:

@@ -46,7 +46,11 @@ def test_a_run_catalogs_its_model_and_every_function_with_lineage(finished_run):
     assert kinds[0] == ("composed", "model") and all(kind == "function" for kind, _ in kinds[1:])
     assert {"node_acc_x", "node_acc_y"} <= {function for _, function in kinds}
     composed = next(e for e in entries if e["kind"] == "composed")
-    assert composed["id"] in stdout and composed["status"] == "candidate"
+    # the tiny run's equation is no better than its network: catalogued, but never as a candidate discovery
+    assert composed["id"] in stdout and composed["status"] == "failed_validation"
+    assert stdout.rstrip().splitlines()[-1].startswith("NOT A DISCOVERY: the equation's relative MAE")
+    assert all(e["status"] == "failed_validation" for e in entries)
+    assert composed["metrics"]["verdict"]["status"] == "failed_validation"
     assert {"gnn", "symbolic"} <= set(composed["metrics"]["errors"])
 
     text = symdistill("provenance", composed["id"][:8], "--catalog", root / "catalog.sqlite", cwd=root)
