@@ -123,12 +123,20 @@ def run_case(name: str, case: dict, work: Path) -> dict:
                            "--catalog", str(catalog)], capture_output=True, text=True)
     wall = time.perf_counter() - clock
     (folder / "run.log").write_text(done.stdout + done.stderr)
-    row = {"case": name, **case, "wall_s": round(wall, 1), "exit": done.returncode}
+    row = {"case": name, **case, "wall_s": round(wall, 1), "exit": done.returncode, "commit": _commit()}
     if done.returncode:
         tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["(no output)"]
         return row | {"recovered": False, "why": f"run failed: {tail[0]}"}
     from read_back import read_run
     return row | read_run(config, store, law)
+
+
+def _commit() -> str:
+    """The code the case ran: the checkout's commit, marked when the work tree had changes."""
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=HERE)
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True,
+                           cwd=HERE).stdout.strip()
+    return head.stdout.strip() + ("+changes" if dirty else "")
 
 
 def main() -> None:

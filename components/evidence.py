@@ -41,6 +41,12 @@ class HeldOut:
         n = len(self.per_frame)
         return float(self.per_frame.std(ddof=1) / np.sqrt(n)) if self.undefined is None and n > 1 else np.inf
 
+    def within_noise_of(self, reference: "HeldOut") -> bool:
+        """Is this loss no higher than ``reference``'s beyond that loss's own noise (one standard error)?
+        For simplifying a law: a change that moves the held-out loss less than its estimate's noise is
+        not evidence against it."""
+        return self.undefined is None and (self.mean <= EXACT or self.mean <= reference.mean + reference.standard_error)
+
     def excess_over(self, reference: "HeldOut") -> float:
         """How much worse than ``reference`` beyond noise: the mean of the frame-by-frame excess minus its
         standard error (<= 0: no worse); 0 if exact to float64 precision; inf if not finite.
@@ -157,7 +163,7 @@ def prune_terms(programs: dict[str, Program], refit: Callable[[dict[str, Program
             with np.errstate(all="ignore"):
                 trial = refit(programs | {name: smaller})
                 loss = evidence(trial)
-            if loss.excess_over(reference) <= 0:
+            if loss.within_noise_of(reference):
                 removed.append({"function": name, "size_before": len(programs[name]), "size_after": len(smaller),
                                 "held_out_loss": loss.mean})
                 programs = trial

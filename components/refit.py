@@ -138,9 +138,9 @@ def readable_law(composition: Composition, latent: np.ndarray | None, train: Gra
         return {n: programs[n].with_constants(part) for n, part in zip(names, parts)}
 
     vector = np.concatenate([programs[n].constants for n in names]) if names else np.zeros(0)
-    # a snap is kept while the law stays no worse than the re-fitted one beyond noise (excess <= 0)
+    # a snap is kept while the held-out loss stays within the noise of the re-fitted law's
     snapped_vector, exact = snap_constants(
-        vector, lambda v: max(evidence_of(with_constants(v)).excess_over(reference), 0.0), tolerance=0.0)
+        vector, lambda v: 0.0 if evidence_of(with_constants(v)).within_noise_of(reference) else 1.0, tolerance=0.0)
     programs = with_constants(snapped_vector)
     record |= {"removed_terms": removed,
                "snapped": [{"fitted": float(v), "exact": str(e)} for v, e in zip(vector, exact) if e is not None],

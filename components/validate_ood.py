@@ -18,6 +18,9 @@ def verdict(errors: dict) -> dict:
         return {"status": FAILED, "reason": "the network's error in distribution is undefined: "
                                             f"{network.get('undefined', 'no in-distribution frames')}"}
     ours, theirs = symbolic["relative_mae"], network["relative_mae"]
+    if ours >= 1:  # predicting zero everywhere has relative MAE 1
+        return {"status": FAILED, "reason": f"the equation's relative MAE in distribution ({ours:.3g}) is no better "
+                                            f"than predicting zero (1); the network's is {theirs:.3g}"}
     if ours <= theirs:
         return {"status": VALIDATED, "reason": f"the equation's relative MAE in distribution ({ours:.3g}) is at "
                                                f"most the network's ({theirs:.3g})"}

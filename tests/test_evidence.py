@@ -116,3 +116,6 @@ def test_the_verdict_says_when_the_equation_is_worse_than_the_network():
                                                                                        np.ones((1, 1, 1)))}}
     result = verdict(undefined)
     assert result["status"] == "failed_validation" and "not finite" in result["reason"]
+    useless = {"gnn": {"in_distribution": {"mae": 1, "relative_mae": 1.07}},
+               "symbolic": {"in_distribution": {"mae": 1, "relative_mae": 1.01}}}
+    assert verdict(useless)["status"] == "failed_validation" and "predicting zero" in verdict(useless)["reason"]
