@@ -68,14 +68,15 @@ def held_out_loss(predicted: np.ndarray, target: np.ndarray) -> HeldOut:
     """The evidence of predictions [frame, ...] against the original targets of the same frames.
 
     Per frame: the mean squared error over the frame's bodies and outputs, relative to the frame's mean
-    squared target, so that frames with huge accelerations (close encounters) do not outweigh all others.
+    squared target plus the median of that over all frames. Frames with huge accelerations (close
+    encounters) then do not outweigh all others, and frames where nothing accelerates (a law that is 0
+    at short range) are measured on the typical scale instead of their own zero.
     """
     n = len(target)
     target = np.asarray(target, dtype=float)
     errors = ((np.asarray(predicted, dtype=float) - target) ** 2).reshape(n, -1).mean(axis=1)
     size = np.square(target).reshape(n, -1).mean(axis=1)
-    floor = EXACT * float(size.mean()) + np.finfo(float).tiny  # a frame at rest is measured on the overall scale
-    per_frame = errors / np.maximum(size, floor)
+    per_frame = errors / (size + float(np.median(size)) + np.finfo(float).tiny)
     bad = ~np.isfinite(per_frame)
     if bad.any():
         return HeldOut(per_frame, f"{int(bad.sum())} of {n} held-out frames have non-finite predictions "
