@@ -20,6 +20,7 @@ resumes and runs in parts:
 """
 import argparse
 import json
+import signal
 import subprocess
 import sys
 import time
@@ -29,6 +30,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 RESULTS = HERE / "results" / "discovery_matrix.jsonl"
 SIMULATOR_LAWS = ("r2", "r1", "spring", "damped", "charge", "discontinuous")
+CHECK_SECONDS = 120
 STAGES = ("simulate", "ingest", "train_surrogate", "capture", "search", "compose", "refit", "validate_ood")
 
 # The one shared default: what a new user would write. Only the data section differs between cases.
@@ -128,7 +130,18 @@ def run_case(name: str, case: dict, work: Path) -> dict:
         tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["(no output)"]
         return row | {"recovered": False, "why": f"run failed: {tail[0]}"}
     from read_back import read_run
-    return row | read_run(config, store, law)
+    signal.signal(signal.SIGALRM, _too_slow)
+    signal.alarm(CHECK_SECONDS)  # SymPy can take unbounded time on a deeply nested found expression
+    try:
+        return row | read_run(config, store, law)
+    except TimeoutError:
+        return row | {"recovered": False, "why": f"reading the law back took over {CHECK_SECONDS} s (undetermined)"}
+    finally:
+        signal.alarm(0)
+
+
+def _too_slow(signum, frame):
+    raise TimeoutError
 
 
 def _commit() -> str:
