@@ -105,7 +105,8 @@ def simulated_file(case: dict, folder: Path) -> tuple[Path, dict]:
     if path.exists() and truth_file.exists():  # kept, so a resumed case reads the same file
         return path, json.loads(truth_file.read_text())
     options = {"fixed_masses": True} if unknown else {}
-    ds = simulate(law, n_bodies=4, dim=case["dim"], n_sims=500, duration=10.0, record_interval=0.1, seed=0, **options)
+    ds = simulate(law, n_bodies=4, dim=case["dim"], n_sims=500, duration=10.0, record_interval=0.1, seed=0,
+                  **options)
     truth = {"name": case["law"], "parameters": law.as_attrs()["parameters"]}
     if unknown:
         truth["masses"] = ds["mass"].isel(sim=0).values.tolist()
