@@ -22,6 +22,7 @@ SELECTION_RULE = ("paired one-standard-error rule on held-out frames: each candi
                   "measured per validation frame; of the candidates whose mean excess over the best, frame by "
                   "frame, is within one standard error of that excess (or whose error is at float64 precision), "
                   "the simplest")
+HELD_OUT_FRAMES = 500  # validation frames of the evidence: one standard error is then a few percent of the mean
 EXACT = 1e-12  # mean relative squared error below this: exact to float64 precision, differences are rounding
 
 
@@ -132,9 +133,9 @@ def choose_expressions(fronts: dict[str, list[Candidate]], evidence: Callable[[d
             choice[name] = picked
             best = losses[min(range(len(losses)), key=lambda i: losses[i].mean)]
             tables[name] = [{"complexity": c.complexity, "search_loss": c.search_loss,
-                             "held_out_loss": _finite_or_none(loss.mean),
-                             "held_out_standard_error": _finite_or_none(loss.standard_error),
-                             "excess_over_best": _finite_or_none(loss.excess_over(best)),
+                             "held_out_loss": finite_or_none(loss.mean),
+                             "held_out_standard_error": finite_or_none(loss.standard_error),
+                             "excess_over_best": finite_or_none(loss.excess_over(best)),
                              **({"undefined": loss.undefined} if loss.undefined else {}),
                              "chosen": i == picked} for i, (c, loss) in enumerate(zip(front, losses))]
         if not changed:
@@ -142,7 +143,7 @@ def choose_expressions(fronts: dict[str, list[Candidate]], evidence: Callable[[d
     return choice, tables
 
 
-def _finite_or_none(value: float) -> float | None:
+def finite_or_none(value: float) -> float | None:
     return float(value) if np.isfinite(value) else None
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from symdistill.components.compose import ComposedModel, Composition, finite_frames, numpy_model, prediction_errors
-from symdistill.components.evidence import HeldOut, held_out_loss, prune_terms
+from symdistill.components.evidence import HeldOut, finite_or_none, held_out_loss, prune_terms
 from symdistill.components.sr.program import Program
 from symdistill.components.sr.snap import fold_constant_subtrees, snap_constants
 from symdistill.components.train_surrogate import GraphSet
@@ -61,10 +61,6 @@ def refit(model: ComposedModel, graphs: GraphSet, iterations: int = 200) -> dict
             "mae_after": after["mae"], "relative_mae_after": after["relative_mae"], "excluded_frames": excluded}
 
 
-def _finite_or_none(value: float) -> float | None:
-    return float(value) if np.isfinite(value) else None
-
-
 def trial_budget(train: GraphSet) -> GraphSet:
     """The training frames a trial re-fits on: at most TRIAL_FRAMES, evenly spread."""
     return train.subset(np.unique(np.linspace(0, len(train) - 1, min(TRIAL_FRAMES, len(train))).astype(int)))
@@ -110,7 +106,7 @@ def readable_law(composition: Composition, latent: np.ndarray | None, train: Gra
                 held_out.target)
 
     reference = evidence_of(composition.functions())
-    record = {"reference_held_out_loss": _finite_or_none(reference.mean)}
+    record = {"reference_held_out_loss": finite_or_none(reference.mean)}
     if reference.undefined is not None:
         return composition, latent, record | {"undefined": reference.undefined, "removed_terms": [], "snapped": []}
     budget = trial_budget(train)
@@ -144,5 +140,5 @@ def readable_law(composition: Composition, latent: np.ndarray | None, train: Gra
     programs = with_constants(snapped_vector)
     record |= {"removed_terms": removed,
                "snapped": [{"fitted": float(v), "exact": str(e)} for v, e in zip(vector, exact) if e is not None],
-               "held_out_loss": _finite_or_none(evidence_of(programs).mean)}
+               "held_out_loss": finite_or_none(evidence_of(programs).mean)}
     return composition.from_functions(programs, composition.edge_features, composition.node_features), latent, record

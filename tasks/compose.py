@@ -9,7 +9,7 @@ from symdistill.catalogs import ArtifactRef
 from symdistill.catalogs.fronts import composition_to_dataset, programs_of
 from symdistill.components.compose import (
     Composition, function_role, latex_model, non_affine_outputs, numpy_model, prediction_errors, sympy_model)
-from symdistill.components.evidence import SELECTION_RULE, Candidate, choose_expressions
+from symdistill.components.evidence import HELD_OUT_FRAMES, SELECTION_RULE, Candidate, choose_expressions
 from symdistill.components.refit import refitted_evidence, trial_budget
 from symdistill.components.sr import Program
 from symdistill.components.sr.export import from_sympy
@@ -17,8 +17,6 @@ from symdistill.components.sr.parse import parse
 from symdistill.components.train_surrogate import predict
 from symdistill.tasks.context import RunContext, run_stage
 from symdistill.tasks.surrogate_io import captured_graphs, load_surrogate, split_graphs, split_of, spread
-
-HELD_OUT_FRAMES = 500  # enough frames that one standard error of the mean loss is a few percent of it
 
 
 class ComposeError(ValueError):

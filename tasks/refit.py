@@ -6,11 +6,11 @@ from prefect.cache_policies import NO_CACHE
 from symdistill.catalogs import ArtifactRef
 from symdistill.catalogs.fronts import composition_of, composition_to_dataset
 from symdistill.components.compose import ComposedModel, latex_model, plain_model, sympy_model
+from symdistill.components.evidence import HELD_OUT_FRAMES
 from symdistill.components.refit import readable_law, refit
 from symdistill.tasks.context import RunContext, run_stage
 from symdistill.tasks.surrogate_io import load_surrogate, split_graphs, split_of, spread
 
-HELD_OUT_FRAMES = 500  # the validation frames compose chose by (tasks/compose.py)
 
 
 @task(name="refit", cache_policy=NO_CACHE)  # our keys decide what is cached, not Prefect's
