@@ -246,7 +246,10 @@ def recovered(found: sympy.Expr, truth: sympy.Expr, *, region=None, n_points: in
             return True
     except (TypeError, ValueError):  # e.g. a Piecewise difference simplify cannot order; rule 2 decides
         pass
-    return _fit_constants(found, truth, 0.01, region, n_points, seed).exact
+    try:
+        return _fit_constants(found, truth, 0.01, region, n_points, seed).exact
+    except (TypeError, ValueError, ZeroDivisionError):  # not a numeric function of the pair's symbols (e.g. a
+        return False                                     # sum over partners left inside a non-affine node)
 
 
 class ConstantError(NamedTuple):

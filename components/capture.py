@@ -5,11 +5,14 @@ pass over held-out graphs, so the model is not edited. Results are xarray Datase
 and feature names, ready for symbolic regression: ``edge`` (per real edge: inputs, message components,
 the true pair force when known) and ``node`` (per body: inputs, outputs, the true target).
 """
+import json
+
 import numpy as np
 import torch
 import xarray as xr
 
 from symdistill.components.train_surrogate import GraphNetwork, GraphSet
+from symdistill.components.train_surrogate.graphs import AXES
 
 
 def record_functions(model: GraphNetwork, graphs: GraphSet) -> dict[str, np.ndarray]:
@@ -44,6 +47,9 @@ def capture(model: GraphNetwork, graphs: GraphSet, *, true_force: np.ndarray | N
     significant when its std is at least ``significance`` times the largest.
     """
     seen = record_functions(model, graphs)
+    alignment = message_alignment(model, graphs, seen["messages"])
+    if alignment is not None:
+        seen = aligned(seen, graphs, alignment)
     mask = graphs.edge_mask
     g, i, k = np.nonzero(mask)  # one row per real edge
     latent = [f"latent{c}_{end}" for end in ("i", "j") for c in range(model.spec.n_latent)]
@@ -60,7 +66,9 @@ def capture(model: GraphNetwork, graphs: GraphSet, *, true_force: np.ndarray | N
         coords={"edge_feature": edge_names, "message_component": np.arange(messages.shape[1]),
                 "rank": np.arange(messages.shape[1]), "sim": ("edge", graphs.sim[g]),
                 "time": ("edge", graphs.time[g]), "receiver": ("edge", i), "sender": ("edge", graphs.sender[i, k])})
-    edge.attrs.update(significant_components=n_significant, significance=significance)
+    edge.attrs.update(significant_components=n_significant, significance=significance,
+                      message_alignment=json.dumps(alignment and {k: np.asarray(v).tolist()
+                                                                  for k, v in alignment.items()}))
     dims = graphs.target_names
     if true_force is not None:
         edge["force"] = (("edge", "force_component"), true_force[g, i, k])
@@ -76,6 +84,62 @@ def capture(model: GraphNetwork, graphs: GraphSet, *, true_force: np.ndarray | N
                 "sim": ("node", np.repeat(graphs.sim, n_bodies)), "time": ("node", np.repeat(graphs.time, n_bodies)),
                 "body": ("node", np.tile(np.arange(n_bodies), n_graphs))})
     return {"edge": edge, "node": node}
+
+
+ALIGNMENT_MIN_EXPLAINED = 0.9  # share of a reflection's message change along one direction
+ALIGNMENT_MAX_CONDITION = 1e3
+
+
+def message_alignment(model: GraphNetwork, graphs: GraphSet, messages: np.ndarray) -> dict | None:
+    """The linear change of message basis that turns bottleneck messages into the pair force's own axes.
+
+    A bottleneck network's messages are some invertible linear map of the force, M = A F + b (METHOD.md §2a),
+    and any such map is equally good to the network, so in 3D the messages are usually mixtures of the force's
+    components, which need long expressions. Space has no preferred direction: reflecting axis a (negating
+    every per-axis edge feature of a) flips F_a only, so M - M(reflected a) = 2 F_a A[:, a] lies along A's
+    column a. Those directions give A; W = A^-1 and b (the parity-even part of M) make W (M - b) = F up to one
+    scale per axis. None when the messages are not one per axis, or the network is not close enough to
+    symmetric for the directions to be clear (then the messages are kept as they are).
+    """
+    names = list(graphs.edge_features)
+    axes = [a for a in AXES if f"d{a}" in names]
+    if not axes or model.spec.message_dim != len(axes):
+        return None
+    mask = graphs.edge_mask
+    flips = {a: [i for i, n in enumerate(names) if n in (f"d{a}", f"dv{a}", f"v{a}_i", f"v{a}_j")] for a in axes}
+    columns, explained = [], []
+    for a in axes:
+        change = (messages - edge_messages(model, graphs, flips[a]))[mask]
+        _, singular, vt = np.linalg.svd(change, full_matrices=False)
+        explained.append(float(singular[0] ** 2 / max((singular ** 2).sum(), 1e-300)))
+        column = vt[0] if vt[0][np.argmax(np.abs(vt[0]))] > 0 else -vt[0]
+        columns.append(column)
+    A = np.column_stack(columns)
+    if min(explained) < ALIGNMENT_MIN_EXPLAINED or np.linalg.cond(A) > ALIGNMENT_MAX_CONDITION:
+        return None
+    every_axis = [i for a in axes for i in flips[a]]
+    offset = 0.5 * (messages + edge_messages(model, graphs, every_axis))[mask].mean(axis=0)
+    return {"transform": np.linalg.inv(A), "offset": offset, "explained": np.asarray(explained)}
+
+
+def edge_messages(model: GraphNetwork, graphs: GraphSet, negated: list[int]) -> np.ndarray:
+    """The (mean) messages with the edge feature columns ``negated`` multiplied by -1."""
+    edge_x = graphs.edge_x.copy()
+    edge_x[..., negated] *= -1
+    with torch.no_grad():
+        raw = model.edge_model(model.edge_inputs(torch.from_numpy(edge_x), torch.from_numpy(graphs.sender)))
+    return (raw.chunk(2, dim=-1)[0] if model.spec.variant == "kl" else raw).numpy()
+
+
+def aligned(seen: dict, graphs: GraphSet, alignment: dict) -> dict:
+    """Messages W (M - b) and, consistently, summed messages W (S - n b) for n incoming edges: the composed
+    model node(sum of edge functions) is unchanged by the change of basis."""
+    W, b = alignment["transform"], alignment["offset"]
+    dim = W.shape[0]
+    n_in = graphs.edge_mask.sum(axis=-1)[..., None]  # [graph, receiver, 1]
+    node_inputs = seen["node_inputs"].copy()
+    node_inputs[..., -dim:] = (node_inputs[..., -dim:] - n_in * b) @ W.T
+    return seen | {"messages": (seen["messages"] - b) @ W.T, "node_inputs": node_inputs}
 
 
 def message_force_fit(edge: xr.Dataset, n_components: int, outlier_quantile: float = 0.99) -> dict:

@@ -4,6 +4,7 @@ Functions: each significant message component of the edge model (as a function o
 and each output component of the node model (as a function of the body's inputs and the summed
 significant message components). The network's own outputs are the targets (METHOD.md §1, step 4).
 """
+import json
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ import xarray as xr
 
 from symdistill.components.sr import Program, SymbolicRegressor
 from symdistill.components.sr.siblings import SiblingExchange
+from symdistill.components.train_surrogate.graphs import AXES
 
 SUM_PREFIX = "sum_message"
 
@@ -23,6 +25,7 @@ class FunctionData:
     X: np.ndarray  # [rows, features]
     y: np.ndarray  # [rows]
     feature_names: tuple[str, ...]
+    axis: int | None = None  # the spatial axis this function is the component of (messages in the force's axes)
 
 
 @dataclass(frozen=True)
@@ -47,18 +50,23 @@ def searched_components(edge: xr.Dataset) -> list[int]:
 
 def functions_from_capture(edge: xr.Dataset, node: xr.Dataset, max_rows: int) -> list[FunctionData]:
     components = searched_components(edge)
+    # capture turned the messages into the force's own axes (components/capture.py): message k is axis k
+    in_axes = json.loads(edge.attrs.get("message_alignment", "null")) is not None
     edge_rows = _spread(edge.sizes["edge"], max_rows)
     edge_names = tuple(str(n) for n in edge["edge_feature"].values)
     functions = [FunctionData(f"edge_message{k}", edge["inputs"].values[edge_rows].astype(float),
-                              edge["messages"].values[edge_rows, k].astype(float), edge_names) for k in components]
+                              edge["messages"].values[edge_rows, k].astype(float), edge_names,
+                              k if in_axes else None) for k in components]
     node_names = [str(n) for n in node["node_feature"].values]
     keep = [i for i, n in enumerate(node_names) if not n.startswith(SUM_PREFIX)]
     keep += [node_names.index(f"{SUM_PREFIX}{k}") for k in components]
     node_rows = _spread(node.sizes["node"], max_rows)
     X = node["inputs"].values[np.ix_(node_rows, keep)].astype(float)
-    for d, output in enumerate(node["output_component"].values):
+    outputs = [str(o) for o in node["output_component"].values]
+    per_axis = in_axes and len(outputs) == len(components)  # e.g. acc_x, acc_y: one output per axis
+    for d, output in enumerate(outputs):
         functions.append(FunctionData(f"node_{output}", X, node["outputs"].values[node_rows, d].astype(float),
-                                      tuple(node_names[i] for i in keep)))
+                                      tuple(node_names[i] for i in keep), d if per_axis else None))
     return functions
 
 
@@ -67,15 +75,38 @@ def _spread(n: int, limit: int) -> np.ndarray:
 
 
 def sibling_exchanges(functions: list[FunctionData]) -> dict[str, SiblingExchange | None]:
-    """Per function: the exchange it shares with the other functions of the same inputs (None if alone)."""
-    groups: dict[tuple[str, ...], list[str]] = {}
+    """Per function: the exchange it shares with the other functions of the same inputs (None if alone).
+
+    Siblings that are components along different axes also receive each other's forms with those two
+    axes swapped (dx <-> dy, sum_message0 <-> sum_message1, ...): space has no preferred direction, so
+    F_y(inputs) = F_x(inputs with x and y swapped), and a law found along one axis seeds the others.
+    """
+    groups: dict[tuple[str, ...], list[FunctionData]] = {}
     for function in functions:
-        groups.setdefault(function.feature_names, []).append(function.name)
+        groups.setdefault(function.feature_names, []).append(function)
     out = {}
-    for names in groups.values():
-        exchange = SiblingExchange(names) if len(names) > 1 else None
+    for group in groups.values():
+        names = [f.name for f in group]
+        relabel = {(a.name, b.name): swap for a in group for b in group if a is not b
+                   and (swap := axis_swap(a.feature_names, a.axis, b.axis)) is not None}
+        exchange = SiblingExchange(names, relabel) if len(names) > 1 else None
         out.update({name: exchange for name in names})
     return out
+
+
+def axis_swap(names: tuple[str, ...], a: int | None, b: int | None) -> np.ndarray | None:
+    """Feature index map exchanging the per-axis features of axes a and b; None if not both axes or
+    some feature has no counterpart."""
+    if a is None or b is None or a == b or max(a, b) >= len(AXES):
+        return None
+    pairs = {}
+    for pattern in ("d{}", "dv{}", "v{}_i", "v{}_j", "v{}"):
+        pairs[pattern.format(AXES[a])], pairs[pattern.format(AXES[b])] = pattern.format(AXES[b]), pattern.format(AXES[a])
+    pairs[f"{SUM_PREFIX}{a}"], pairs[f"{SUM_PREFIX}{b}"] = f"{SUM_PREFIX}{b}", f"{SUM_PREFIX}{a}"
+    swapped = [pairs.get(n, n) for n in names]
+    if any(n not in names for n in swapped):
+        return None
+    return np.array([names.index(n) for n in swapped], dtype=np.int32)
 
 
 def search_function(function: FunctionData, *, seed: int, executor=None, progress=None,

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import sympy
 
-from symdistill.components.search import FunctionData, search_function, sibling_exchanges
-from symdistill.components.sr.export import from_sympy
+from symdistill.components.search import FunctionData, axis_swap, search_function, sibling_exchanges
+from symdistill.components.sr.export import from_sympy, to_sympy
 from symdistill.components.sr.island import make_data
 from symdistill.components.sr.options import OptionsError, SearchOptions
 from symdistill.components.sr.search import run_search
@@ -81,6 +81,25 @@ def test_only_functions_of_the_same_inputs_are_siblings():
     exchanges = sibling_exchanges(functions)
     assert exchanges["edge_message0"].names == ("edge_message0", "edge_message1")
     assert exchanges["node_acc_x"] is None
+
+
+def test_components_along_different_axes_receive_each_others_forms_with_the_axes_swapped():
+    X, y = rotated_inverse_cube(1.0, 0.0)
+    names = ("dx", "dy", "r", "dvx", "dvy", "mass_j")
+    functions = [FunctionData("edge_message0", X, y, names, axis=0), FunctionData("edge_message1", X, y, names, axis=1)]
+    exchange = sibling_exchanges(functions)["edge_message0"]
+    m_dx = from_sympy(sympy.Symbol("mass_j") * sympy.Symbol("dx") + sympy.Symbol("dvx"), list(names))
+    exchange.publish("edge_message0", 0, [m_dx])
+    exchange.finish("edge_message0")
+    received = {str(sympy.simplify(to_sympy(p, list(names)))) for p in exchange.siblings_front("edge_message1", 0)}
+    assert received == {"dvx + dx*mass_j", "dvy + dy*mass_j"}  # as found, and along y
+
+
+def test_axis_swap_exchanges_every_per_axis_feature_and_needs_a_counterpart():
+    names = ("mass", "sum_message1", "sum_message0", "vx", "vy")
+    assert axis_swap(names, 0, 1).tolist() == [0, 2, 1, 4, 3]
+    assert axis_swap(("dx", "r"), 0, 1) is None  # no dy to exchange dx with
+    assert axis_swap(names, 0, None) is None
 
 
 def test_exchange_and_option_errors():

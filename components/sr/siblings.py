@@ -13,16 +13,25 @@ needed, so the result does not depend on thread or worker timing. All siblings m
 import threading
 from contextlib import contextmanager
 
+import numpy as np
+
+from symdistill.components.sr.operators import VAR
 from symdistill.components.sr.program import Program
 
 
 class SiblingExchange:
     """Round-by-round fronts of named searches, published and read in lockstep."""
 
-    def __init__(self, names):
+    def __init__(self, names, relabel: dict[tuple[str, str], np.ndarray] | None = None):
+        """``relabel[(source, reader)]``: feature index map applied to ``source``'s programs, beside them as
+        they are, when ``reader`` reads them (e.g. exchanging the x and y features of two force components)."""
         names = list(names)
         if len(set(names)) != len(names):
             raise ValueError(f"sibling names must be distinct, got {names}")
+        self._relabel = {pair: np.asarray(index) for pair, index in (relabel or {}).items()}
+        unknown = {n for pair in self._relabel for n in pair} - set(names)
+        if unknown:
+            raise ValueError(f"relabelling names {sorted(unknown)}, which are not among the siblings {names}")
         self._fronts: dict[str, dict[int, list[Program]]] = {name: {} for name in names}
         self._finished: set[str] = set()
         self._condition = threading.Condition()
@@ -54,13 +63,23 @@ class SiblingExchange:
             for other in others:
                 rounds = [r for r in self._fronts[other] if r <= round_]
                 if rounds:
-                    out += self._fronts[other][max(rounds)]
+                    front = self._fronts[other][max(rounds)]
+                    out += front
+                    if (other, name) in self._relabel:
+                        out += [relabelled(p, self._relabel[(other, name)]) for p in front]
             return out
 
     def _known(self, name: str) -> dict[int, list[Program]]:
         if name not in self._fronts:
             raise KeyError(f"{name!r} is not one of the siblings {list(self._fronts)}")
         return self._fronts[name]
+
+
+def relabelled(program: Program, index: np.ndarray) -> Program:
+    """``program`` with each variable k replaced by variable index[k]."""
+    is_var = program.codes == VAR
+    return Program(program.codes, np.where(is_var, index[program.args], program.args).astype(program.args.dtype),
+                   program.values)
 
 
 @contextmanager
