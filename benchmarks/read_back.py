@@ -83,9 +83,10 @@ def latent_masses(refit_ds, true_masses: np.ndarray):
 
 
 def best_capture_r2(figures: dict) -> list[float] | None:
-    """The message-force R² against the reference the messages match better: the force, or (masses known)
-    the force per receiver mass, which is what sender-only edge features let a message carry."""
-    fits = [figures.get(k) for k in ("message_force_r2", "message_force_per_receiver_mass_r2")]
+    """The message-force R² against the reference the messages match best: the force, or the force per
+    receiver mass (or charge × mass), which is what sender-only edge features let a message carry."""
+    fits = [figures.get(k) for k in ("message_force_r2", "message_force_per_receiver_mass_r2",
+                                     "message_force_per_receiver_charge_mass_r2")]
     fits = [f for f in fits if f]
     return max(fits, key=lambda r2: float(np.mean(r2))) if fits else None
 

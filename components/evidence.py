@@ -65,6 +65,12 @@ class HeldOut:
         return float(excess.mean() - spread)
 
 
+def frame_weights(target: np.ndarray) -> np.ndarray:
+    """Per frame [frame, ...]: 1 / (the frame's mean squared target + the median of that over all frames)."""
+    size = np.square(np.asarray(target, dtype=float)).reshape(len(target), -1).mean(axis=1)
+    return 1.0 / (size + float(np.median(size)) + np.finfo(float).tiny)
+
+
 def held_out_loss(predicted: np.ndarray, target: np.ndarray) -> HeldOut:
     """The evidence of predictions [frame, ...] against the original targets of the same frames.
 
@@ -76,8 +82,7 @@ def held_out_loss(predicted: np.ndarray, target: np.ndarray) -> HeldOut:
     n = len(target)
     target = np.asarray(target, dtype=float)
     errors = ((np.asarray(predicted, dtype=float) - target) ** 2).reshape(n, -1).mean(axis=1)
-    size = np.square(target).reshape(n, -1).mean(axis=1)
-    per_frame = errors / (size + float(np.median(size)) + np.finfo(float).tiny)
+    per_frame = errors * frame_weights(target)
     bad = ~np.isfinite(per_frame)
     if bad.any():
         return HeldOut(per_frame, f"{int(bad.sum())} of {n} held-out frames have non-finite predictions "

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from symdistill.components.compose import ComposedModel, Composition, finite_frames, numpy_model, prediction_errors
-from symdistill.components.evidence import HeldOut, finite_or_none, held_out_loss, prune_terms
+from symdistill.components.evidence import HeldOut, finite_or_none, frame_weights, held_out_loss, prune_terms
 from symdistill.components.sr.program import Program
 from symdistill.components.sr.snap import fold_constant_subtrees, snap_constants
 from symdistill.components.train_surrogate import GraphSet
@@ -19,7 +19,9 @@ TRIAL_FRAMES, TRIAL_ITERATIONS = 300, 50  # each candidate or pruning trial re-f
 
 
 def refit(model: ComposedModel, graphs: GraphSet, iterations: int = 200) -> dict:
-    """Fit every constant (and latent parameter) to ``graphs``' true targets by L-BFGS on the squared error.
+    """Fit every constant (and latent parameter) to ``graphs``' true targets by L-BFGS on the squared error,
+    each frame weighted as the held-out evidence weighs it (``frame_weights``), so the constants are those
+    the evidence judges: a few close encounters do not bend the law's constants away from every other frame.
 
     Frames where the model's predictions are not finite cannot be fitted; they are left out and
     counted (``excluded_frames``). Returns the errors before and after; the constants are kept only if
@@ -35,14 +37,19 @@ def refit(model: ComposedModel, graphs: GraphSet, iterations: int = 200) -> dict
                 "excluded_frames": excluded, "undefined": errors["undefined"]}
     graphs = graphs.subset(np.flatnonzero(finite)) if excluded else graphs
     target = torch.as_tensor(graphs.target, dtype=torch.float64)
+    weights = torch.as_tensor(frame_weights(graphs.target), dtype=torch.float64)
+    weights = weights.reshape(-1, *([1] * (target.dim() - 1))) / weights.mean()
     before = prediction_errors(start[finite], graphs.target)
     saved = [p.detach().clone() for p in model.parameters()]
+
+    def weighted_error(predicted: np.ndarray) -> float:  # the objective, to keep the fit only if it improved
+        return float(np.mean(weights.numpy() * (predicted - graphs.target) ** 2))
     optimizer = torch.optim.LBFGS([p for p in model.parameters() if p.numel()], max_iter=iterations,
                                   tolerance_grad=1e-12, tolerance_change=1e-15, line_search_fn="strong_wolfe")
 
     def closure():
         optimizer.zero_grad()
-        loss = ((model(graphs) - target) ** 2).mean()
+        loss = (weights * (model(graphs) - target) ** 2).mean()
         if torch.isfinite(loss):
             loss.backward()
         return loss
@@ -52,8 +59,9 @@ def refit(model: ComposedModel, graphs: GraphSet, iterations: int = 200) -> dict
         except (IndexError, RuntimeError):  # torch's strong-Wolfe search fails when a trial step is not finite
             pass  # what it reached is kept below only if finite and better
     with torch.no_grad():
-        after = prediction_errors(model(graphs).numpy(), graphs.target)
-        if after["mae"] is None or after["mae"] > before["mae"]:
+        end = model(graphs).numpy()
+        after = prediction_errors(end, graphs.target)
+        if after["mae"] is None or not weighted_error(end) <= weighted_error(start[finite]):
             for parameter, value in zip(model.parameters(), saved):
                 parameter.copy_(value)
             after = before

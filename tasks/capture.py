@@ -32,7 +32,7 @@ def capture_stage(ctx: RunContext) -> ArtifactRef:
                    "n_edges": int(edge.sizes["edge"]), "n_graphs": len(graphs)}
         figures = {"message_sparsity": plots.message_sparsity(std, n_significant)}
         if force is not None:
-            fits, figures["message_vs_force"] = message_force_check(edge, receiver_mass(data, graphs),
+            fits, figures["message_vs_force"] = message_force_check(edge, receiver_properties(data, graphs),
                                                                     data.sizes["dim"], cfg.outlier_quantile)
             summary |= fits
             edge.attrs["message_force_r2"] = fits["message_force_r2"]
@@ -42,31 +42,38 @@ def capture_stage(ctx: RunContext) -> ArtifactRef:
     return run_stage(ctx, "capture", compute)
 
 
-def message_force_check(edge: xr.Dataset, mass: np.ndarray | None, dim: int,
+def message_force_check(edge: xr.Dataset, receiver: dict[str, np.ndarray], dim: int,
                         outlier_quantile: float) -> tuple[dict, np.ndarray]:
-    """R² of the top messages against the true force and, with masses (per edge), against the force per
-    receiver mass: m_i cancels in a_i = sum_j F_ij / m_i, so a network may carry F_ij / m_i instead.
-    The plot shows the better of the two."""
-    fit = message_force_fit(edge, n_components=dim, outlier_quantile=outlier_quantile)
-    summary = {"message_force_r2": fit["r2"], "message_force_fit": fit}
-    shown, shown_force, reference = fit, edge["force"].values, "true force"
-    if mass is not None:
-        per_mass = edge.assign(force=edge["force"] / xr.DataArray(mass, dims="edge"))
-        fit_per_mass = message_force_fit(per_mass, n_components=dim, outlier_quantile=outlier_quantile)
-        summary["message_force_per_receiver_mass_r2"] = fit_per_mass["r2"]
-        if np.mean(fit_per_mass["r2"]) > np.mean(fit["r2"]):
-            shown, shown_force, reference = fit_per_mass, per_mass["force"].values, "true force / receiver mass"
-    return summary, plots.message_vs_force(edge["messages"].values, shown_force, shown, reference=reference)
+    """R² of the top messages against the true force and against the force per receiver factor.
+
+    ``receiver``: per edge, the receiver's properties (mass, charge). A receiver factor cancels in
+    a_i = g(receiver) sum_j F_ij / (g(receiver) m_i), so a network may carry F_ij / m_i (gravity) or
+    F_ij / (q_i m_i) (charges) instead of F_ij. The plot shows the best of them."""
+    references = {"message_force_r2": ("true force", np.ones(edge.sizes["edge"]))}
+    if "mass" in receiver:
+        references["message_force_per_receiver_mass_r2"] = ("true force / receiver mass", receiver["mass"])
+        charge = receiver.get("charge")
+        if charge is not None and np.all(charge != 0):
+            references["message_force_per_receiver_charge_mass_r2"] = ("true force / (receiver charge × mass)",
+                                                                       receiver["mass"] * charge)
+    summary, best = {}, None
+    for key, (label, factor) in references.items():
+        per = edge.assign(force=edge["force"] / xr.DataArray(factor, dims="edge"))
+        fit = message_force_fit(per, n_components=dim, outlier_quantile=outlier_quantile)
+        summary[key] = fit["r2"]
+        if key == "message_force_r2":
+            summary["message_force_fit"] = fit
+        if best is None or np.mean(fit["r2"]) > np.mean(best[0]["r2"]):
+            best = (fit, per["force"].values, label)
+    fit, force, label = best
+    return summary, plots.message_vs_force(edge["messages"].values, force, fit, reference=label)
 
 
-def receiver_mass(data: xr.Dataset, graphs: GraphSet) -> np.ndarray | None:
-    """Per real edge, in capture's order, the receiver's mass (None without a mass variable)."""
-    if "mass" not in data:
-        return None
+def receiver_properties(data: xr.Dataset, graphs: GraphSet) -> dict[str, np.ndarray]:
+    """Per real edge, in capture's order, the receiver's mass and charge (those the data has)."""
     frame = _graph_frames(data, graphs)
-    mass = _per_body(frame, "mass", graphs.node_x.shape[:2])
     g, i, _ = np.nonzero(graphs.edge_mask)
-    return mass[g, i]
+    return {name: _per_body(frame, name, graphs.node_x.shape[:2])[g, i] for name in ("mass", "charge") if name in data}
 
 
 def true_pair_force(data: xr.Dataset, graphs: GraphSet, law: ForceLaw) -> np.ndarray:

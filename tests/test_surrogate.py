@@ -160,9 +160,15 @@ def test_message_force_fit_finds_a_planted_linear_message(spring_data):
     from symdistill.tasks.capture import message_force_check
     mass = np.random.default_rng(1).uniform(0.5, 3.0, size=edge.sizes["edge"])
     per_mass = edge.assign(force=edge["force"] * mass[:, None])  # so messages are linear in force / mass
-    summary, png = message_force_check(per_mass, mass, 2, 1.0)
+    summary, png = message_force_check(per_mass, {"mass": mass}, 2, 1.0)
     assert summary["message_force_per_receiver_mass_r2"][0] == pytest.approx(1.0, abs=1e-12)
     assert summary["message_force_r2"][0] < 0.95 and png[:4].tobytes() == b"\x89PNG"
+    # and as the force per receiver charge and mass (charges: the receiver's sign cancels too)
+    charge = np.random.default_rng(2).choice([-1.0, 1.0], size=edge.sizes["edge"])
+    per_charge = edge.assign(force=edge["force"] * (mass * charge)[:, None])
+    summary, _ = message_force_check(per_charge, {"mass": mass, "charge": charge}, 2, 1.0)
+    assert summary["message_force_per_receiver_charge_mass_r2"][0] == pytest.approx(1.0, abs=1e-12)
+    assert summary["message_force_per_receiver_mass_r2"][0] < 0.5
 
 
 def test_bad_data_gets_clear_errors(spring_data):
