@@ -142,11 +142,18 @@ def readable_law(composition: Composition, latent: np.ndarray | None, train: Gra
         return {n: programs[n].with_constants(part) for n, part in zip(names, parts)}
 
     vector = np.concatenate([programs[n].constants for n in names]) if names else np.zeros(0)
-    # a snap is kept while the held-out loss stays within the noise of the re-fitted law's
-    snapped_vector, exact = snap_constants(
-        vector, lambda v: 0.0 if evidence_of(with_constants(v)).within_noise_of(reference) else 1.0, tolerance=0.0)
+    # a snap is kept while the held-out loss stays within the noise of the law being snapped (after pruning
+    # and its final fit): judged against that law itself, a law already worse than the reference cannot
+    # make every snap look harmless
+    law_now = evidence_of(with_constants(vector))
+    snapped_vector, exact = vector, [None] * len(vector)
+    if law_now.undefined is None:
+        snapped_vector, exact = snap_constants(
+            vector, lambda v: 0.0 if evidence_of(with_constants(v)).within_noise_of(law_now) else 1.0, tolerance=0.0)
     programs = with_constants(snapped_vector)
     record |= {"removed_terms": removed,
                "snapped": [{"fitted": float(v), "exact": str(e)} for v, e in zip(vector, exact) if e is not None],
+               "unsnapped_held_out_loss": finite_or_none(law_now.mean),
+               "unsnapped_standard_error": finite_or_none(law_now.standard_error),
                "held_out_loss": finite_or_none(evidence_of(programs).mean)}
     return composition.from_functions(programs, composition.edge_features, composition.node_features), latent, record

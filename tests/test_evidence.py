@@ -97,6 +97,20 @@ def test_a_constant_the_data_support_is_not_snapped(graphs):
     assert any(abs(c - 1.98) < 1e-9 for c in readable.edge[0].constants), readable.edge[0].constants
 
 
+def test_snapping_an_approximate_law_keeps_its_held_out_loss(graphs):
+    """A wrong form (r^2 where the law has r) is worse than the truth; its snaps are judged against the
+    law itself, so constants are not zeroed because the law was already off."""
+    truth = spring_composition()
+    approximate = Composition(
+        {0: from_sympy(-2 * (r ** 2 - 0.99) * dx / r, EDGE), 1: from_sympy(-2 * (r ** 2 - 0.99) * dy / r, EDGE)},
+        truth.node, EDGE, NODE)
+    train, held_out = with_targets(graphs.subset(slice(0, 120)), truth), with_targets(graphs.subset(slice(120, None)), truth)
+    readable, _, record = readable_law(approximate, None, train, held_out)
+    assert record["unsnapped_held_out_loss"] > 1e-4  # really off
+    assert record["held_out_loss"] <= record["unsnapped_held_out_loss"] + record["unsnapped_standard_error"]
+    assert all(abs(c) > 0.1 for c in readable.edge[0].constants), readable.edge[0].constants
+
+
 def test_errors_are_never_nan_and_name_their_cause():
     predicted = np.array([[[1.0], [np.nan]], [[2.0], [np.inf]]])
     errors = prediction_errors(predicted, np.ones_like(predicted))
