@@ -152,8 +152,8 @@ def _too_slow(signum, frame):
 def _commit() -> str:
     """The code the case ran: the checkout's commit, marked when the work tree had changes."""
     head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=HERE)
-    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True,
-                           cwd=HERE).stdout.strip()
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":!results"],
+                           capture_output=True, text=True, cwd=HERE).stdout.strip()  # the results file itself aside
     return head.stdout.strip() + ("+changes" if dirty else "")
 
 
