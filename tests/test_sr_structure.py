@@ -29,6 +29,17 @@ def test_term_removals_drop_one_operand_of_each_sum_or_difference():
     assert mutate.term_removals(make_program([VAR, VAR, C["mul"]], [0, 1, 0], [0, 0, 0])) == []
 
 
+def test_operator_unwrappings_replace_one_unary_operator_by_its_operand():
+    # sin(0.5 * r) / cos(m) on features [r, m]: unwrapping gives 0.5 r / cos(m) and sin(0.5 r) / m
+    program = make_program([CONST, VAR, C["mul"], C["sin"], VAR, C["cos"], C["div"]], [0, 0, 0, 0, 1, 0, 0],
+                           [0.5, 0, 0, 0, 0, 0, 0])
+    r, m = X.T
+    got = sorted(tuple(np.round(values(p), 12)) for p in mutate.operator_unwrappings(program))
+    want = sorted(tuple(np.round(v, 12)) for v in (0.5 * r / np.cos(m), np.sin(0.5 * r) / m))
+    assert got == want
+    assert mutate.operator_unwrappings(make_program([VAR, VAR, C["mul"]], [0, 1, 0], [0, 0, 0])) == []
+
+
 def softened_inverse_square_with_a_spurious_term():
     """y = m / (r (r + 0.3)^2); the near miss carries a spurious 0.4*r in the denominator."""
     rng = np.random.default_rng(2)

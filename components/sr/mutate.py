@@ -141,6 +141,17 @@ def term_removals(program: Program) -> list[Program]:
     return out
 
 
+def operator_unwrappings(program: Program) -> list[Program]:
+    """Every program with one unary operator replaced by its operand, f(u) -> u: the simpler law when the
+    operator only bends its argument slightly (sin(c u) = c u for a small argument)."""
+    sizes = subtree_sizes(program.codes)
+    out = []
+    for i in np.flatnonzero(program.codes > VAR):
+        if arity_of_code(int(program.codes[i])) == 1:
+            out.append(replace_subtree(program, int(i), subtree(program, int(i) - 1, sizes), sizes))
+    return out
+
+
 def change_operator(program: Program, grammar: Grammar, rng) -> Program | None:
     i = _pick(np.flatnonzero(program.codes > VAR), rng)
     if i is None:
