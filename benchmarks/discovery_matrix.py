@@ -152,8 +152,9 @@ def _too_slow(signum, frame):
 def _commit() -> str:
     """The code the case ran: the checkout's commit, marked when the work tree had changes."""
     head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=HERE)
-    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":!results"],
-                           capture_output=True, text=True, cwd=HERE).stdout.strip()  # the results file itself aside
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ":(top)",
+                            ":(top,exclude)benchmarks/results"],  # the whole checkout, the results file aside
+                           capture_output=True, text=True, cwd=HERE).stdout.strip()
     return head.stdout.strip() + ("+changes" if dirty else "")
 
 
@@ -201,8 +202,8 @@ def load(path: Path) -> list[dict]:
 
 def print_table(rows: list[dict]) -> None:
     print("| case | law found (one pair, acc_x) | recovered | max const. err | GNN ID / OOD | equation ID / OOD "
-          "| verdict | stage times (s) | wall (s) | why not |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+          "| verdict | energy drift | stage times (s) | wall (s) | why not |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         def pair(model):
             e = r.get("errors", {}).get(model, {})
@@ -210,7 +211,7 @@ def print_table(rows: list[dict]) -> None:
         times = ", ".join(f"{k[:5]} {v:.0f}" for k, v in r.get("stage_seconds", {}).items())
         print(f"| {r['case']} | `{r.get('found', '-')}` | {'yes' if r.get('recovered') else 'no'} "
               f"| {_fmt(r.get('max_constant_error'))} | {pair('gnn')} | {pair('symbolic')} | {r.get('verdict', '-')} "
-              f"| {times} | {r.get('wall_s')} | {r.get('why', '')} |")
+              f"| {_fmt(r.get('energy_drift'))} | {times} | {r.get('wall_s')} | {r.get('why', '')} |")
     print(f"\nrecovered: {sum(bool(r.get('recovered')) for r in rows)} of {len(rows)}")
 
 
