@@ -268,7 +268,10 @@ def max_constant_error(found: sympy.Expr, truth: sympy.Expr, *, region=None, n_p
     whose constant would have to vanish); value = max over random points of |found - truth| / RMS(truth),
     a numeric proxy (inf where the found term is not finite).
     """
-    fit = _fit_constants(found, truth, None, region, n_points, seed)
+    try:
+        fit = _fit_constants(found, truth, None, region, n_points, seed)
+    except (TypeError, ValueError, ZeroDivisionError):  # not a numeric function of the pair's symbols
+        return ConstantError(None, "unevaluable")
     if len(fit.found_constants) == 0:
         return ConstantError(0.0, "constants") if fit.exact else ConstantError(fit.pointwise_error, "pointwise")
     # A constant the truth needs at 0 is a spurious term: a different form, not a constant error.
