@@ -164,6 +164,8 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("/tmp/symdistill-matrix"), help="stores and data files")
     parser.add_argument("--results", type=Path, default=RESULTS)
     parser.add_argument("--rerun", action="store_true", help="run the named cases again even if they have results")
+    parser.add_argument("--reread", action="store_true",
+                        help="read the named cases' finished stores back again (after a change of the checker)")
     parser.add_argument("--list", action="store_true")
     parser.add_argument("--table", action="store_true", help="only print the table of the results file")
     args = parser.parse_args()
@@ -176,17 +178,35 @@ def main() -> None:
         unknown = [c for c in wanted if c not in every]
         if unknown:
             raise SystemExit(f"unknown case(s) {unknown}; cases: {', '.join(every)}")
-        done = {row["case"] for row in load(args.results)}
+        done = {row["case"]: row for row in load(args.results)}
+        if args.reread:
+            for name in wanted:
+                if name in done:
+                    append(args.results, reread(name, every[name], done[name], args.work))
+            wanted = []
         for name in wanted:
             if name in done and not args.rerun:
                 continue
             print(f"== {name}", flush=True)
             row = run_case(name, every[name], args.work)
-            args.results.parent.mkdir(parents=True, exist_ok=True)
-            with args.results.open("a") as out:
-                out.write(json.dumps(row) + "\n")
+            append(args.results, row)
             print(json.dumps(row, indent=1), flush=True)
     print_table(load(args.results))
+
+
+def append(path: Path, row: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as out:
+        out.write(json.dumps(row) + "\n")
+
+
+def reread(name: str, case: dict, row: dict, work: Path) -> dict:
+    """The case's row with its finished run read back again by the current checker (run, commit kept)."""
+    from read_back import read_run
+    folder = work / name
+    config, law = write_case(name, case, folder)
+    kept = {k: row[k] for k in ("case", "kind", "law", "dim", "wall_s", "exit", "commit") if k in row}
+    return kept | {"read_back": _commit()} | read_run(config, folder / "store.zarr", law)
 
 
 def load(path: Path) -> list[dict]:

@@ -223,6 +223,21 @@ def _fit_constants(found, truth, bounds_fraction: float | None, region, n_points
     return _Fit(bool(np.all(np.isfinite(final)) and np.max(np.abs(final)) < 1e-7), c, fit.x, pointwise)
 
 
+SOFTENING_SCALE = 0.05  # an additive constant this small beside the distance is a softening length
+
+
+def softening_limit(expr: sympy.Expr) -> sympy.Expr:
+    """``expr`` with its softening taken to 0: every Float of magnitude <= SOFTENING_SCALE that is a summand
+    beside a term in r_ij (r_ij + 0.0049, r_ij**2 + 0.0022) set to 0."""
+    r = S["r_ij"]
+    small = {}
+    for add in expr.atoms(sympy.Add):
+        if any(r in term.free_symbols for term in add.args):
+            small.update({term: 0 for term in add.args if isinstance(term, sympy.Float)
+                          and 0 < abs(float(term)) <= SOFTENING_SCALE})
+    return expr.xreplace(small) if small else expr
+
+
 def recovered(found: sympy.Expr, truth: sympy.Expr, *, region=None, n_points: int = 200, seed: int = 0) -> bool:
     """Did the found pair term recover the truth? True if either rule holds:
 

@@ -30,6 +30,14 @@ def test_softening_is_kept_when_asked():
     assert sympy.simplify(truth + mass_j * dx / (r * (r + sympy.Rational(1, 10)) ** 2)) == 0
 
 
+def test_a_found_softening_is_taken_to_its_limit_like_the_truths():
+    found = -0.9998 * mass_j * dx / (1.0 * r + 0.004904) ** 2  # r1 with a softening of its own form
+    assert sympy.simplify(laws.softening_limit(found) + 0.9998 * mass_j * dx / r ** 2) == 0
+    assert laws.recovered(laws.softening_limit(found), laws.pair_truth("r1", {}, "x").expression)
+    spring = 1.98 * dx / r - 0.03 * dx  # neither beside r alone nor small: both kept
+    assert laws.softening_limit(spring) == spring
+
+
 def test_discontinuous_law_has_two_regions():
     (inner, zero), (outer, spring) = laws.pair_truth("discontinuous", {}, "x")
     assert zero == 0 and inner == (r < 2) and outer == (r >= 2)
