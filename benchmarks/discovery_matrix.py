@@ -206,7 +206,14 @@ def reread(name: str, case: dict, row: dict, work: Path) -> dict:
     folder = work / name
     config, law = write_case(name, case, folder)
     kept = {k: row[k] for k in ("case", "kind", "law", "dim", "wall_s", "exit", "commit") if k in row}
-    return kept | {"read_back": _commit()} | read_run(config, folder / "store.zarr", law)
+    signal.signal(signal.SIGALRM, _too_slow)
+    signal.alarm(CHECK_SECONDS)
+    try:
+        return kept | {"read_back": _commit()} | read_run(config, folder / "store.zarr", law)
+    except TimeoutError:
+        return kept | {"recovered": False, "why": f"reading the law back took over {CHECK_SECONDS} s (undetermined)"}
+    finally:
+        signal.alarm(0)
 
 
 def load(path: Path) -> list[dict]:
