@@ -185,8 +185,9 @@ class ComposedModel(torch.nn.Module):
         self.edge_programs = torch.nn.ModuleList([ProgramModule(composition.edge[k]) for k in self.edge_keys])
         self.node_names = list(composition.node)
         self.node_programs = torch.nn.ModuleList([ProgramModule(composition.node[n]) for n in self.node_names])
-        self.latent = torch.nn.Parameter(torch.as_tensor(np.zeros((0, 0)) if latent is None else latent,
-                                                         dtype=torch.float64))
+        # a copy: fitting must never change the caller's array (trial fits shared one and corrupted it)
+        self.latent = torch.nn.Parameter(torch.tensor(np.zeros((0, 0)) if latent is None else latent,
+                                                      dtype=torch.float64))
 
     def forward(self, graphs: GraphSet) -> torch.Tensor:
         """Predictions [graph, body, output] on ``graphs`` (their feature order must match the capture's)."""

@@ -60,10 +60,11 @@ def test_refit_recovers_planted_masses_as_latent_parameters():
     graphs = build_graphs(data, edge_features=("dx", "r"), node_features=(), dtype=np.float64)
     names = ("dx", "dy", "r", "latent0_i", "latent0_j")
     node = ("latent0", "sum_message0", "sum_message1")
-    model = ComposedModel(spring_composition(names=names, node=node, mass="latent0"),
-                          latent=np.array([[1.0], [1.0], [1.0]]))
+    start = np.array([[1.0], [1.0], [1.0]])
+    model = ComposedModel(spring_composition(names=names, node=node, mass="latent0"), latent=start)
     errors = refit(model, graphs, iterations=200)
     assert errors["relative_mae_after"] < 1e-6
+    np.testing.assert_array_equal(start, [[1.0], [1.0], [1.0]])  # the caller's array is never fitted in place
     fitted_masses = model.latent.detach().numpy()[:, 0]
     with torch.no_grad():
         np.testing.assert_allclose(numpy_model(model.composition_now(), model.latent.detach().numpy())(graphs),
