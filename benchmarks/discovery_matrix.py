@@ -134,13 +134,19 @@ def run_case(name: str, case: dict, work: Path) -> dict:
     if done.returncode:
         tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["(no output)"]
         return row | {"recovered": False, "why": f"run failed: {tail[0]}"}
+    return row | read_back(config, store, law)
+
+
+def read_back(config: Path, store: Path, law: dict) -> dict:
+    """The finished run read back, bounded in time: SymPy can take unbounded time on a deeply nested
+    found expression, and past CHECK_SECONDS the row says undetermined."""
     from read_back import read_run
     signal.signal(signal.SIGALRM, _too_slow)
-    signal.alarm(CHECK_SECONDS)  # SymPy can take unbounded time on a deeply nested found expression
+    signal.alarm(CHECK_SECONDS)
     try:
-        return row | read_run(config, store, law)
+        return read_run(config, store, law)
     except TimeoutError:
-        return row | {"recovered": False, "why": f"reading the law back took over {CHECK_SECONDS} s (undetermined)"}
+        return {"recovered": False, "why": f"reading the law back took over {CHECK_SECONDS} s (undetermined)"}
     finally:
         signal.alarm(0)
 
@@ -202,18 +208,10 @@ def append(path: Path, row: dict) -> None:
 
 def reread(name: str, case: dict, row: dict, work: Path) -> dict:
     """The case's row with its finished run read back again by the current checker (run, commit kept)."""
-    from read_back import read_run
     folder = work / name
     config, law = write_case(name, case, folder)
     kept = {k: row[k] for k in ("case", "kind", "law", "dim", "wall_s", "exit", "commit") if k in row}
-    signal.signal(signal.SIGALRM, _too_slow)
-    signal.alarm(CHECK_SECONDS)
-    try:
-        return kept | {"read_back": _commit()} | read_run(config, folder / "store.zarr", law)
-    except TimeoutError:
-        return kept | {"recovered": False, "why": f"reading the law back took over {CHECK_SECONDS} s (undetermined)"}
-    finally:
-        signal.alarm(0)
+    return kept | {"read_back": _commit()} | read_back(config, folder / "store.zarr", law)
 
 
 def load(path: Path) -> list[dict]:
