@@ -52,7 +52,7 @@ def capture(model: GraphNetwork, graphs: GraphSet, *, true_force: np.ndarray | N
         seen = aligned(seen, graphs, alignment)
     mask = graphs.edge_mask
     g, i, k = np.nonzero(mask)  # one row per real edge
-    latent = [f"latent{c}_{end}" for end in ("i", "j") for c in range(model.spec.n_latent)]
+    latent = [f"latent{c}_{end}" for end in model.spec.latent_ends for c in range(model.spec.n_latent)]
     edge_names = list(graphs.edge_features) + latent
     messages = seen["messages"][g, i, k]
     std = messages.std(axis=0)

@@ -167,6 +167,18 @@ class FlatGraphs:
                    graphs.sender[i, k], np.tile(np.arange(n_bodies), n_graphs),
                    tuple(graphs.node_features) + tuple(f"latent{c}" for c in range(n_latent)), (n_graphs, n_bodies))
 
+    def edge_latent(self, composition: Composition, latent):
+        """The latent columns the composition's edge features name after the graph's own (latent<c>_i of
+        the receiver, latent<c>_j of the sender), in that order; ``latent`` is a numpy array or a tensor."""
+        body = {"i": self.receiver_body, "j": self.sender_body}
+        columns = []
+        for name in composition.edge_features[self.edge_x.shape[1]:]:
+            component, _, end = name.removeprefix("latent").partition("_")
+            if not name.startswith("latent") or not component.isdigit() or end not in body:
+                raise ValueError(f"edge feature {name!r} is neither a graph feature nor latent<c>_i / latent<c>_j")
+            columns.append(latent[body[end], int(component)])
+        return columns
+
     def node_inputs(self, composition: Composition, columns: dict):
         """The node expression's inputs in its feature order, from columns by name."""
         missing = [name for name in composition.node_features if name not in columns]
@@ -194,7 +206,7 @@ class ComposedModel(torch.nn.Module):
         flat = FlatGraphs.of(graphs, self.latent.shape[1] if self.latent.numel() else 0)
         edge_x, node_x = torch.as_tensor(flat.edge_x), torch.as_tensor(flat.node_x)
         if self.latent.numel():
-            edge_x = torch.cat([edge_x, self.latent[flat.receiver_body], self.latent[flat.sender_body]], dim=1)
+            edge_x = torch.column_stack([edge_x, *flat.edge_latent(self.composition, self.latent)])
             node_x = torch.cat([node_x, self.latent[flat.node_body]], dim=1)
         columns = {name: node_x[:, c] for c, name in enumerate(flat.node_names)}
         receiver = torch.as_tensor(flat.receiver)
@@ -220,7 +232,7 @@ def numpy_model(composition: Composition, latent: np.ndarray | None = None):
         flat = FlatGraphs.of(graphs, 0 if latent is None else latent.shape[1])
         edge_x, node_x = flat.edge_x, flat.node_x
         if latent is not None:
-            edge_x = np.hstack([edge_x, latent[flat.receiver_body], latent[flat.sender_body]])
+            edge_x = np.column_stack([edge_x, *flat.edge_latent(composition, latent)])
             node_x = np.hstack([node_x, latent[flat.node_body]])
         columns = {name: node_x[:, c] for c, name in enumerate(flat.node_names)}
         for key, function in edge.items():

@@ -87,7 +87,16 @@ def surrogate_spec(cfg, train_set, n_dim: int) -> SurrogateSpec:
     return SurrogateSpec(n_edge_features=len(train_set.edge_features), n_node_features=len(train_set.node_features),
                          n_out=len(train_set.target_names), n_bodies=train_set.node_x.shape[1],
                          message_dim=message_dim, hidden=cfg.hidden, layers=cfg.layers, variant=cfg.variant,
-                         n_latent=cfg.latent_per_body)
+                         n_latent=cfg.latent_per_body, latent_ends=latent_ends(cfg.edge_features))
+
+
+def latent_ends(edge_features) -> tuple[str, ...]:
+    """Latent parameters stand for unknown per-body properties, so an edge sees them where it would see
+    known ones: both ends with ``properties``, the sender only with ``sender_properties`` (the default, so
+    a message cannot carry a receiver-dependent scale that the node undoes)."""
+    if "properties" in edge_features:
+        return ("i", "j")
+    return ("j",) if "sender_properties" in edge_features else ()
 
 
 def _save_checkpoint(ctx: RunContext, ref: ArtifactRef, checkpoint: Checkpoint) -> None:

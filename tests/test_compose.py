@@ -72,6 +72,29 @@ def test_refit_recovers_planted_masses_as_latent_parameters():
     np.testing.assert_allclose(fitted_masses / fitted_masses[0], masses / masses[0], rtol=1e-5)
 
 
+def test_edges_read_the_latent_parameters_their_composition_names(spring_data):
+    """A composition whose edges see only the sender's latent (latent0_j) reads latent[sender]; both model
+    forms agree with a plain loop over the pairs."""
+    graphs = build_graphs(spring_data, sims=[0], edge_features=("dx", "r"), node_features=(), dtype=np.float64)
+    dx, r, lj, li, s0 = sympy.symbols("dx r latent0_j latent0 sum_message0", real=True)
+    names, node = ("dx", "dy", "r", "latent0_j"), ("latent0", "sum_message0")
+    composition = Composition({0: from_sympy(lj * dx / r, names)}, {"acc_x": from_sympy(s0 / li, node)}, names, node)
+    latent = np.array([[0.5], [2.0], [4.0]])
+    with torch.no_grad():
+        predicted = ComposedModel(composition, latent)(graphs).numpy()[..., 0]
+    np.testing.assert_allclose(numpy_model(composition, latent)(graphs)[..., 0], predicted, rtol=1e-12)
+    pos = spring_data["pos"].values[0]  # [time, body, dim]
+    expected = np.zeros(pos.shape[:2])
+    for i in range(3):
+        for j in set(range(3)) - {i}:
+            d = pos[:, i] - pos[:, j]
+            expected[:, i] += latent[j, 0] * d[:, 0] / np.linalg.norm(d, axis=1) / latent[i, 0]
+    np.testing.assert_allclose(predicted, expected, rtol=1e-10)
+    bad = Composition(composition.edge, composition.node, ("dx", "dy", "r", "latent0_k"), node)
+    with pytest.raises(ValueError, match="latent0_k.*latent<c>_i / latent<c>_j"):
+        numpy_model(bad, latent)(graphs)
+
+
 def xr_mass(data, masses):
     return data["mass"] * 0 + masses[None, :]
 

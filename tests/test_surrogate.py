@@ -20,11 +20,11 @@ def spring_data():
                     integrator="leapfrog", seed=3, units=UNITS)
 
 
-def small_model(graphs, variant="standard", message_dim=8, n_latent=0, seed=0):
+def small_model(graphs, variant="standard", message_dim=8, n_latent=0, seed=0, latent_ends=("i", "j")):
     torch.manual_seed(seed)
     spec = SurrogateSpec(len(graphs.edge_features), len(graphs.node_features), len(graphs.target_names),
                          graphs.node_x.shape[1], message_dim=message_dim, hidden=16, layers=2, variant=variant,
-                         n_latent=n_latent)
+                         n_latent=n_latent, latent_ends=latent_ends)
     model = GraphNetwork(spec)
     if n_latent:
         with torch.no_grad():
@@ -38,10 +38,10 @@ def forward(model, graphs):
         return model(*tensors, torch.from_numpy(graphs.sender))
 
 
-@pytest.mark.parametrize("n_latent", [0, 2])
-def test_batched_edges_equal_a_per_edge_loop(spring_data, n_latent):
+@pytest.mark.parametrize("n_latent, latent_ends", [(0, ("i", "j")), (2, ("i", "j")), (2, ("j",)), (1, ())])
+def test_batched_edges_equal_a_per_edge_loop(spring_data, n_latent, latent_ends):
     graphs = build_graphs(spring_data, sims=[0, 1], dtype=np.float64)
-    model = small_model(graphs, n_latent=n_latent)
+    model = small_model(graphs, n_latent=n_latent, latent_ends=latent_ends)
     output, _, _ = forward(model, graphs)
     pos, mass, charge = spring_data["pos"].values, spring_data["mass"].values, spring_data["charge"].values
     latent = model.latent.detach().double()
@@ -55,7 +55,7 @@ def test_batched_edges_equal_a_per_edge_loop(spring_data, n_latent):
                     continue
                 d = pos[s, t, i] - pos[s, t, j]
                 features = [*d, np.linalg.norm(d), charge[s, i], charge[s, j], mass[s, i], mass[s, j]]
-                x = torch.cat([torch.tensor(features), latent[i], latent[j]])
+                x = torch.cat([torch.tensor(features), *[latent[{"i": i, "j": j}[end]] for end in latent_ends]])
                 summed += model.edge_model(x)
             node_in = torch.cat([torch.tensor([charge[s, i], mass[s, i]]), latent[i], summed])
             np.testing.assert_allclose(output[graph, i].numpy(), model.node_model(node_in).detach().numpy(), rtol=1e-12)
@@ -209,6 +209,12 @@ def test_data_without_per_body_properties_trains_with_latent_parameters_and_capt
     assert list(captured["edge"]["edge_feature"].values) == ["dx", "dy", "r", "latent0_i", "latent0_j"]
     assert list(captured["node"]["node_feature"].values) == ["latent0"] + [f"sum_message{c}" for c in range(4)]
     assert np.isfinite(captured["node"]["outputs"].values).all()
+    # With the default sender_properties an edge sees the sender's latent only, as it would its properties.
+    sender_only = cfg.model_copy(update={"edge_features": ["dx", "r", "sender_properties"]})
+    spec = surrogate_spec(sender_only, train_set, data.sizes["dim"])
+    assert spec.latent_ends == ("j",)
+    captured = capture(GraphNetwork(spec).eval(), test_set)
+    assert list(captured["edge"]["edge_feature"].values) == ["dx", "dy", "r", "latent0_j"]
     with pytest.raises(GraphDataError, match=r"properties, node properties need per-body properties, but the data "
                                              r"has no per-body variable.*latent_per_body >= 1"):
         graphs_for(cfg.model_copy(update={"latent_per_body": 0}), data, sims[0])

@@ -5,7 +5,8 @@ summed   = sum over incoming edges (masked)              # [graph, receiver, mes
 output   = node_model(node features, summed)             # [graph, receiver, n_out]
 Variants: standard, l1 (L1 penalty on messages), kl (variational messages with a KL term to N(0, 1)),
 bottleneck (message_dim = spatial dimension). Optional learned per-body latent parameters are appended
-to the node features and, as receiver/sender pairs, to the edge features (unknown masses, Lemos et al.).
+to the node features and to the edge features of the ends that see per-body properties (unknown masses,
+Lemos et al.): both ends with ``properties``, the sender only with ``sender_properties``.
 Weights travel as plain numpy arrays (``to_arrays``/``from_arrays``), never pickle.
 """
 from dataclasses import asdict, dataclass
@@ -30,8 +31,12 @@ class SurrogateSpec:
     layers: int = 3
     variant: str = "l1"
     n_latent: int = 0
+    latent_ends: tuple[str, ...] = ("i", "j")  # the edge ends whose latent parameters an edge sees: i receiver, j sender
 
     def __post_init__(self):
+        object.__setattr__(self, "latent_ends", tuple(self.latent_ends))  # JSON gives a list
+        if not set(self.latent_ends) <= {"i", "j"} or len(set(self.latent_ends)) != len(self.latent_ends):
+            raise ValueError(f"latent_ends must be distinct ends 'i' (receiver) and 'j' (sender), got {self.latent_ends}")
         if self.variant not in VARIANTS:
             raise ValueError(f"unknown surrogate variant {self.variant!r}; choose one of {', '.join(VARIANTS)}")
         for name in ("n_out", "n_bodies", "message_dim", "hidden", "layers"):
@@ -76,7 +81,7 @@ class GraphNetwork(nn.Module):
         super().__init__()
         self.spec = spec
         n_message_out = spec.message_dim * (2 if spec.variant == "kl" else 1)
-        self.edge_model = mlp(spec.n_edge_features + 2 * spec.n_latent, spec.hidden, spec.layers, n_message_out)
+        self.edge_model = mlp(spec.n_edge_features + len(spec.latent_ends) * spec.n_latent, spec.hidden, spec.layers, n_message_out)
         self.node_model = mlp(spec.n_node_features + spec.n_latent + spec.message_dim, spec.hidden, spec.layers,
                               spec.n_out)
         self.latent = nn.Parameter(torch.zeros(spec.n_bodies, spec.n_latent))
@@ -100,13 +105,12 @@ class GraphNetwork(nn.Module):
             self.node_model[-1].set(np.where(spread > 0, spread, 1.0), np.zeros(spread.size))
 
     def edge_inputs(self, edge_x: torch.Tensor, sender: torch.Tensor) -> torch.Tensor:
-        """edge_x: [graph, receiver, other, feature] plus the receiver's and sender's latent parameters."""
-        if self.spec.n_latent == 0:
+        """edge_x: [graph, receiver, other, feature] plus the latent parameters of the ends in ``latent_ends``."""
+        if self.spec.n_latent == 0 or not self.spec.latent_ends:
             return edge_x
         g, n, k, _ = edge_x.shape
-        receiver_latent = self.latent[:, None, :].expand(n, k, -1)
-        sender_latent = self.latent[sender]  # [receiver, other, n_latent]
-        pair = torch.cat([receiver_latent, sender_latent], dim=-1).to(edge_x.dtype)
+        of_end = {"i": self.latent[:, None, :].expand(n, k, -1), "j": self.latent[sender]}  # [receiver, other, n_latent]
+        pair = torch.cat([of_end[end] for end in self.spec.latent_ends], dim=-1).to(edge_x.dtype)
         return torch.cat([edge_x, pair.expand(g, -1, -1, -1)], dim=-1)
 
     def node_inputs(self, node_x: torch.Tensor, summed: torch.Tensor) -> torch.Tensor:
