@@ -51,6 +51,25 @@ def test_refit_recovers_planted_constants(spring_data):
         np.testing.assert_allclose(constants, [-2.0, 1.98], rtol=1e-6)  # SymPy expands -2 (r - 0.99)
 
 
+def test_refit_reaches_the_exact_law_through_constants_that_multiply_across_functions(spring_data):
+    """The node's scale times the edge's is one direction of the fit, and a shift beside the mass another
+    that the data barely constrain: the fit must still land on the simulator's constants."""
+    graphs = build_graphs(spring_data, dtype=np.float64)
+    dx, dy, r = sympy.symbols("dx dy r", real=True)
+    s0, s1, m = sympy.symbols("sum_message0 sum_message1 mass", real=True)
+    edge = {k: from_sympy(-0.95 * (r - 0.8) * d / r, EDGE) for k, d in enumerate((dx, dy))}
+    node = {f"acc_{a}": from_sympy(2.47 * s / (m + 1e-3), NODE) for a, s in zip("xy", (s0, s1))}
+    model = ComposedModel(Composition(edge, node, EDGE, NODE))
+    errors = refit(model, graphs, iterations=100)
+    assert errors["relative_mae_after"] < 1e-9
+    fitted = model.composition_now()
+    for k, axis in enumerate("xy"):
+        scale, rest = sorted(fitted.edge[k].constants, key=abs)[::-1]  # |-0.95 k| > |0.8 k'|: see from_sympy's form
+        node_scale, shift = sorted(fitted.node[f"acc_{axis}"].constants, key=abs)[::-1]
+        assert abs(shift) < 1e-8
+        np.testing.assert_allclose(node_scale * scale, -2.0, rtol=1e-7)
+
+
 def test_refit_recovers_planted_masses_as_latent_parameters():
     data = simulate(ForceLaw("spring"), n_bodies=3, dim=2, n_sims=12, n_steps=100, dt=0.01, record_every=10,
                     integrator="leapfrog", seed=5, units=UNITS)
