@@ -30,8 +30,8 @@ def read_run(config: Path, store: Path, law: dict) -> dict:
            "energy_drift": (data.attrs.get("diagnostics") or {}).get("max_relative_energy_drift")}
     masses = None
     if "masses" in law:  # unknown masses: latent parameters stand for the masses, up to one global scale
-        masses, substitution, mass_error = latent_masses(refit_ds, np.asarray(law["masses"]))
-        row["mass_error_after_scale"] = mass_error
+        masses, substitution, mass_error, reading = latent_masses(refit_ds, np.asarray(law["masses"]))
+        row["mass_error_after_scale"], row["latent_read_as"] = mass_error, reading
         model = {k: v.xreplace(substitution) for k, v in model.items()}
     found, verdicts, errors = {}, [], []
     for output, expr in model.items():
@@ -72,16 +72,26 @@ def check(pair: sympy.Expr, law: dict, axis: str, dim: int) -> tuple[bool, float
 
 
 def latent_masses(refit_ds, true_masses: np.ndarray):
-    """The latent parameters as masses after the least-squares global scale; the substitution that writes
-    the law in masses; the largest relative mass error."""
+    """The latent parameters read as masses: m = s * latent, or m = s / latent where the network chose the
+    inverse mass (a = F * latent: the same law, the property written the other way up), whichever fits the
+    true masses better after the least-squares global scale s. Returns the masses, the substitution that
+    writes the law in masses, the largest relative mass error and the reading ("mass" or "inverse mass")."""
     latent = refit_ds["latent"].values[:, 0]
-    scale = float(latent @ true_masses / (latent @ latent))
-    masses = scale * latent
-    error = float(np.max(np.abs(masses - true_masses) / true_masses))
+    readings = []
+    for power, reading in ((1, "mass"), (-1, "inverse mass")):
+        if power < 0 and np.any(latent == 0):
+            continue
+        basis = latent ** power
+        scale = float(basis @ true_masses / (basis @ basis))
+        masses = scale * basis
+        error = float(np.max(np.abs(masses - true_masses) / true_masses))
+        readings.append((error, power, scale, masses, reading))
+    error, power, scale, masses, reading = min(readings, key=lambda r: r[0])
     symbols = {"latent0_j": "mass_j", "latent0_i": "mass", "latent0": "mass"}
-    substitution = {sympy.Symbol(old, real=True): sympy.Symbol(new, real=True) / scale
+    # m = s * latent**power  <=>  latent = (m / s)**power (power is +-1)
+    substitution = {sympy.Symbol(old, real=True): (sympy.Symbol(new, real=True) / scale) ** power
                     for old, new in symbols.items()}
-    return masses, substitution, error
+    return masses, substitution, error, reading
 
 
 def best_capture_r2(figures: dict) -> list[float] | None:

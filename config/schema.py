@@ -267,7 +267,7 @@ class ComposeConfig(Section):
 class RefitConfig(Section):
     """Re-fitting the composed model's constants on the data stage's original targets."""
 
-    iterations: int = Field(200, ge=1, description="L-BFGS iterations.")
+    iterations: int = Field(200, ge=1, description="Levenberg-Marquardt iterations (stops earlier when a step no longer helps).")
     max_graphs: int = Field(5000, ge=1, description="Training frames used for the fit (evenly spread).")
 
 
