@@ -11,6 +11,7 @@ import torch
 
 from symdistill.components.compose import ComposedModel, Composition, finite_frames, numpy_model, prediction_errors
 from symdistill.components.evidence import HeldOut, finite_or_none, frame_weights, held_out_loss, prune_terms
+from symdistill.components.latent import absorb_latent_factor
 from symdistill.components.sr.program import Program
 from symdistill.components.sr.snap import fold_constant_subtrees, snap_constants
 from symdistill.components.train_surrogate import GraphSet
@@ -160,9 +161,12 @@ def readable_law(composition: Composition, latent: np.ndarray | None, train: Gra
                  held_out: GraphSet) -> tuple[Composition, np.ndarray | None, dict]:
     """Prune terms and snap constants while the held-out loss stays within noise of the re-fitted law.
 
-    Returns the simpler composition, its latent parameters, and a record: the reference held-out loss,
+    First a latent parameter read through one factor g(l) everywhere becomes that factor
+    (``absorb_latent_factor``: the same model). Returns the simpler composition, its latent parameters,
+    and a record: the latent factor taken in, the reference held-out loss,
     the removed terms and the snapped constants.
     """
+    composition, latent, latent_factor = absorb_latent_factor(composition, latent)
     trial_latent = {}  # the latent parameters each pruning trial's fit ended with, by its programs
 
     def evidence_of(programs: dict[str, Program]) -> HeldOut:
@@ -174,7 +178,7 @@ def readable_law(composition: Composition, latent: np.ndarray | None, train: Gra
                 held_out.target)
 
     reference = evidence_of(composition.functions())
-    record = {"reference_held_out_loss": finite_or_none(reference.mean)}
+    record = {"reference_held_out_loss": finite_or_none(reference.mean), "latent_factor": latent_factor}
     if reference.undefined is not None:
         return composition, latent, record | {"undefined": reference.undefined, "removed_terms": [], "snapped": []}
     budget = trial_budget(train)
