@@ -142,6 +142,14 @@ def print_discovery(store: Path, stages: dict) -> None:
             print(f"  {output} = {expression}")
             print(f"  LaTeX: {output} = {latex.sel(output=output).item()}")
         print(f"re-fitted constants: {json.dumps(refit['constants'])}")
+        for output, found in (refit.get("constant_units") or {}).items():
+            if found is None:
+                continue
+            if not found["consistent"]:
+                print(f"  units of {output}'s constants: none make the law dimensionally consistent")
+            elif found["constants"]:
+                print(f"  units of {output}'s constants: " + ", ".join(
+                    f"{value} {units or '(not fixed by the data alone)'}" for value, units in found["constants"]))
         if refit.get("relative_mae_after") is None:
             print(f"relative MAE on training frames: undefined ({refit.get('undefined', 'no finite predictions')})")
         else:

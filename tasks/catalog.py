@@ -50,6 +50,7 @@ def run_entries(ctx: RunContext) -> list[dict]:
         "errors": provenance["validate_ood"]["figures"]["errors"],
         "relative_mae_before_refit": refit_summary.get("relative_mae_before"),
         "relative_mae_after_refit": refit_summary.get("relative_mae_after"),
+        "constant_units": refit_summary.get("constant_units"),
         "composed_vs_network": provenance["compose"]["figures"].get("vs_network"),
         "complexity": int(sum(len(p.codes) for p in [*composition.edge.values(), *composition.node.values()])),
     }

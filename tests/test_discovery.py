@@ -87,6 +87,9 @@ def test_planted_messages_give_back_the_spring_law(tiny_config, tmp_path, monkey
     rounded = found.xreplace({f: 0 if abs(f) < 1e-6 else sympy.Rational(f"{float(f):.3g}")
                               for f in found.atoms(sympy.Float)})
     assert sympy.simplify(rounded - truth) == 0, found
+    # the simulation is in SI units: the spring's stiffness and its force at rest length as a person writes them
+    units = refit["constant_units"]["acc_x"]
+    assert units["consistent"] and {u for _, u in units["constants"]} == {"kg/s²", "kg·m/s²"}, units
     ood = ctx.store.provenance(ctx.plan["validate_ood"].ref)["figures"]["errors"]
     assert ood["symbolic"]["out_of_distribution"]["relative_mae"] < 1e-3
     assert set(ood["gnn"]) == {"in_distribution", "out_of_distribution"}
