@@ -128,7 +128,9 @@ def _tidy(expr: sympy.Expr) -> sympy.Expr:
     """Expanded numerator collected by symbol over one denominator: the form a law is usually written in."""
     numerator, denominator = sympy.fraction(sympy.together(expr))
     numerator = sympy.expand(numerator)
-    return sympy.collect(numerator, sorted(numerator.free_symbols, key=str)) / sympy.factor(denominator)
+    # common factors only: polynomial factoring reads exp(-49 r/3) as a power of exp(r/3), and a law like
+    # exp(-1e14 exp(-49 r/3)) became a dense polynomial of degree 1e14 (24 GB, then the kernel's OOM kill)
+    return sympy.collect(numerator, sorted(numerator.free_symbols, key=str)) / sympy.factor_terms(denominator)
 
 
 def plain_model(composition: Composition, digits: int = 6) -> dict[str, str]:

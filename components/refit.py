@@ -17,6 +17,8 @@ from symdistill.components.sr.snap import fold_constant_subtrees, snap_constants
 from symdistill.components.train_surrogate import GraphSet
 
 TRIAL_FRAMES, TRIAL_ITERATIONS = 300, 50  # each candidate or pruning trial re-fits on a smaller budget
+JACOBIAN_BUDGET = 50_000_000  # edges x parameters x program nodes per chunk of the Levenberg-Marquardt
+# Jacobian: about the float64 values forward-mode differentiation holds at once (~0.4 GB)
 
 
 def refit(model: ComposedModel, graphs: GraphSet, iterations: int = 200) -> dict:
@@ -75,34 +77,48 @@ def levenberg_marquardt(model: ComposedModel, graphs: GraphSet, target: torch.Te
     shapes = {name: p.shape for name, p in parameters.items()}
     sizes = [p.numel() for p in parameters.values()]
     root_weights = torch.sqrt(weights)
+    # forward-mode differentiation carries one tangent per parameter through every edge: the Jacobian is
+    # built from chunks of frames, so memory stays bounded (all 5,000 frames at once took 24 GB)
+    program_nodes = sum(len(program.codes) for program in model.composition.functions().values())
+    per_frame = max(1, int(graphs.edge_mask[0].sum())) * max(1, sum(sizes)) * max(1, program_nodes)
+    chunk = max(1, JACOBIAN_BUDGET // per_frame)
+    chunks = [np.arange(start, min(start + chunk, len(graphs))) for start in range(0, len(graphs), chunk)]
+    pieces = [(graphs.subset(index), root_weights[index], target[index]) for index in chunks]
 
-    def residuals(theta: torch.Tensor) -> torch.Tensor:
-        values = {name: part.reshape(shapes[name]) for name, part in zip(parameters, torch.split(theta, sizes))}
-        predicted = torch.func.functional_call(model, values, (graphs,))
-        return (root_weights * (predicted - target)).reshape(-1)
+    def residuals(theta: torch.Tensor, part: GraphSet, root: torch.Tensor, goal: torch.Tensor) -> torch.Tensor:
+        values = {name: piece.reshape(shapes[name]) for name, piece in zip(parameters, torch.split(theta, sizes))}
+        predicted = torch.func.functional_call(model, values, (part,))
+        return (root * (predicted - goal)).reshape(-1)
+
+    def cost_at(theta: torch.Tensor) -> float:
+        with torch.no_grad():
+            return float(sum((r @ r) for r in (residuals(theta, *piece) for piece in pieces)))
 
     with torch.no_grad():
         theta = torch.cat([p.detach().reshape(-1) for p in parameters.values()])
-        r = residuals(theta)
-    cost = float(r @ r)
+    cost = cost_at(theta)
     if not np.isfinite(cost):
         return
     damping = 1e-3
     for _ in range(iterations):
-        jacobian = torch.func.jacfwd(residuals)(theta)
-        if not torch.isfinite(jacobian).all():
+        normal = torch.zeros(len(theta), len(theta), dtype=torch.float64)
+        gradient = torch.zeros(len(theta), dtype=torch.float64)
+        for piece in pieces:
+            jacobian = torch.func.jacfwd(residuals)(theta, *piece)
+            with torch.no_grad():
+                r = residuals(theta, *piece)
+            normal += jacobian.T @ jacobian
+            gradient += jacobian.T @ r
+        if not (torch.isfinite(normal).all() and torch.isfinite(gradient).all()):
             break
-        normal, gradient = jacobian.T @ jacobian, jacobian.T @ r
         scale = torch.diag(normal).clamp_min(1e-12)
         improved = False
         while damping < 1e12:
             step = torch.linalg.solve(normal + damping * torch.diag(scale), -gradient)
-            with torch.no_grad():
-                r_new = residuals(theta + step)
-            cost_new = float(r_new @ r_new)
+            cost_new = cost_at(theta + step)
             if np.isfinite(cost_new) and cost_new < cost:
                 improved = cost - cost_new > 1e-15 * cost
-                theta, r, cost = theta + step, r_new, cost_new
+                theta, cost = theta + step, cost_new
                 damping = max(damping / 3, 1e-12)
                 break
             damping *= 4

@@ -70,6 +70,32 @@ def test_refit_reaches_the_exact_law_through_constants_that_multiply_across_func
         np.testing.assert_allclose(node_scale * scale, -2.0, rtol=1e-7)
 
 
+def test_the_jacobian_built_in_chunks_of_frames_gives_the_same_fit(spring_data, monkeypatch):
+    import symdistill.components.refit as refit_module
+    graphs = build_graphs(spring_data, sims=[0, 1, 2], dtype=np.float64)
+    fits = []
+    for budget in (10 ** 12, 20_000):  # one chunk; several chunks of a few frames
+        monkeypatch.setattr(refit_module, "JACOBIAN_BUDGET", budget)
+        model = ComposedModel(spring_composition(k=-1.5, rest=0.8))
+        refit(model, graphs, iterations=30)
+        fits.append(np.concatenate([p.constants for p in model.composition_now().functions().values()]))
+    np.testing.assert_allclose(fits[1], fits[0], rtol=1e-9)
+
+
+def test_a_law_with_a_steep_exponential_step_prints(spring_data):
+    """exp(-1e14 exp(-49 r/3)), a smooth step the search found for the discontinuous law: polynomial
+    factoring read it as a polynomial of degree 1e14 in exp(r/3) and took 24 GB."""
+    dx, dy, r = sympy.symbols("dx dy r", real=True)
+    s0, s1, m = sympy.symbols("sum_message0 sum_message1 mass", real=True)
+    step = sympy.exp(-1e14 * sympy.exp(-16.3333 * r))
+    law = Composition({0: from_sympy(0.25 * dx * step, EDGE), 1: from_sympy(0.25 * dy * step, EDGE)},
+                      {"acc_x": from_sympy(-5.0 * s0 / m, NODE), "acc_y": from_sympy(-5.0 * s1 / m, NODE)}, EDGE, NODE)
+    pair = sympy_model(law)["acc_x"].args[0]
+    values = {sympy.Symbol("dx_ij", real=True): 0.6, sympy.Symbol("r_ij", real=True): 2.5,
+              sympy.Symbol("mass", real=True): 2.0}
+    assert float(pair.xreplace(values)) == pytest.approx(-1.25 * 0.6 / 2.0 * float(step.subs(r, 2.5)), rel=1e-9)
+
+
 def test_refit_recovers_planted_masses_as_latent_parameters():
     data = simulate(ForceLaw("spring"), n_bodies=3, dim=2, n_sims=12, n_steps=100, dt=0.01, record_every=10,
                     integrator="leapfrog", seed=5, units=UNITS)
