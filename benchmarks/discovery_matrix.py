@@ -20,6 +20,7 @@ resumes and runs in parts:
 """
 import argparse
 import json
+import os
 import shutil
 import signal
 import subprocess
@@ -126,14 +127,26 @@ def run_case(name: str, case: dict, work: Path) -> dict:
     shutil.rmtree(store, ignore_errors=True)  # each case on a fresh store; the data file is kept
     catalog.unlink(missing_ok=True)
     clock = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "symdistill.flows.cli", "run", str(config), "--store", str(store),
-                           "--catalog", str(catalog)], capture_output=True, text=True)
+    log = folder / "run.log"
+    # the log is a file, not a pipe, and the run has a session of its own: a run killed mid-way (by the
+    # kernel's OOM killer, say) once left Prefect's server holding the pipe, and the matrix waited forever
+    with log.open("w") as out:
+        run = subprocess.Popen([sys.executable, "-m", "symdistill.flows.cli", "run", str(config), "--store",
+                                str(store), "--catalog", str(catalog)], stdout=out, stderr=subprocess.STDOUT,
+                               start_new_session=True)
+        code = run.wait()
+    try:
+        os.killpg(run.pid, signal.SIGTERM)  # whatever the run left behind
+    except ProcessLookupError:
+        pass
     wall = time.perf_counter() - clock
-    (folder / "run.log").write_text(done.stdout + done.stderr)
-    row = {"case": name, **case, "wall_s": round(wall, 1), "exit": done.returncode, "commit": _commit()}
-    if done.returncode:
-        tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["(no output)"]
-        return row | {"recovered": False, "why": f"run failed: {tail[0]}"}
+    row = {"case": name, **case, "wall_s": round(wall, 1), "exit": code, "commit": _commit()}
+    if code:
+        lines = log.read_text().strip().splitlines()
+        tail = lines[-1] if lines else "(no output)"
+        if code < 0:
+            tail = f"killed by signal {-code} (the kernel's OOM killer sends 9) after: {tail}"
+        return row | {"recovered": False, "why": f"run failed: {tail}"}
     return row | read_back(config, store, law)
 
 
