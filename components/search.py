@@ -26,6 +26,7 @@ class FunctionData:
     y: np.ndarray  # [rows]
     feature_names: tuple[str, ...]
     axis: int | None = None  # the spatial axis this function is the component of (messages in the force's axes)
+    weights: np.ndarray | None = None  # per row; None: every row alike
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,30 @@ def searched_components(edge: xr.Dataset) -> list[int]:
     return [int(k) for k in edge["message_rank"].values[:int(edge.attrs["significant_components"])]]
 
 
-def functions_from_capture(edge: xr.Dataset, node: xr.Dataset, max_rows: int) -> list[FunctionData]:
+def functions_from_capture(edge: xr.Dataset, node: xr.Dataset, max_rows: int,
+                           weighting: str = "none") -> list[FunctionData]:
+    """One FunctionData per significant message component and per node output. ``weighting``
+    "relative" weighs each row by ``magnitude_weights`` of its target, "none" weighs rows alike."""
+    if weighting not in ("relative", "none"):
+        raise ValueError(f"weighting must be 'relative' or 'none', got {weighting!r}")
+    functions = _functions(edge, node, max_rows)
+    if weighting == "none":
+        return functions
+    return [FunctionData(f.name, f.X, f.y, f.feature_names, f.axis, magnitude_weights(f.y)) for f in functions]
+
+
+def magnitude_weights(y: np.ndarray) -> np.ndarray:
+    """1 / (y² + the median of y²), scaled to mean 1: the squared error relative to the target's own size,
+    floored at its typical size. Heavy-tailed targets (1/r² messages, whose few close pairs carry the
+    network's largest errors) are then fitted across their whole range, not by their largest values, as
+    the held-out evidence weighs frames (components/evidence.py). Not the default: see SearchConfig."""
+    squared = np.asarray(y, float) ** 2
+    floor = float(np.median(squared)) or float(np.mean(squared)) or 1.0
+    weights = 1.0 / (squared + floor)
+    return weights / weights.mean()
+
+
+def _functions(edge: xr.Dataset, node: xr.Dataset, max_rows: int) -> list[FunctionData]:
     components = searched_components(edge)
     # capture turned the messages into the force's own axes (components/capture.py): message k is axis k
     in_axes = json.loads(edge.attrs.get("message_alignment", "null")) is not None
@@ -116,7 +140,8 @@ def search_function(function: FunctionData, *, seed: int, executor=None, progres
     With ``siblings`` (see ``sibling_exchanges``), every function in it must be searched concurrently.
     """
     estimator = SymbolicRegressor(random_state=seed, **options)
-    estimator.fit(function.X, function.y, feature_names=list(function.feature_names), executor=executor,
+    estimator.fit(function.X, function.y, sample_weight=function.weights, feature_names=list(function.feature_names),
+                  executor=executor,
                   progress=progress, siblings=siblings, sibling_name=function.name)
     front = estimator.pareto_front_
     return FunctionFront(function.name, function.feature_names, front["complexity"].to_numpy(),

@@ -241,6 +241,11 @@ class SearchConfig(Section):
     n_iterations: int = Field(30, ge=1, description="Rounds of island evolution per function.")
     max_rows: int = Field(2000, ge=10, description="Captured rows per function given to SR (evenly spread).")
     loss: Literal["l2", "l1", "huber"] = Field("l2", description="Elementwise loss.")
+    # relative weighting was tried as the default: on r2-2d it turned a validated near-miss into an equation
+    # worse than the network (the network's messages are least precise, relatively, where they are small)
+    weighting: Literal["none", "relative"] = Field(
+        "none", description="Row weights of the loss: none (every captured row alike) or relative "
+                            "(1 / (target² + its median): each row's error relative to its size).")
     seed: int = Field(0, ge=0, description="Seed of every function's search.")
     share_between_siblings: bool = Field(True, description="Functions with the same inputs (the message components; "
                                          "the node outputs) trade fronts each round, constants re-fitted.")

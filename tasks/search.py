@@ -19,7 +19,8 @@ def search_stage(ctx: RunContext) -> ArtifactRef:
     options = search_options(cfg)
 
     def compute(inputs):
-        functions = functions_from_capture(inputs["capture"]["edge"], inputs["capture"]["node"], cfg.max_rows)
+        functions = functions_from_capture(inputs["capture"]["edge"], inputs["capture"]["node"], cfg.max_rows,
+                                           cfg.weighting)
         bars = [tqdm(total=cfg.n_iterations, desc=f"search {f.name}", unit="round", position=i, disable=None)
                 for i, f in enumerate(functions)]
 

@@ -115,3 +115,26 @@ def test_exchange_and_option_errors():
 def _options():
     return dict(binary_operators=SMALL["binary_operators"], unary_operators=SMALL["unary_operators"],
                 n_islands=1, population_size=20, n_iterations=3, max_size=16)
+
+
+def test_captured_functions_can_be_weighted_by_their_targets_own_size():
+    import xarray as xr
+
+    from symdistill.components.search import functions_from_capture, magnitude_weights
+    X, y = rotated_inverse_cube(1.0, 0.0)  # heavy-tailed, as messages near close pairs are
+    edge = xr.Dataset({"inputs": (("edge", "edge_feature"), X), "messages": (("edge", "message_component"), y[:, None]),
+                       "message_rank": ("rank", [0])}, coords={"edge_feature": ["dx", "dy", "r", "mass_j"]},
+                      attrs={"significant_components": 1})
+    node = xr.Dataset({"inputs": (("node", "node_feature"), y[:, None]), "outputs": (("node", "output_component"), y[:, None])},
+                      coords={"node_feature": ["sum_message0"], "output_component": ["acc_x"]})
+    weighted = functions_from_capture(edge, node, 10_000, "relative")
+    plain = functions_from_capture(edge, node, 10_000)
+    assert all(f.weights is None for f in plain)
+    weights = weighted[0].weights
+    np.testing.assert_allclose(weights, magnitude_weights(y))
+    assert weights.mean() == pytest.approx(1.0)
+    # the error each row contributes is relative to its own size, floored at the typical size
+    floor = np.median(y ** 2)
+    np.testing.assert_allclose(weights * (y ** 2 + floor), weights[0] * (y[0] ** 2 + floor))
+    with pytest.raises(ValueError, match="weighting must be 'relative' or 'none'"):
+        functions_from_capture(edge, node, 10, "inverse")
