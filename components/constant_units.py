@@ -33,8 +33,8 @@ def law_constant_units(model: dict[str, sympy.Expr], symbol_units: dict[str, str
 def constant_units(expr: sympy.Expr, symbol_units: dict[str, str | None],
                    output_units: str | None) -> dict | None:
     """{"constants": [(value as text, units as text or None), ...] in reading order, "consistent": bool}
-    for ``expr`` (Σ_j taken off, numbers multiplying a sum distributed over it); None when units are unknown (no output units) or the expression has a form the rules
-    above do not cover. Symbols with unknown units (latent parameters) get units of their own."""
+    for ``expr`` (Σ_j taken off, numbers multiplying a sum distributed over it); None when units are
+    unknown (no output units) or the expression has a form the rules above do not cover. Symbols with unknown units (latent parameters) get units of their own."""
     if not output_units:
         return None
     known = {name: _dimensions(u) for name, u in symbol_units.items() if u}

@@ -42,7 +42,8 @@ def refit_stage(ctx: RunContext) -> ArtifactRef:
         constant_units = law_constant_units(sympy_model(readable), symbol_units, {n: units[n] for n in readable.node})
         constants = {name: p.constants.tolist() for name, p in readable.functions().items()}
         summary = {**errors, "expressions": expressions, "fitted_expressions": fitted_expressions,
-                   "simplification": simplification, "constants": constants, "constant_units": constant_units, "n_graphs": len(graphs)}
+                   "simplification": simplification, "constants": constants, "constant_units": constant_units,
+                   "n_graphs": len(graphs)}
         dataset = composition_to_dataset(readable, expressions, latex_model(readable))
         if latent is not None:
             dataset["latent"] = (("body", "latent_component"), latent)

@@ -125,7 +125,8 @@ def test_captured_functions_can_be_weighted_by_their_targets_own_size():
     edge = xr.Dataset({"inputs": (("edge", "edge_feature"), X), "messages": (("edge", "message_component"), y[:, None]),
                        "message_rank": ("rank", [0])}, coords={"edge_feature": ["dx", "dy", "r", "mass_j"]},
                       attrs={"significant_components": 1})
-    node = xr.Dataset({"inputs": (("node", "node_feature"), y[:, None]), "outputs": (("node", "output_component"), y[:, None])},
+    node = xr.Dataset({"inputs": (("node", "node_feature"), y[:, None]),
+                       "outputs": (("node", "output_component"), y[:, None])},
                       coords={"node_feature": ["sum_message0"], "output_component": ["acc_x"]})
     weighted = functions_from_capture(edge, node, 10_000, "relative")
     plain = functions_from_capture(edge, node, 10_000)

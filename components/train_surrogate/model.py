@@ -31,12 +31,13 @@ class SurrogateSpec:
     layers: int = 3
     variant: str = "l1"
     n_latent: int = 0
-    latent_ends: tuple[str, ...] = ("i", "j")  # the edge ends whose latent parameters an edge sees: i receiver, j sender
+    latent_ends: tuple[str, ...] = ("i", "j")  # ends whose latent parameters an edge sees: i receiver, j sender
 
     def __post_init__(self):
         object.__setattr__(self, "latent_ends", tuple(self.latent_ends))  # JSON gives a list
         if not set(self.latent_ends) <= {"i", "j"} or len(set(self.latent_ends)) != len(self.latent_ends):
-            raise ValueError(f"latent_ends must be distinct ends 'i' (receiver) and 'j' (sender), got {self.latent_ends}")
+            raise ValueError(f"latent_ends must be distinct ends 'i' (receiver) and 'j' (sender), "
+                             f"got {self.latent_ends}")
         if self.variant not in VARIANTS:
             raise ValueError(f"unknown surrogate variant {self.variant!r}; choose one of {', '.join(VARIANTS)}")
         for name in ("n_out", "n_bodies", "message_dim", "hidden", "layers"):
@@ -81,7 +82,8 @@ class GraphNetwork(nn.Module):
         super().__init__()
         self.spec = spec
         n_message_out = spec.message_dim * (2 if spec.variant == "kl" else 1)
-        self.edge_model = mlp(spec.n_edge_features + len(spec.latent_ends) * spec.n_latent, spec.hidden, spec.layers, n_message_out)
+        n_edge_in = spec.n_edge_features + len(spec.latent_ends) * spec.n_latent
+        self.edge_model = mlp(n_edge_in, spec.hidden, spec.layers, n_message_out)
         self.node_model = mlp(spec.n_node_features + spec.n_latent + spec.message_dim, spec.hidden, spec.layers,
                               spec.n_out)
         self.latent = nn.Parameter(torch.zeros(spec.n_bodies, spec.n_latent))
