@@ -256,8 +256,11 @@ def recovered(found: sympy.Expr, truth: sympy.Expr, *, region=None, n_points: in
     """
     found, truth = aligned(found), aligned(truth)
     try:
-        # SymPy's simplify can run for many minutes on deeply nested trigonometry; rule 2 decides those
-        if sympy.count_ops(found) <= SYMBOLIC_OPS_LIMIT and sympy.simplify(rounded(found) - truth) == 0:
+        # SymPy's simplify can run for many minutes on deeply nested trigonometry, or factor
+        # exp(-1e14 exp(-49 r/3)) as a polynomial of degree 1e14: it runs only on a rounded law that agrees
+        # with the truth numerically, the only case it can confirm; rule 2 decides the others
+        if (sympy.count_ops(found) <= SYMBOLIC_OPS_LIMIT and _agrees_numerically(rounded(found), truth, region)
+                and sympy.simplify(rounded(found) - truth) == 0):
             return True
     except (TypeError, ValueError):  # e.g. a Piecewise difference simplify cannot order; rule 2 decides
         pass
@@ -265,6 +268,20 @@ def recovered(found: sympy.Expr, truth: sympy.Expr, *, region=None, n_points: in
         return _fit_constants(found, truth, 0.01, region, n_points, seed).exact
     except (TypeError, ValueError, ZeroDivisionError):  # not a numeric function of the pair's symbols (e.g. a
         return False                                     # sum over partners left inside a non-affine node)
+
+
+def _agrees_numerically(found: sympy.Expr, truth: sympy.Expr, region, n_points: int = 50) -> bool:
+    """found == truth at random points of the region, to 1e-6 of the truth's RMS (a necessary condition
+    for symbolic equality; inconclusive when either side cannot be evaluated there)."""
+    symbols = sorted(found.free_symbols | truth.free_symbols, key=str)
+    points = sample_points(symbols, region, n_points, seed=1)
+    args = [points[s.name] for s in symbols]
+    with np.errstate(all="ignore"):
+        a = np.broadcast_to(np.asarray(sympy.lambdify(symbols, found, "numpy")(*args), float), (n_points,))
+        b = np.broadcast_to(np.asarray(sympy.lambdify(symbols, truth, "numpy")(*args), float), (n_points,))
+    if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
+        return True
+    return bool(np.max(np.abs(a - b)) <= 1e-6 * max(float(np.sqrt(np.mean(b ** 2))), 1e-300))
 
 
 class ConstantError(NamedTuple):
