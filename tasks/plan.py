@@ -9,11 +9,13 @@ from pathlib import Path
 from symdistill.catalogs import ArtifactRef, artifact_key, code_version, file_digest
 from symdistill.components import capture as capture_component
 from symdistill.components import compose as compose_component
+from symdistill.components import constant_units as constant_units_component
 from symdistill.components import evidence as evidence_component
 from symdistill.components import ood as ood_component
 from symdistill.components import search as search_component
 from symdistill.components import sr as sr_component
 from symdistill.components import ingest as ingest_component
+from symdistill.components import latent as latent_component
 from symdistill.components import plots as plots_component
 from symdistill.components import refit as refit_component
 from symdistill.components import simulate as simulate_component
@@ -26,12 +28,12 @@ STAGE_CODE = {"simulate": (simulate_component,), "ingest": (ingest_component,),
               "train_surrogate": (surrogate_component, plots_component),
               "capture": (capture_component, surrogate_component, ood_component, plots_component),
               "search": (search_component, sr_component, plots_component),
-              "compose": (compose_component, evidence_component, refit_component, sr_component, surrogate_component,
-                          ood_component),
-              "refit": (refit_component, compose_component, evidence_component, sr_component, surrogate_component,
-                        ood_component),
-              "validate_ood": (validate_ood_component, refit_component, compose_component, sr_component,
-                               surrogate_component, ood_component, plots_component)}
+              "compose": (compose_component, evidence_component, refit_component, latent_component, sr_component,
+                          surrogate_component, ood_component),
+              "refit": (refit_component, compose_component, evidence_component, latent_component,
+                        constant_units_component, sr_component, surrogate_component, ood_component),
+              "validate_ood": (validate_ood_component, refit_component, latent_component, compose_component,
+                               sr_component, surrogate_component, ood_component, plots_component)}
 
 
 class PlanError(ValueError):
