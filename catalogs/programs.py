@@ -7,7 +7,7 @@ import numpy as np
 import sympy
 
 from symdistill.components.compose import (
-    EDGE_PREFIX, NODE_PREFIX, Composition, function_role, latex_model, pair_symbols, plain_model)
+    EDGE_PREFIX, NODE_PREFIX, Composition, function_role, latex_text, pair_symbols, plain_text, sympy_model)
 from symdistill.components.sr import Program, ProgramError
 from symdistill.components.sr.export import to_sympy
 from symdistill.components.sr.snap import snap_expression
@@ -90,7 +90,8 @@ def render(record: dict, kind: str) -> tuple[str, str]:
     for a composed model; computed from the programs, so no stored text is ever trusted."""
     composition, _ = composition_from_arrays(record)
     if kind == "composed":
-        expressions, latex = plain_model(composition), latex_model(composition)
+        model = sympy_model(composition)
+        expressions, latex = plain_text(model), latex_text(model)
         return ("\n".join(f"{name} = {expr}" for name, expr in expressions.items()),
                 "\n".join(f"{name} = {latex[name]}" for name in expressions))
     (expression, _features), = function_expressions(composition).values()

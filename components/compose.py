@@ -133,15 +133,17 @@ def _tidy(expr: sympy.Expr) -> sympy.Expr:
     return sympy.collect(numerator, sorted(numerator.free_symbols, key=str)) / sympy.factor_terms(denominator)
 
 
-def plain_model(composition: Composition, digits: int = 6) -> dict[str, str]:
-    """The model as a person would write it in plain text: constants to ``digits`` significant digits."""
+def plain_text(model: dict[str, sympy.Expr], digits: int = 6) -> dict[str, str]:
+    """A ``sympy_model`` as a person would write it in plain text: constants to ``digits`` significant digits.
+    (Callers build the model once: its simplification is the costly part.)"""
     return {name: str(expr.xreplace({f: sympy.Float(f, digits) for f in expr.atoms(sympy.Float)}))
-            for name, expr in sympy_model(composition).items()}
+            for name, expr in model.items()}
 
 
-def latex_model(composition: Composition, precision: int = 4) -> dict[str, str]:
+def latex_text(model: dict[str, sympy.Expr], precision: int = 4) -> dict[str, str]:
+    """A ``sympy_model`` in LaTeX, constants to ``precision`` digits, the sum written over j ≠ i."""
     out = {}
-    for name, expr in sympy_model(composition).items():
+    for name, expr in model.items():
         expr = expr.xreplace({f: sympy.Float(f, precision) for f in expr.atoms(sympy.Float)})
         out[name] = sympy.latex(expr).replace(r"\sum_{j=1}^{N}", r"\sum_{j \ne i}")
     return out

@@ -14,6 +14,8 @@ import numpy as np
 import pint
 import sympy
 
+from symdistill.components.compose import Composition, pair_symbols
+
 UNITS = pint.UnitRegistry()
 SI_BASE = {"[length]": "meter", "[mass]": "kilogram", "[time]": "second", "[current]": "ampere",
            "[temperature]": "kelvin", "[substance]": "mole", "[luminosity]": "candela"}
@@ -24,17 +26,22 @@ class _Unsupported(Exception):
     pass
 
 
-def law_constant_units(model: dict[str, sympy.Expr], symbol_units: dict[str, str | None],
-                       output_units: dict[str, str | None]) -> dict[str, dict | None]:
-    """``constant_units`` of every output of a model (output name -> expression)."""
-    return {name: constant_units(expr, symbol_units, output_units.get(name)) for name, expr in model.items()}
+def law_constant_units(law: dict[str, sympy.Expr], composition: Composition,
+                       units: dict[str, str | None]) -> dict[str, dict | None]:
+    """``constant_units`` of every output of ``law`` (``sympy_model(composition)``), from the units of
+    the composition's features and outputs by name (``feature_units``): edge features as the pair
+    symbols the law is written in (dx -> dx_ij)."""
+    symbol_units = dict(zip(pair_symbols(composition.edge_features), (units.get(n) for n in composition.edge_features)))
+    symbol_units |= {n: units.get(n) for n in composition.node_features}
+    return {name: constant_units(expr, symbol_units, units.get(name)) for name, expr in law.items()}
 
 
 def constant_units(expr: sympy.Expr, symbol_units: dict[str, str | None],
                    output_units: str | None) -> dict | None:
     """{"constants": [(value as text, units as text or None), ...] in reading order, "consistent": bool}
     for ``expr`` (Σ_j taken off, numbers multiplying a sum distributed over it); None when units are
-    unknown (no output units) or the expression has a form the rules above do not cover. Symbols with unknown units (latent parameters) get units of their own."""
+    unknown (no output units) or the expression has a form the rules above do not cover. Symbols with
+    unknown units (latent parameters) get units of their own."""
     if not output_units:
         return None
     known = {name: _dimensions(u) for name, u in symbol_units.items() if u}
@@ -45,10 +52,8 @@ def constant_units(expr: sympy.Expr, symbol_units: dict[str, str | None],
     def vector(dimensions: dict) -> np.ndarray:
         return np.array([float(dimensions.get(a, 0)) for a in axes])
 
-    def fresh() -> int:
-        fresh.count += 1
-        return fresh.count - 1
-    fresh.count = 0
+    def fresh() -> int:  # the next unknown: a constant or a symbol of unknown units
+        return len(constants) + len(unknown_symbols)
 
     def constant(value) -> tuple:
         index = fresh()
@@ -100,7 +105,7 @@ def constant_units(expr: sympy.Expr, symbol_units: dict[str, str | None],
     except _Unsupported:
         return None
     equal(whole, (vector(output), {}))
-    n = fresh.count
+    n = fresh()
     matrix = np.array([[row.get(k, 0.0) for k in range(n)] for row, _ in rows]).reshape(len(rows), n)
     rhs = np.array([r for _, r in rows]).reshape(len(rows), len(axes))
     pinv = np.linalg.pinv(matrix)

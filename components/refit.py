@@ -90,6 +90,10 @@ def levenberg_marquardt(model: ComposedModel, graphs: GraphSet, target: torch.Te
         predicted = torch.func.functional_call(model, values, (part,))
         return (root * (predicted - goal)).reshape(-1)
 
+    def with_values(*args) -> tuple[torch.Tensor, torch.Tensor]:  # the residuals come with their Jacobian
+        r = residuals(*args)
+        return r, r.detach()
+
     def cost_at(theta: torch.Tensor) -> float:
         with torch.no_grad():
             return float(sum((r @ r) for r in (residuals(theta, *piece) for piece in pieces)))
@@ -104,9 +108,7 @@ def levenberg_marquardt(model: ComposedModel, graphs: GraphSet, target: torch.Te
         normal = torch.zeros(len(theta), len(theta), dtype=torch.float64)
         gradient = torch.zeros(len(theta), dtype=torch.float64)
         for piece in pieces:
-            jacobian = torch.func.jacfwd(residuals)(theta, *piece)
-            with torch.no_grad():
-                r = residuals(theta, *piece)
+            jacobian, r = torch.func.jacfwd(with_values, has_aux=True)(theta, *piece)
             normal += jacobian.T @ jacobian
             gradient += jacobian.T @ r
         if not (torch.isfinite(normal).all() and torch.isfinite(gradient).all()):

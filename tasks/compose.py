@@ -8,7 +8,7 @@ from prefect.cache_policies import NO_CACHE
 from symdistill.catalogs import ArtifactRef
 from symdistill.catalogs.fronts import composition_to_dataset, programs_of
 from symdistill.components.compose import (
-    Composition, function_role, latex_model, non_affine_outputs, numpy_model, prediction_errors, sympy_model)
+    Composition, function_role, latex_text, non_affine_outputs, numpy_model, prediction_errors, sympy_model)
 from symdistill.components.evidence import HELD_OUT_FRAMES, SELECTION_RULE, Candidate, choose_expressions
 from symdistill.components.refit import refitted_evidence, trial_budget
 from symdistill.components.sr import Program
@@ -52,8 +52,9 @@ def compose_stage(ctx: RunContext) -> ArtifactRef:
         graphs = captured_graphs(ctx.experiment, data, trained)
         composed = numpy_model(composition, latent)(graphs)
         gnn = predict(network, graphs)
-        expressions = {name: str(expr) for name, expr in sympy_model(composition).items()}
-        latex = latex_model(composition)
+        model = sympy_model(composition)
+        expressions = {name: str(expr) for name, expr in model.items()}
+        latex = latex_text(model)
         summary = {"vs_network": prediction_errors(composed, gnn), "vs_truth": prediction_errors(composed, graphs.target),
                    "network_vs_truth": prediction_errors(gnn, graphs.target), "expressions": expressions,
                    "selection_rule": SELECTION_RULE, "non_affine_node": non_affine_outputs(composition),

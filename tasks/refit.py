@@ -5,7 +5,7 @@ from prefect.cache_policies import NO_CACHE
 
 from symdistill.catalogs import ArtifactRef
 from symdistill.catalogs.fronts import composition_of, composition_to_dataset
-from symdistill.components.compose import ComposedModel, latex_model, pair_symbols, plain_model, sympy_model
+from symdistill.components.compose import ComposedModel, latex_text, plain_text, sympy_model
 from symdistill.components.constant_units import law_constant_units
 from symdistill.components.evidence import HELD_OUT_FRAMES
 from symdistill.components.refit import readable_law, refit
@@ -34,17 +34,16 @@ def refit_stage(ctx: RunContext) -> ArtifactRef:
         fitted_expressions = {name: str(expr) for name, expr in sympy_model(fitted).items()}
         held_out = spread(split_graphs(ctx.experiment, data, split_of(trained, "validation")), HELD_OUT_FRAMES)
         readable, latent, simplification = readable_law(fitted, latent, graphs, held_out)
-        expressions = plain_model(readable)
-        names = [*readable.edge_features, *readable.node_features, *readable.node]
-        units = feature_units(data, names, data.attrs.get("target", "acc"))
-        symbol_units = dict(zip(pair_symbols(readable.edge_features), (units[n] for n in readable.edge_features)))
-        symbol_units |= {n: units[n] for n in readable.node_features}
-        constant_units = law_constant_units(sympy_model(readable), symbol_units, {n: units[n] for n in readable.node})
+        law = sympy_model(readable)  # built once: its simplification is the costly part
+        expressions = plain_text(law)
+        units = feature_units(data, [*readable.edge_features, *readable.node_features, *readable.node],
+                              data.attrs.get("target", "acc"))
+        constant_units = law_constant_units(law, readable, units)
         constants = {name: p.constants.tolist() for name, p in readable.functions().items()}
         summary = {**errors, "expressions": expressions, "fitted_expressions": fitted_expressions,
                    "simplification": simplification, "constants": constants, "constant_units": constant_units,
                    "n_graphs": len(graphs)}
-        dataset = composition_to_dataset(readable, expressions, latex_model(readable))
+        dataset = composition_to_dataset(readable, expressions, latex_text(law))
         if latent is not None:
             dataset["latent"] = (("body", "latent_component"), latent)
         return {"model": dataset}, summary
