@@ -197,7 +197,7 @@ def _fit_constants(found, truth, bounds_fraction: float | None, region, n_points
     symbols = sorted(template.free_symbols - set(thetas) | truth.free_symbols, key=str)
     points = sample_points(symbols, region, n_points, seed)
     args = [points[s.name] for s in symbols]
-    target = np.broadcast_to(np.asarray(sympy.lambdify(symbols, truth, "numpy")(*args), float), (n_points,))
+    target = _evaluate(truth, symbols, args, n_points)
     scale = float(np.sqrt(np.mean(target ** 2))) or 1.0  # a zero truth (a region of no force): absolute
     model = sympy.lambdify([*thetas, *symbols], template, "numpy")
     c = np.array([float(f) for f in floats])
@@ -270,6 +270,11 @@ def recovered(found: sympy.Expr, truth: sympy.Expr, *, region=None, n_points: in
         return False                                     # sum over partners left inside a non-affine node)
 
 
+def _evaluate(expr: sympy.Expr, symbols, args, n_points: int) -> np.ndarray:
+    """``expr`` at the sample points (a constant broadcast to every point)."""
+    return np.broadcast_to(np.asarray(sympy.lambdify(symbols, expr, "numpy")(*args), float), (n_points,))
+
+
 def _agrees_numerically(found: sympy.Expr, truth: sympy.Expr, region, n_points: int = 50) -> bool:
     """found == truth at random points of the region, to 1e-6 of the truth's RMS (a necessary condition
     for symbolic equality; inconclusive when either side cannot be evaluated there)."""
@@ -277,8 +282,7 @@ def _agrees_numerically(found: sympy.Expr, truth: sympy.Expr, region, n_points: 
     points = sample_points(symbols, region, n_points, seed=1)
     args = [points[s.name] for s in symbols]
     with np.errstate(all="ignore"):
-        a = np.broadcast_to(np.asarray(sympy.lambdify(symbols, found, "numpy")(*args), float), (n_points,))
-        b = np.broadcast_to(np.asarray(sympy.lambdify(symbols, truth, "numpy")(*args), float), (n_points,))
+        a, b = _evaluate(found, symbols, args, n_points), _evaluate(truth, symbols, args, n_points)
     if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
         return True
     return bool(np.max(np.abs(a - b)) <= 1e-6 * max(float(np.sqrt(np.mean(b ** 2))), 1e-300))
