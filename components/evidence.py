@@ -6,7 +6,8 @@ the one-standard-error rule (Breiman et al. 1984; Hastie, Tibshirani & Friedman,
 candidates whose mean held-out loss is within one standard error of the lowest, take the simplest.
 It has no per-experiment knob: the noise that decides how much simpler may cost is measured on the
 data. The same rule picks each function's expression from its Pareto front, prunes terms of the
-re-fitted law, and snaps constants to simple numbers.
+re-fitted law, and snaps constants to simple numbers; its converse (better beyond noise) admits an offset
+on an input (``grow_offsets``).
 """
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +24,9 @@ SELECTION_RULE = ("paired one-standard-error rule on held-out frames: each candi
                   "frame, is within one standard error of that excess (or whose error is at float64 precision), "
                   "the simplest")
 HELD_OUT_FRAMES = 500  # validation frames of the evidence: one standard error is then a few percent of the mean
+# an added constant must lower the held-out loss by this many standard errors of the paired difference: about a
+# one-sided 0.1% test, so the best of a few dozen trials is not admitted for its noise alone
+GROWTH_STANDARD_ERRORS = 3.0
 EXACT = 1e-12  # mean relative squared error below this: exact to float64 precision, differences are rounding
 
 
@@ -47,6 +51,17 @@ class HeldOut:
         For simplifying a law: a change that moves the held-out loss less than its estimate's noise is
         not evidence against it."""
         return self.undefined is None and (self.mean <= EXACT or self.mean <= reference.mean + reference.standard_error)
+
+    def clearly_better_than(self, reference: "HeldOut", standard_errors: float) -> bool:
+        """Is this loss lower than ``reference``'s, frame by frame, by more than ``standard_errors`` standard
+        errors of the paired difference? (For admitting a more complex law: the bar is raised above one
+        standard error because the best of many trials is chosen.)"""
+        if self.undefined is not None or reference.undefined is not None:
+            return self.undefined is None
+        gain = reference.per_frame - self.per_frame
+        n = len(gain)
+        spread = gain.std(ddof=1) / np.sqrt(n) if n > 1 else 0.0
+        return bool(gain.mean() > standard_errors * spread and gain.mean() > 0)
 
     def excess_over(self, reference: "HeldOut") -> float:
         """How much worse than ``reference`` beyond noise: the mean of the frame-by-frame excess minus its
@@ -150,6 +165,43 @@ def choose_expressions(fronts: dict[str, list[Candidate]], evidence: Callable[[d
 
 def finite_or_none(value: float) -> float | None:
     return float(value) if np.isfinite(value) else None
+
+
+def grow_offsets(programs: dict[str, Program], refit: Callable[[dict[str, Program]], dict[str, Program]],
+                 evidence: Callable[[dict[str, Program]], HeldOut], reference: HeldOut,
+                 max_tries: int = 40) -> tuple[dict[str, Program], HeldOut, list[dict]]:
+    """Add a fitted offset to one input leaf at a time (v -> v + c) while that makes the re-fitted model
+    better than ``reference`` beyond noise.
+
+    The search fitted each function to the network's messages, whose error can hide a small offset such as
+    a softening length: r (r² + c) and r (r + ε)² differ by less than the network's error, but not on the
+    original targets, where the wrong form must bend its other constants. Each round tries every single
+    offset (until ``max_tries`` trials in all) and takes the one with the lowest held-out loss among those
+    better than the reference by GROWTH_STANDARD_ERRORS paired standard errors; the pruning that
+    follows removes what the offset made redundant. Deterministic. Returns the programs, their held-out
+    loss and a log of the offsets added.
+    """
+    grown, tries = [], 0
+    while tries < max_tries and reference.undefined is None and reference.mean > EXACT:
+        best = None
+        for name in programs:
+            for k, larger in enumerate(mutate.leaf_offsets(programs[name])):
+                if tries >= max_tries:
+                    break
+                tries += 1
+                with np.errstate(all="ignore"):
+                    trial = refit(programs | {name: larger})
+                    loss = evidence(trial)
+                if loss.clearly_better_than(reference, GROWTH_STANDARD_ERRORS) and (
+                        best is None or loss.mean < best[0].mean):
+                    best = (loss, name, k, trial)
+        if best is None:
+            break
+        loss, name, k, trial = best
+        grown.append({"function": name, "leaf": k, "size_after": len(trial[name]), "held_out_loss": loss.mean,
+                      "held_out_loss_before": reference.mean})
+        programs, reference = trial, loss
+    return programs, reference, grown
 
 
 def prune_terms(programs: dict[str, Program], refit: Callable[[dict[str, Program]], dict[str, Program]],

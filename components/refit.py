@@ -10,7 +10,8 @@ import numpy as np
 import torch
 
 from symdistill.components.compose import ComposedModel, Composition, finite_frames, numpy_model, prediction_errors
-from symdistill.components.evidence import HeldOut, finite_or_none, frame_weights, held_out_loss, prune_terms
+from symdistill.components.evidence import (HeldOut, finite_or_none, frame_weights, grow_offsets, held_out_loss,
+                                            prune_terms)
 from symdistill.components.latent import absorb_latent_factor
 from symdistill.components.sr.program import Program
 from symdistill.components.sr.snap import fold_constant_subtrees, snap_constants
@@ -180,9 +181,10 @@ def readable_law(composition: Composition, latent: np.ndarray | None, train: Gra
     """Prune terms and snap constants while the held-out loss stays within noise of the re-fitted law.
 
     First a latent parameter read through one factor g(l) everywhere becomes that factor
-    (``absorb_latent_factor``: the same model). Returns the simpler composition, its latent parameters,
-    and a record: the latent factor taken in, the reference held-out loss,
-    the removed terms and the snapped constants.
+    (``absorb_latent_factor``: the same model); then an offset on an input is added where the held-out loss
+    says the law is better for it beyond noise (``grow_offsets``: a softening the messages could not show).
+    Returns the simpler composition, its latent parameters, and a record: the latent factor taken in, the
+    reference held-out loss, the offsets added, the removed terms and the snapped constants.
     """
     composition, latent, latent_factor = absorb_latent_factor(composition, latent)
     trial_latent = {}  # the latent parameters each pruning trial's fit ended with, by its programs
@@ -198,7 +200,8 @@ def readable_law(composition: Composition, latent: np.ndarray | None, train: Gra
     reference = evidence_of(composition.functions())
     record = {"reference_held_out_loss": finite_or_none(reference.mean), "latent_factor": latent_factor}
     if reference.undefined is not None:
-        return composition, latent, record | {"undefined": reference.undefined, "removed_terms": [], "snapped": []}
+        return composition, latent, record | {"undefined": reference.undefined, "grown_offsets": [],
+                                              "removed_terms": [], "snapped": []}
     budget = trial_budget(train)
 
     def refit_programs(programs: dict[str, Program]) -> dict[str, Program]:
@@ -207,8 +210,9 @@ def readable_law(composition: Composition, latent: np.ndarray | None, train: Gra
         trial_latent[tuple(fitted[n].key() for n in sorted(fitted))] = fitted_latent
         return fitted
 
-    programs, removed = prune_terms(composition.functions(), refit_programs, evidence_of, reference)
-    if removed:  # the final fit of the smaller law on the whole training budget, latent parameters too
+    programs, reference, grown = grow_offsets(composition.functions(), refit_programs, evidence_of, reference)
+    programs, removed = prune_terms(programs, refit_programs, evidence_of, reference)
+    if grown or removed:  # the final fit of the smaller law on the whole training budget, latent parameters too
         model = ComposedModel(composition.from_functions(programs, composition.edge_features,
                                                          composition.node_features), latent)
         refit(model, train)
@@ -233,7 +237,7 @@ def readable_law(composition: Composition, latent: np.ndarray | None, train: Gra
         snapped_vector, exact = snap_constants(
             vector, lambda v: 0.0 if evidence_of(with_constants(v)).within_noise_of(law_now) else 1.0, tolerance=0.0)
     programs = with_constants(snapped_vector)
-    record |= {"removed_terms": removed,
+    record |= {"grown_offsets": grown, "removed_terms": removed,
                "snapped": [{"fitted": float(v), "exact": str(e)} for v, e in zip(vector, exact) if e is not None],
                "unsnapped_held_out_loss": finite_or_none(law_now.mean),
                "unsnapped_standard_error": finite_or_none(law_now.standard_error),

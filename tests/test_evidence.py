@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import sympy
 
-from symdistill.components.compose import Composition, numpy_model, prediction_errors, sympy_model
+from symdistill.components.compose import ComposedModel, Composition, numpy_model, prediction_errors, sympy_model
 from symdistill.components.evidence import Candidate, HeldOut, choose_expressions, held_out_loss, simplest_within_noise
-from symdistill.components.refit import readable_law
+from symdistill.components.refit import readable_law, refit
 from symdistill.components.simulate import ForceLaw, simulate
 from symdistill.components.sr.export import from_sympy
 from symdistill.components.train_surrogate import build_graphs
@@ -109,6 +109,37 @@ def test_snapping_an_approximate_law_keeps_its_held_out_loss(graphs):
     assert record["unsnapped_held_out_loss"] > 1e-4  # really off
     assert record["held_out_loss"] <= record["unsnapped_held_out_loss"] + record["unsnapped_standard_error"]
     assert all(abs(c) > 0.1 for c in readable.edge[0].constants), readable.edge[0].constants
+
+
+def test_a_softening_the_messages_hid_is_grown_back_on_the_original_targets(graphs):
+    """The network's messages cannot tell r (r² + c) from the softened r (r + 0.05)²; the original targets
+    can. Planted in the first form, the law must come back in the second with its constants."""
+    mass_j = sympy.Symbol("mass_j", real=True)
+    softened = [-mass_j * d / (r * (r + sympy.Rational(1, 20)) ** 2) for d in (dx, dy)]
+    truth = Composition({k: from_sympy(f, EDGE) for k, f in enumerate(softened)},
+                        spring_composition().node, EDGE, NODE)
+    hidden = [-0.93 * mass_j * d / (r * (r ** 2 + 0.02)) for d in (dx, dy)]  # the closest form without it
+    planted = Composition({k: from_sympy(f, EDGE) for k, f in enumerate(hidden)}, truth.node, EDGE, NODE)
+    train, held_out = with_targets(graphs.subset(slice(0, 120)), truth), with_targets(graphs.subset(slice(120, None)), truth)
+    model = ComposedModel(planted)
+    refit(model, train)  # as the refit stage does before making the law readable
+    readable, _, record = readable_law(model.composition_now(), None, train, held_out)
+    assert [g["function"] for g in record["grown_offsets"]] == ["edge_message0", "edge_message1"]
+    assert record["held_out_loss"] < 1e-12
+    dx_ij, r_ij, mass_j = sympy.symbols("dx_ij r_ij mass_j", real=True)
+    printed = sympy_model(readable)["acc_x"]
+    pair = [t.args[0] for t in sympy.Add.make_args(printed) if isinstance(t, sympy.Sum)][0]
+    expected = -mass_j * dx_ij / (mass * r_ij * (r_ij + sympy.Rational(1, 20)) ** 2)
+    assert sympy.simplify(pair - expected) == 0, pair
+
+
+def test_a_law_without_a_hidden_offset_grows_none(graphs):
+    truth = spring_composition()
+    train, held_out = with_targets(graphs.subset(slice(0, 120)), truth), with_targets(graphs.subset(slice(120, None)), truth)
+    noisy = dataclasses.replace(train, target=train.target * (1 + 0.01 * np.random.default_rng(3).normal(size=train.target.shape)))
+    held = dataclasses.replace(held_out, target=held_out.target * (1 + 0.01 * np.random.default_rng(4).normal(size=held_out.target.shape)))
+    _, _, record = readable_law(truth, None, noisy, held)
+    assert record["grown_offsets"] == []
 
 
 def test_errors_are_never_nan_and_name_their_cause():

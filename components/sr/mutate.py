@@ -152,6 +152,16 @@ def operator_unwrappings(program: Program) -> list[Program]:
     return out
 
 
+def leaf_offsets(program: Program) -> list[Program]:
+    """Every program with one variable leaf v replaced by (v + c), c = 0 to be fitted: one constant more.
+    The growth counterpart of ``term_removals``; an offset on a distance is a softening or a rest length."""
+    out = []
+    for i in np.flatnonzero(program.codes == VAR):
+        shifted = _concat(_slice(program, int(i), int(i) + 1), _node(CONST, 0, 0.0), _node(CODE_OF["add"]))
+        out.append(replace_subtree(program, int(i), shifted))
+    return out
+
+
 def change_operator(program: Program, grammar: Grammar, rng) -> Program | None:
     i = _pick(np.flatnonzero(program.codes > VAR), rng)
     if i is None:
