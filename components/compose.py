@@ -130,7 +130,24 @@ def _tidy(expr: sympy.Expr) -> sympy.Expr:
     numerator = sympy.expand(numerator)
     # common factors only: polynomial factoring reads exp(-49 r/3) as a power of exp(r/3), and a law like
     # exp(-1e14 exp(-49 r/3)) became a dense polynomial of degree 1e14 (24 GB, then the kernel's OOM kill)
-    return sympy.collect(numerator, sorted(numerator.free_symbols, key=str)) / sympy.factor_terms(denominator)
+    numerator = sympy.collect(numerator, sorted(numerator.free_symbols, key=str))
+    return _monic_powers(numerator) / _monic_powers(sympy.factor_terms(denominator))
+
+
+def _monic_powers(expr: sympy.Expr) -> sympy.Expr:
+    """Each power of a sum written with its leading term's coefficient outside: (3.3e4 r + 325)^2 becomes
+    1.06e9 (r + 0.00999)^2, so an offset reads as what it is (a softening, a rest length). The same value."""
+    def monic(power):
+        base, exponent = power.as_base_exp()
+        varying = sorted((term for term in sympy.Add.make_args(base) if term.free_symbols), key=sympy.default_sort_key)
+        if not isinstance(base, sympy.Add) or not exponent.is_number or not varying:
+            return power
+        lead = varying[0].as_coeff_Mul()[0]
+        if lead == 1 or not (lead > 0 or exponent.is_integer):  # a negative base under a fractional power
+            return power
+        rest = sympy.Add(*(term for term in sympy.Add.make_args(base) if term is not varying[0]))
+        return lead ** exponent * sympy.Pow(varying[0].as_coeff_Mul()[1] + sympy.expand(rest / lead), exponent)
+    return expr.replace(lambda e: isinstance(e, sympy.Pow) and isinstance(e.base, sympy.Add), monic)
 
 
 def plain_text(model: dict[str, sympy.Expr], digits: int = 6) -> dict[str, str]:

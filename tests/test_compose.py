@@ -96,6 +96,21 @@ def test_a_law_with_a_steep_exponential_step_prints(spring_data):
     assert float(pair.xreplace(values)) == pytest.approx(-1.25 * 0.6 / 2.0 * float(step.subs(r, 2.5)), rel=1e-9)
 
 
+def test_an_offset_inside_a_power_prints_as_a_softening():
+    """Fitted constants scale freely between a power and its coefficient: (3.253e4 r + 325.3)^2 must print
+    as (r + 0.01)^2 with the scale outside, the same value."""
+    dx, r, mass_j = sympy.symbols("dx r mass_j", real=True)
+    s0, m = sympy.symbols("sum_message0 mass", real=True)
+    edge = -1.058e9 * mass_j * dx / (r * (3.253e4 * r + 325.3) ** 2)
+    law = Composition({0: from_sympy(edge, EDGE)}, {"acc_x": from_sympy(s0 / m, NODE)}, EDGE, NODE)
+    pair = sympy_model(law)["acc_x"].args[0]
+    assert "(r_ij + 0.01)**2" in str(pair), pair
+    values = {sympy.Symbol("dx_ij", real=True): 0.6, sympy.Symbol("r_ij", real=True): 0.7,
+              sympy.Symbol("mass_j", real=True): 2.0, m: 1.5}
+    expected = float(edge.xreplace({dx: 0.6, r: 0.7, mass_j: 2.0})) / 1.5
+    assert float(pair.xreplace(values)) == pytest.approx(expected, rel=1e-12)
+
+
 def test_refit_recovers_planted_masses_as_latent_parameters():
     data = simulate(ForceLaw("spring"), n_bodies=3, dim=2, n_sims=12, n_steps=100, dt=0.01, record_every=10,
                     integrator="leapfrog", seed=5, units=UNITS)
