@@ -120,3 +120,28 @@ def test_levenberg_marquardt_beats_eight_bfgs_iterations():
     bfgs = minimize(mse, program.constants, method="BFGS", options={"maxiter": 8})
     _, lm_loss = fit_constants(program, X.T.copy(), y, max_iterations=8)
     assert lm_loss < 1e-12 < bfgs.fun
+
+
+@pytest.mark.parametrize("loss_kind", [1, 2])
+def test_constants_are_fitted_for_the_search_loss_l1_and_huber(loss_kind):
+    """IRLS around LM reaches the optimum of the l1 or Huber loss itself (checked against scipy on that loss),
+    and returns that loss of the returned constants."""
+    from scipy.optimize import minimize
+
+    rng = np.random.default_rng(7)
+    x = rng.uniform(-2, 2, 400)
+    y = 2.0 * x + 1.0 + rng.normal(0, 1e-2, 400)
+    y[::10] += rng.uniform(20, 40, 40)  # one-sided gross outliers: the squared error's optimum is far off
+    program = make_program([CONST, VAR, CODE_OF["mul"], CONST, CODE_OF["add"]], [0, 0, 0, 0, 0],
+                           [0.5, 0, 0, 0.0, 0])
+
+    def loss_of(constants):
+        residual = np.abs(constants[0] * x + constants[1] - y)
+        return residual.mean() if loss_kind == 1 else np.where(residual <= 0.1, 0.5 * residual ** 2,
+                                                               0.1 * (residual - 0.05)).mean()
+    fitted, loss = fit_constants(program, x[None, :].copy(), y, max_iterations=60, loss_kind=loss_kind, delta=0.1)
+    best = minimize(loss_of, [2.0, 1.0], method="Nelder-Mead", options={"xatol": 1e-10, "fatol": 1e-14})
+    np.testing.assert_allclose(fitted.constants, best.x, atol=2e-3)
+    assert loss == pytest.approx(loss_of(fitted.constants), rel=1e-9)
+    assert loss <= best.fun * (1 + 1e-3)
+    assert loss_of([2.0, 1.0] if loss_kind == 1 else best.x) < loss_of(np.polyfit(x, y, 1))  # not l2's answer

@@ -191,7 +191,7 @@ def _evaluate_population_serial(codes, args, values, offsets, X, kernels):
     return out, ok
 
 
-@njit(cache=True, parallel=True, error_model="numpy")
+@njit(cache=True, parallel=True, nogil=True, error_model="numpy")
 def _evaluate_population(codes, args, values, offsets, X):
     n_programs = offsets.size - 1
     out = np.empty((n_programs, X.shape[1]), dtype=X.dtype)
@@ -250,7 +250,7 @@ def _population_losses_serial(codes, args, values, offsets, X, y, weights, loss_
     return losses
 
 
-@njit(cache=True, parallel=True, error_model="numpy")
+@njit(cache=True, parallel=True, nogil=True, error_model="numpy")
 def _population_losses(codes, args, values, offsets, X, y, weights, loss_kind, delta):
     losses = np.empty(offsets.size - 1)
     depth = _max_length(offsets)
@@ -288,7 +288,7 @@ def evaluate_with_jacobian(codes, args, values, const_slot, n_consts, X):
     return jacobian_kernel(codes, args, values, const_slot, n_consts, X, table_for(codes))
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def jacobian_kernel(codes, args, values, const_slot, n_consts, X, kernels):
     """``evaluate_with_jacobian`` with an explicit custom-operator table, callable from numba code."""
     n_nodes, n_rows, K = codes.size, X.shape[1], n_consts
