@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from numba import njit
 
-from symdistill.components.sr.vectormath import FAST_LIMIT, exp_block, scratch, sin_cos_block
+from symdistill.components.sr.vectormath import FAST_LIMIT, exp_block, log_block, scratch, sin_cos_block
 
 BLOCK = 128
 
@@ -17,6 +17,8 @@ def _blocks(x, kind):
         block = out[start:start + n]
         if kind == 0:
             exp_block(block, n, work)
+        elif kind == 3:
+            log_block(block, n, work)
         else:
             sin_cos_block(block, n, work, kind == 2)
     return out
@@ -40,6 +42,18 @@ def test_exp_is_within_one_ulp_from_underflow_to_overflow():
     assert ulps(ours, reference).max() <= 1.0
     np.testing.assert_array_equal(np.isinf(ours), np.isinf(reference))
     np.testing.assert_array_equal(ours == 0, reference == 0)  # underflow to 0 at the same place, subnormals kept
+
+
+def test_log_is_within_one_ulp_over_every_positive_double_and_falls_back_elsewhere():
+    rng = np.random.default_rng(3)
+    bits = rng.integers(0, 0x7FF0000000000000, 300_000, dtype=np.int64).view(np.float64)  # every positive double
+    x = np.concatenate([bits, rng.uniform(0.5, 2.0, 200_000), 1 + rng.normal(0, 1e-9, 1000),
+                        [1.0, 2.0, 0.5, np.sqrt(2), np.nextafter(np.sqrt(2), 3), 2.2250738585072014e-308, 5e-324,
+                         1.7976931348623157e308, 0.0, -1.0, np.inf, np.nan]])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        reference = np.log(x)
+    ours = _blocks(x, 3)
+    assert ulps(ours, reference).max() <= 1.0
 
 
 @pytest.mark.parametrize("kind, reference", [(1, np.sin), (2, np.cos)])
@@ -67,8 +81,8 @@ def test_non_finite_arguments_give_what_numpy_gives():
 
 def test_float32_blocks_are_computed_in_float64_and_rounded_once():
     x = np.random.default_rng(2).uniform(-20, 20, 1000).astype(np.float32)
-    for kind, reference in ((0, np.exp), (1, np.sin), (2, np.cos)):
-        np.testing.assert_array_equal(_blocks(x, kind), reference(x.astype(np.float64)).astype(np.float32))
+    for kind, reference, values in ((0, np.exp, x), (1, np.sin, x), (2, np.cos, x), (3, np.log, np.abs(x))):
+        np.testing.assert_array_equal(_blocks(values, kind), reference(values.astype(np.float64)).astype(np.float32))
 
 
 def test_scratch_has_room_for_a_block():

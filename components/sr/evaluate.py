@@ -4,8 +4,8 @@ Naive algorithm: for each program, walk its postfix nodes with a stack of column
 pushing variables and constants and applying operators to the top of the stack.
 Optimization (as in Operon): the walk runs over blocks of BLOCK rows held in a small [depth, BLOCK]
 scratch buffer that stays in cache; programs run in parallel. A leaf that is the right operand of
-add/sub/mul/div is applied in place from X or its constant, without a copy onto the stack; exp, sin and
-cos run as vectorizable block kernels (``vectormath.py``: libm calls would stay scalar, no SVML here).
+add/sub/mul/div is applied in place from X or its constant, without a copy onto the stack; exp, log, sin
+and cos run as vectorizable block kernels (``vectormath.py``: libm calls would stay scalar, no SVML here).
 NaN/Inf anywhere invalidates a program:
 operands are checked only before the operators that could map them to finite values (div, pow, inv,
 exp, tanh), and the result at the end, since every other operator propagates them.
@@ -17,7 +17,7 @@ import numpy as np
 from numba import njit, prange
 
 from symdistill.components.sr.custom import call_binary, call_unary, run_in_threads, table_for, uses_custom
-from symdistill.components.sr.vectormath import exp_block, sin_cos_block
+from symdistill.components.sr.vectormath import exp_block, log_block, sin_cos_block
 
 BLOCK = 128
 # codes: 0 const, 1 var, 2 add, 3 sub, 4 mul, 5 div, 6 pow, 7 neg, 8 inv, 9 sqrt, 10 square, 11 cube,
@@ -142,8 +142,7 @@ def _run_block(codes, args, values, begin, end, X, start, n, stack, work, kernel
         elif code == 12:
             exp_block(a, n, work)
         elif code == 13:
-            for r in range(n):
-                a[r] = np.log(a[r])
+            log_block(a, n, work)
         elif code == 14 or code == 15:
             sin_cos_block(a, n, work, code == 15)
         elif code == 16:
@@ -381,7 +380,8 @@ def jacobian_kernel(codes, args, values, const_slot, n_consts, X, kernels):
             g[:] = a
         elif code == 13:
             for r in range(n_rows):
-                a[r], g[r] = np.log(a[r]), 1.0 / a[r]
+                g[r] = 1.0 / a[r]
+            log_block(a, n_rows, work)
         elif code == 14 or code == 15:
             g[:] = a
             sin_cos_block(a, n_rows, work, code == 15)  # the value

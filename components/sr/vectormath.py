@@ -1,4 +1,4 @@
-"""exp, sin and cos over a block of rows in loops LLVM can vectorize (AVX2 here: 4 doubles per instruction).
+"""exp, log, sin and cos over a block of rows in loops LLVM can vectorize (AVX2 here: 4 doubles per instruction).
 
 numba's np.exp/np.sin call libm once per row, and llvmlite here has no SVML, so those loops stay scalar
 and dominate the evaluator on programs with transcendental operators. These kernels use only
@@ -7,13 +7,16 @@ arithmetic, comparisons and integer shifts, branch-free within a block:
 - exp: x = k ln2 + r with |r| <= ln2/2 (ln2 in two parts, so k ln2 is exact), exp(r) by its Taylor series
   to degree 13 (truncation below 5e-18 relative), times 2^k built in the exponent bits, in two halves so
   that results down to the subnormals and up to overflow come out right (exp(>709.78) = inf, exp(<-745.1) = 0).
+- log: x = 2^k m with m in [sqrt(1/2), sqrt(2)) read from the bits, log(m) = log(1 + f) by fdlibm's
+  minimax polynomial in s = f / (2 + f), plus k ln2 in two parts. A block holding 0, a negative, a subnormal
+  or a non-finite argument falls back to libm (the evaluator rejects such programs anyway).
 - sin, cos: x = n π/2 + y with π/2 in three parts of 33 bits (Cody and Waite; the two-step reduction of
   fdlibm's medium range, about 118 bits of π/2), y carried as a head and a tail, then the minimax
   polynomials of fdlibm's kernels on |y| <= π/4 and a quadrant select. Valid for |x| <= FAST_LIMIT, where
   n π/2 is exact; a block holding a larger or non-finite argument falls back to libm.
 
 Accuracy, measured against numpy (glibc) over the whole double range by ``tests/test_sr_vectormath.py``:
-at most 1 ulp apart for exp and, for |x| <= FAST_LIMIT, for sin and cos (away from the zeros of sin and cos
+at most 1 ulp apart for exp and log and, for |x| <= FAST_LIMIT, for sin and cos (away from the zeros of sin and cos
 at large |x|, where both are limited by the reduction and the absolute error stays below 1e-16 |x| ulp(1)).
 The numbers (split constants, polynomial coefficients) are the published ones; the code is ours.
 """
@@ -27,6 +30,11 @@ _LOG2E = 1.4426950408889634
 _LN2_HI = 6.93147180369123816490e-01  # ln 2 in two parts; k * _LN2_HI is exact for |k| < 2^11
 _LN2_LO = 1.90821492927058770002e-10
 _EXP_HI, _EXP_LO = 710.0, -746.0  # beyond these exp overflows / underflows to 0 anyway
+_LG1, _LG2, _LG3 = 6.666666666666735130e-01, 3.999999999940941908e-01, 2.857142874366239149e-01
+_LG4, _LG5, _LG6, _LG7 = 2.222219843214978396e-01, 1.818357216161805012e-01, 1.531383769920937332e-01, 1.479819860511658591e-01
+_SQRT2 = 1.4142135623730951
+_MANTISSA, _ONE_BITS = 0x000FFFFFFFFFFFFF, 0x3FF0000000000000
+_SMALLEST_NORMAL, _LARGEST = 2.2250738585072014e-308, 1.7976931348623157e308
 _INV_PIO2 = 6.36619772367581382433e-01
 _PIO2_1 = 1.57079632673412561417e+00  # π/2: first 33 bits
 _PIO2_1T = 6.07710050650619224932e-11  # π/2 - _PIO2_1
@@ -78,6 +86,46 @@ def exp_block(a, n, work):
         rest[r] = (k - h + 1023) << 52
     for r in range(n):
         a[r] = p[r] * s1[r] * s2[r]
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _normal_positive(a, n):
+    ok = True
+    for r in range(n):
+        x = np.float64(a[r])
+        ok &= (x >= _SMALLEST_NORMAL) & (x <= _LARGEST)  # False for 0, negatives, subnormals, inf and nan
+    return ok
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def log_block(a, n, work):
+    """a[:n] = log(a[:n]); libm for a block with any argument that is not a positive normal number."""
+    if not _normal_positive(a, n):
+        for r in range(n):
+            a[r] = np.log(a[r])
+        return
+    x, m, k = work[0], work[1], work[2]
+    xb, mb, kb = x.view(np.int64), m.view(np.int64), k.view(np.int64)
+    for r in range(n):
+        x[r] = a[r]
+    for r in range(n):
+        bits = xb[r]
+        mb[r] = (bits & _MANTISSA) | _ONE_BITS  # m in [1, 2)
+        kb[r] = ((bits >> 52) - 1023) + _ROUND_BITS  # the exponent, as the bits of _ROUND + k
+    for r in range(n):
+        mantissa = m[r]
+        exponent = k[r] - _ROUND
+        high = mantissa > _SQRT2  # m in [sqrt(1/2), sqrt(2)): the polynomial's range
+        mantissa = mantissa * 0.5 if high else mantissa
+        exponent = exponent + 1.0 if high else exponent
+        f = mantissa - 1.0
+        s = f / (2.0 + f)
+        z = s * s
+        w = z * z
+        odd = w * (_LG2 + w * (_LG4 + w * _LG6))
+        even = z * (_LG1 + w * (_LG3 + w * (_LG5 + w * _LG7)))
+        half_square = 0.5 * f * f
+        a[r] = exponent * _LN2_HI - ((half_square - (s * (half_square + odd + even) + exponent * _LN2_LO)) - f)
 
 
 @njit(cache=True, inline="always", error_model="numpy")
