@@ -4,8 +4,18 @@ Protocol (../shared/benchmarks/feynman/README.md): N = 1000 uniform training poi
 (Gaussian, std = level x RMS of y, training target only), a fresh 1000-point test set; exact recovery by
 SRBench's rule with constants rounded to 3 significant digits. Every run gets one core.
 
+With ``--units MODE`` symdistill is also given every input's and the output's dimension from
+``units.csv`` (exponents of m, s, kg, T, V, as AI Feynman writes them; T and V are read by pint in SI):
+MODE "penalty" adds a cost to inconsistent candidates, "reject" drops them; ``--dimensionless-constants``
+makes constants dimensionless instead of free. The peers have no units option and run without.
+
+Each run is appended to a JSON-lines results file as it finishes; a rerun skips the runs already there
+(same tool, problem, noise, seed, budget and units), so the benchmark runs in parts:
+
     pip install gplearn==0.4.3 pyoperon==0.6.2      # benchmark only, not runtime dependencies
-    .venv/bin/python benchmarks/feynman.py --budget 60 --workers 2
+    .venv/bin/python benchmarks/feynman.py --budget 35 --seeds 0,1,2 --units penalty --tools symdistill
+    .venv/bin/python benchmarks/feynman.py --budget 35 --seeds 0,1,2 --tools symdistill,gplearn,operon
+    .venv/bin/python benchmarks/feynman.py --table          # the summary of everything in the file
 """
 import os
 
@@ -40,8 +50,28 @@ def load_problems() -> dict[str, dict]:
                     continue
                 variables = [(row[f"v{i}_name"], float(row[f"v{i}_low"]), float(row[f"v{i}_high"]))
                              for i in range(1, 11) if row.get(f"v{i}_name")]
-                problems[row["Filename"]] = {"formula": row["Formula"], "variables": variables}
+                problems[row["Filename"]] = {"formula": row["Formula"], "variables": variables,
+                                             "output": row["Output"]}
     return problems
+
+
+UNIT_BASES = ("m", "s", "kg", "T", "V")  # the columns of units.csv
+
+
+def load_units() -> dict[str, str]:
+    """Variable name -> pint unit string, from units.csv's exponents."""
+    units = {}
+    with open(TABLES / "units.csv", encoding="utf-8-sig") as handle:
+        for row in csv.DictReader(handle):
+            powers = [f"{base}**{int(float(row[base]))}" for base in UNIT_BASES if float(row[base])]
+            units[row["Variable"]] = "*".join(powers) or "dimensionless"
+    return units
+
+
+def problem_units(problem) -> tuple[list[str], str]:
+    """Units of a problem's inputs, in order, and of its output; KeyError names a variable units.csv lacks."""
+    units = load_units()
+    return [units[name] for name, _, _ in problem["variables"]], units[problem["output"]]
 
 
 def dev_ids() -> list[str]:
@@ -93,17 +123,21 @@ def is_exact(model, truth, seconds=30) -> bool:
         signal.alarm(0)
 
 
-def fit_symdistill(X, y, names, budget, seed, noise):
+def fit_symdistill(X, y, names, budget, seed, noise, units=None, mode="none", free_constants=True):
     from symdistill.components.sr import SymbolicRegressor
 
     threshold = 1e-16 * float(np.var(y)) if noise == 0 else None
     est = SymbolicRegressor(unary_operators=UNARY, max_size=30, n_islands=8, n_iterations=10**6,
-                            timeout_seconds=budget, loss_threshold=threshold, random_state=seed)
-    est.fit(X, y, feature_names=names)
+                            timeout_seconds=budget, loss_threshold=threshold, random_state=seed,
+                            units_reject=mode == "reject", free_constants=free_constants)
+    if units is None:
+        est.fit(X, y, feature_names=names)
+    else:
+        est.fit(X, y, feature_names=names, units=units[0], y_units=units[1])
     return est.predict, est.sympy()
 
 
-def fit_gplearn(X, y, names, budget, seed, noise):
+def fit_gplearn(X, y, names, budget, seed, noise, **_):
     from gplearn.genetic import SymbolicRegressor
 
     est = SymbolicRegressor(population_size=1000, generations=1, warm_start=True, random_state=seed, n_jobs=1,
@@ -120,7 +154,7 @@ def fit_gplearn(X, y, names, budget, seed, noise):
     return est.predict, parse(str(est._program), symbols)
 
 
-def fit_operon(X, y, names, budget, seed, noise):
+def fit_operon(X, y, names, budget, seed, noise, **_):
     from pyoperon.sklearn import SymbolicRegressor
 
     est = SymbolicRegressor(allowed_symbols="add,sub,mul,div,exp,log,sin,cos,sqrt,square,constant,variable",
@@ -136,69 +170,105 @@ def fit_operon(X, y, names, budget, seed, noise):
 TOOLS = {"symdistill": fit_symdistill, "gplearn": fit_gplearn, "operon": fit_operon}
 
 
-def run_one(tool, problem_id, noise, budget, seed):
+def run_one(tool, problem_id, noise, budget, seed, units_mode="none", free_constants=True):
     problem = load_problems()[problem_id]
     truth, symbols = truth_of(problem)
     names = [s.name for s in symbols]
     X, y = sample(problem, 1000, seed, noise)
     X_test, y_test = sample(problem, 1000, seed + 1000, 0.0)
+    key = run_key(tool, problem_id, noise, budget, seed, units_mode, free_constants)
+    extra = {}
+    if tool == "symdistill" and units_mode != "none":
+        extra = {"units": problem_units(problem), "mode": units_mode, "free_constants": free_constants}
     start = time.perf_counter()
     try:
-        predict, model = TOOLS[tool](X, y, names, budget, seed, noise)
+        predict, model = TOOLS[tool](X, y, names, budget, seed, noise, **extra)
     except Exception as err:  # a peer failing on a problem is a result, not a crash
-        return {"tool": tool, "problem": problem_id, "noise": noise, "error": f"{type(err).__name__}: {err}",
-                "seconds": time.perf_counter() - start, "r2": float("nan"), "exact": False}
+        return key | {"error": f"{type(err).__name__}: {err}", "seconds": time.perf_counter() - start,
+                      "r2": None, "exact": False}
     seconds = time.perf_counter() - start
     with np.errstate(all="ignore"):
         pred = np.asarray(predict(X_test), dtype=float)
     r2 = 1 - np.sum((y_test - pred) ** 2) / np.sum((y_test - y_test.mean()) ** 2)
-    exact = bool(r2 > 0.5 and is_exact(model, truth))
-    return {"tool": tool, "problem": problem_id, "noise": noise, "seconds": seconds, "r2": float(r2),
-            "exact": exact, "model": str(model)[:300]}
+    r2 = float(r2) if np.isfinite(r2) else None
+    exact = bool(r2 is not None and r2 > 0.5 and is_exact(model, truth))
+    return key | {"seconds": seconds, "r2": r2, "exact": exact, "model": str(model)[:300]}
 
 
-def summarize(results, tools, noises):
-    print("| tool | noise | exact recovery | R^2 > 0.999 | median s | problems |")
-    print("|---|---|---|---|---|---|")
-    for noise in noises:
-        for tool in tools:
-            rows = [r for r in results if r["tool"] == tool and r["noise"] == noise]
-            if not rows:
-                continue
-            exact = np.mean([r["exact"] for r in rows])
-            accurate = np.mean([r["r2"] > 0.999 for r in rows])
-            print(f"| {tool} | {noise} | {exact:.0%} | {accurate:.0%} | {np.median([r['seconds'] for r in rows]):.1f} "
-                  f"| {len(rows)} |")
+def run_key(tool, problem_id, noise, budget, seed, units_mode, free_constants) -> dict:
+    """What identifies a run in the results file; units apply to symdistill only."""
+    units = units_mode if tool == "symdistill" else "none"
+    return {"tool": tool, "problem": problem_id, "noise": noise, "budget": budget, "seed": seed, "units": units,
+            "free_constants": free_constants if units != "none" else True}
+
+
+def read_results(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def summarize(results):
+    """Per tool, units mode, noise and budget: exact recovery as the mean over seeds and its spread."""
+    print("| tool | units | noise | budget s | seeds | exact recovery, mean (min-max over seeds) | "
+          "R^2 > 0.999 | median s | runs |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    groups = {}
+    for row in results:
+        units = row["units"] + ("" if row.get("free_constants", True) else ", dimensionless constants")
+        groups.setdefault((row["tool"], units, row["noise"], row["budget"]), []).append(row)
+    for (tool, units, noise, budget), rows in sorted(groups.items(), key=lambda item: str(item[0])):
+        seeds = sorted({r["seed"] for r in rows})
+        per_seed = [np.mean([r["exact"] for r in rows if r["seed"] == seed]) for seed in seeds]
+        accurate = np.mean([r["r2"] is not None and r["r2"] > 0.999 for r in rows])
+        print(f"| {tool} | {units} | {noise:g} | {budget:g} | {len(seeds)} | {np.mean(per_seed):.0%} "
+              f"({min(per_seed):.0%}-{max(per_seed):.0%}) | {accurate:.0%} | "
+              f"{np.median([r['seconds'] for r in rows]):.1f} | {len(rows)} |")
 
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--budget", type=float, default=60.0, help="seconds per problem and tool, one core")
+    parser.add_argument("--budget", type=float, default=35.0, help="seconds per problem and tool, one core")
     parser.add_argument("--tools", default="symdistill,gplearn,operon")
     parser.add_argument("--noise", default="0,0.01")
     parser.add_argument("--problems", default="dev", help="'dev' or comma-separated ids (dev ids only)")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=Path("feynman_results.json"))
+    parser.add_argument("--seeds", default="0", help="comma-separated seeds")
+    parser.add_argument("--units", default="none", choices=("none", "penalty", "reject"),
+                        help="give symdistill the dimensions of units.csv, and how it uses them")
+    parser.add_argument("--dimensionless-constants", action="store_true",
+                        help="with --units: constants are dimensionless (default: free)")
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "feynman_dev.jsonl")
+    parser.add_argument("--table", action="store_true", help="only print the summary of the results file")
     args = parser.parse_args()
+    if args.table:
+        summarize(read_results(args.out))
+        return
     ids = dev_ids() if args.problems == "dev" else args.problems.split(",")
     unknown = set(ids) - set(dev_ids())
     if unknown:
         sys.exit(f"not dev problems: {sorted(unknown)} (tuning uses only dev.txt)")
     tools, noises = args.tools.split(","), [float(n) for n in args.noise.split(",")]
-    jobs = [(t, p, n) for n in noises for p in ids for t in tools]
-    results = []
+    seeds = [int(seed) for seed in args.seeds.split(",")]
+    free = not args.dimensionless_constants
+    done = {json.dumps(run_key(r["tool"], r["problem"], r["noise"], r["budget"], r["seed"], r["units"],
+                               r.get("free_constants", True)), sort_keys=True) for r in read_results(args.out)}
+    jobs = [(t, p, n, s) for s in seeds for n in noises for p in ids for t in tools
+            if json.dumps(run_key(t, p, n, args.budget, s, args.units, free), sort_keys=True) not in done]
+    print(f"{len(jobs)} runs to do ({len(done)} in {args.out})", flush=True)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
     with ProcessPoolExecutor(args.workers) as pool:
-        futures = [pool.submit(run_one, t, p, n, args.budget, args.seed) for t, p, n in jobs]
+        futures = [pool.submit(run_one, t, p, n, args.budget, s, args.units, free) for t, p, n, s in jobs]
         for k, future in enumerate(as_completed(futures), 1):
             result = future.result()
-            results.append(result)
+            with args.out.open("a") as handle:
+                handle.write(json.dumps(result) + "\n")
+            r2 = "-" if result["r2"] is None else f"{result['r2']:.6f}"
             print(f"[{k}/{len(jobs)}] {result['tool']:<10} {result['problem']:<10} noise={result['noise']:<5} "
-                  f"R2={result['r2']:.6f} exact={result['exact']} {result['seconds']:.0f}s "
-                  f"{result.get('error', result.get('model', ''))[:90]}", flush=True)
-            args.out.write_text(json.dumps(results, indent=1))
+                  f"seed={result['seed']} units={result['units']} R2={r2} exact={result['exact']} "
+                  f"{result['seconds']:.0f}s {result.get('error', result.get('model', ''))[:80]}", flush=True)
     print(f"\nbudget {args.budget:g} s per run, one core each, {args.workers} runs at a time")
-    summarize(results, tools, noises)
+    summarize(read_results(args.out))
 
 
 if __name__ == "__main__":

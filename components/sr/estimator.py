@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from symdistill.components.sr.checkpoint import checkpoint_from_dict, checkpoint_to_dict
+from symdistill.components.sr.crossval import out_of_fold_errors, simplest_within_one_standard_error
 from symdistill.components.sr.export import default_names, from_sympy, to_latex, to_numpy, to_sympy
 from symdistill.components.sr.island import make_data, losses_of
 from symdistill.components.sr.options import OptionsError, SearchOptions
@@ -18,6 +19,9 @@ from symdistill.components.sr.siblings import finishing
 from symdistill.components.sr.selection import scores, select
 from symdistill.components.sr.snap import snap_program
 from symdistill.components.sr.units import UnitSpec, describe, dimension_of
+
+
+SELECTION_RULES = ("best", "accuracy", "validation", "cross_validation")
 
 
 class SymbolicRegressor:
@@ -32,7 +36,8 @@ class SymbolicRegressor:
     parsimony : cost per unit of complexity, added to the normalized loss.
     loss : "l2", "l1" or "huber".
     batch_size : rows per mini-batch for large data (None: all rows).
-    model_selection : "best" (PySR's score rule), "accuracy", or "validation" (needs X_val, y_val in fit).
+    model_selection : "best" (PySR's score rule), "accuracy", "validation" (needs X_val, y_val in fit), or
+        "cross_validation" (k-fold out-of-fold errors and the one-standard-error rule, ``crossval.py``).
     timeout_seconds, max_evaluations, loss_threshold : early stops (a timeout makes runs timing-dependent).
     units_reject : with units, drop dimensionally inconsistent candidates instead of penalizing them.
     free_constants : with units, constants may carry any dimension (else they are dimensionless).
@@ -95,8 +100,8 @@ class SymbolicRegressor:
         unknown = set(extra) - valid
         if unknown:
             raise OptionsError(f"unknown option(s) {sorted(unknown)}; valid: {', '.join(sorted(valid - set(fields)))}")
-        if self.model_selection not in ("best", "accuracy", "validation"):
-            raise OptionsError(f"unknown model_selection {self.model_selection!r}; choose best, accuracy or validation")
+        if self.model_selection not in SELECTION_RULES:
+            raise OptionsError(f"unknown model_selection {self.model_selection!r}; choose {', '.join(SELECTION_RULES)}")
         return SearchOptions(**fields, **extra).validate()
 
     def fit(self, X, y, *, sample_weight=None, feature_names=None, units=None, y_units=None,
@@ -133,7 +138,14 @@ class SymbolicRegressor:
         if self.model_selection == "validation":
             Xv, yv = _check_data(X_val, y_val)
             validation = losses_of(self.programs_, np.ascontiguousarray(Xv.T), yv, np.ones_like(yv), options)
-        self.best_index_ = select(complexities, losses, self.model_selection, validation)
+        if self.model_selection == "cross_validation":
+            fold_errors = out_of_fold_errors(self.programs_, data.XT.astype(np.float64), y.astype(np.float64),
+                                             np.ones_like(y, dtype=np.float64) if weights is None else weights,
+                                             loss_kind=options.loss_kind, delta=options.huber_delta,
+                                             iterations=options.optimizer_iterations, seed=int(self.random_state))
+            self.best_index_ = simplest_within_one_standard_error(fold_errors, complexities)
+        else:
+            self.best_index_ = select(complexities, losses, self.model_selection, validation)
         self.program_ = self.programs_[self.best_index_]
         # Snapped on the training data now, since sympy() has no data: only snaps that leave the loss unchanged.
         self.snapped_expressions_ = [snap_program(p, X, y, options.loss, weights=weights,

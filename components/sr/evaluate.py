@@ -3,7 +3,10 @@
 Naive algorithm: for each program, walk its postfix nodes with a stack of column vectors,
 pushing variables and constants and applying operators to the top of the stack.
 Optimization (as in Operon): the walk runs over blocks of BLOCK rows held in a small [depth, BLOCK]
-scratch buffer that stays in cache; programs run in parallel. NaN/Inf anywhere invalidates a program:
+scratch buffer that stays in cache; programs run in parallel. A leaf that is the right operand of
+add/sub/mul/div is applied in place from X or its constant, without a copy onto the stack; exp, log, sin
+and cos run as vectorizable block kernels (``vectormath.py``: libm calls would stay scalar, no SVML here).
+NaN/Inf anywhere invalidates a program:
 operands are checked only before the operators that could map them to finite values (div, pow, inv,
 exp, tanh), and the result at the end, since every other operator propagates them.
 X is laid out [n_features, n_rows] so a variable's block is contiguous. X may be float64 or float32;
@@ -14,6 +17,7 @@ import numpy as np
 from numba import njit, prange
 
 from symdistill.components.sr.custom import call_binary, call_unary, run_in_threads, table_for, uses_custom
+from symdistill.components.sr.vectormath import exp_block, log_block, sin_cos_block
 
 BLOCK = 128
 # codes: 0 const, 1 var, 2 add, 3 sub, 4 mul, 5 div, 6 pow, 7 neg, 8 inv, 9 sqrt, 10 square, 11 cube,
@@ -23,28 +27,71 @@ BLOCK = 128
 
 @njit(cache=True, inline="always", error_model="numpy")
 def _all_finite(row, n):
-    check = 0.0
+    ok = True
     for r in range(n):
-        check += row[r] - row[r]  # finite -> 0, inf or nan -> nan
-    return check == 0.0
+        ok &= row[r] - row[r] == 0.0  # finite -> 0, inf or nan -> nan; an AND reduction vectorizes, a sum would not
+    return ok
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _apply_leaf(code, a, X, f, c, start, n, op):
+    """a[:n] = a[:n] <op> leaf, the leaf a constant c (code 0) or feature f's rows: no copy onto the stack."""
+    if code == 0:
+        if op == 2:
+            for r in range(n):
+                a[r] = a[r] + c
+        elif op == 3:
+            for r in range(n):
+                a[r] = a[r] - c
+        elif op == 4:
+            for r in range(n):
+                a[r] = a[r] * c
+        else:
+            for r in range(n):
+                a[r] = a[r] / c
+        return
+    x = X[f, start:start + n]
+    if op == 2:
+        for r in range(n):
+            a[r] = a[r] + x[r]
+    elif op == 3:
+        for r in range(n):
+            a[r] = a[r] - x[r]
+    elif op == 4:
+        for r in range(n):
+            a[r] = a[r] * x[r]
+    else:
+        for r in range(n):
+            a[r] = a[r] / x[r]
 
 
 @njit(cache=True, error_model="numpy")
-def _run_block(codes, args, values, begin, end, X, start, n, stack, kernels):
-    """Evaluate nodes [begin, end) on rows [start, start + n); result in stack[0]. Returns False on NaN/Inf."""
+def _run_block(codes, args, values, begin, end, X, start, n, stack, work, kernels):
+    """Evaluate nodes [begin, end) on rows [start, start + n); result in stack[0]. Returns False on NaN/Inf.
+    ``work``: vectormath.scratch(BLOCK)."""
     sp = 0
-    for i in range(begin, end):
+    i = begin
+    while i < end:
         code = codes[i]
-        if code == 0:
-            c = values[i]
-            for r in range(n):
-                stack[sp, r] = c
-            sp += 1
-            continue
-        if code == 1:
-            f = args[i]
-            for r in range(n):
-                stack[sp, r] = X[f, start + r]
+        i += 1
+        if code <= 1:
+            following = codes[i] if i < end else -1
+            if 2 <= following <= 5:  # a leaf followed by add/sub/mul/div is that operator's right operand
+                a = stack[sp - 1]
+                # x / inf = 0 would hide a non-finite dividend (the data and constants are finite)
+                if following == 5 and not _all_finite(a, n):
+                    return False
+                _apply_leaf(code, a, X, args[i - 1], values[i - 1], start, n, following)
+                i += 1
+                continue
+            if code == 0:
+                c = values[i - 1]
+                for r in range(n):
+                    stack[sp, r] = c
+            else:
+                x = X[args[i - 1], start:start + n]
+                for r in range(n):
+                    stack[sp, r] = x[r]
             sp += 1
             continue
         if code <= 6 or code >= 48:
@@ -93,17 +140,11 @@ def _run_block(codes, args, values, begin, end, X, start, n, stack, kernels):
             for r in range(n):
                 a[r] = a[r] * a[r] * a[r]
         elif code == 12:
-            for r in range(n):
-                a[r] = np.exp(a[r])
+            exp_block(a, n, work)
         elif code == 13:
-            for r in range(n):
-                a[r] = np.log(a[r])
-        elif code == 14:
-            for r in range(n):
-                a[r] = np.sin(a[r])
-        elif code == 15:
-            for r in range(n):
-                a[r] = np.cos(a[r])
+            log_block(a, n, work)
+        elif code == 14 or code == 15:
+            sin_cos_block(a, n, work, code == 15)
         elif code == 16:
             for r in range(n):
                 a[r] = np.tanh(a[r])
@@ -126,11 +167,11 @@ def _max_length(offsets):
 
 
 @njit(cache=True, error_model="numpy")
-def _evaluate_program(codes, args, values, begin, end, X, stack, out_row, kernels):
+def _evaluate_program(codes, args, values, begin, end, X, stack, work, out_row, kernels):
     n_rows = X.shape[1]
     for start in range(0, n_rows, BLOCK):
         n = min(BLOCK, n_rows - start)
-        if not _run_block(codes, args, values, begin, end, X, start, n, stack, kernels):
+        if not _run_block(codes, args, values, begin, end, X, start, n, stack, work, kernels):
             return False
         for r in range(n):
             out_row[start + r] = stack[0, r]
@@ -143,12 +184,13 @@ def _evaluate_population_serial(codes, args, values, offsets, X, kernels):
     out = np.empty((n_programs, X.shape[1]), dtype=X.dtype)
     ok = np.ones(n_programs, dtype=np.bool_)
     stack = np.empty((_max_length(offsets), BLOCK), dtype=X.dtype)
+    work = np.empty((4, BLOCK))
     for p in range(n_programs):
-        ok[p] = _evaluate_program(codes, args, values, offsets[p], offsets[p + 1], X, stack, out[p], kernels)
+        ok[p] = _evaluate_program(codes, args, values, offsets[p], offsets[p + 1], X, stack, work, out[p], kernels)
     return out, ok
 
 
-@njit(cache=True, parallel=True, error_model="numpy")
+@njit(cache=True, parallel=True, nogil=True, error_model="numpy")
 def _evaluate_population(codes, args, values, offsets, X):
     n_programs = offsets.size - 1
     out = np.empty((n_programs, X.shape[1]), dtype=X.dtype)
@@ -156,7 +198,8 @@ def _evaluate_population(codes, args, values, offsets, X):
     depth = _max_length(offsets)
     for p in prange(n_programs):
         stack = np.empty((depth, BLOCK), dtype=X.dtype)
-        ok[p] = _evaluate_program(codes, args, values, offsets[p], offsets[p + 1], X, stack, out[p], None)
+        work = np.empty((4, BLOCK))
+        ok[p] = _evaluate_program(codes, args, values, offsets[p], offsets[p + 1], X, stack, work, out[p], None)
     return out, ok
 
 
@@ -184,11 +227,11 @@ def _elementwise_loss(residual, kind, delta):
 
 
 @njit(cache=True, error_model="numpy")
-def _program_loss(codes, args, values, begin, end, X, y, weights, loss_kind, delta, stack, kernels):
+def _program_loss(codes, args, values, begin, end, X, y, weights, loss_kind, delta, stack, work, kernels):
     total = 0.0  # accumulated in float64 whatever X's dtype
     for start in range(0, X.shape[1], BLOCK):
         n = min(BLOCK, X.shape[1] - start)
-        if not _run_block(codes, args, values, begin, end, X, start, n, stack, kernels):
+        if not _run_block(codes, args, values, begin, end, X, start, n, stack, work, kernels):
             return np.inf
         for r in range(n):
             total += weights[start + r] * _elementwise_loss(stack[0, r] - y[start + r], loss_kind, delta)
@@ -199,20 +242,22 @@ def _program_loss(codes, args, values, begin, end, X, y, weights, loss_kind, del
 def _population_losses_serial(codes, args, values, offsets, X, y, weights, loss_kind, delta, kernels):
     losses = np.empty(offsets.size - 1)
     stack = np.empty((_max_length(offsets), BLOCK), dtype=X.dtype)
+    work = np.empty((4, BLOCK))
     for p in range(offsets.size - 1):
         losses[p] = _program_loss(codes, args, values, offsets[p], offsets[p + 1], X, y, weights, loss_kind, delta,
-                                  stack, kernels)
+                                  stack, work, kernels)
     return losses
 
 
-@njit(cache=True, parallel=True, error_model="numpy")
+@njit(cache=True, parallel=True, nogil=True, error_model="numpy")
 def _population_losses(codes, args, values, offsets, X, y, weights, loss_kind, delta):
     losses = np.empty(offsets.size - 1)
     depth = _max_length(offsets)
     for p in prange(offsets.size - 1):
         stack = np.empty((depth, BLOCK), dtype=X.dtype)
+        work = np.empty((4, BLOCK))
         losses[p] = _program_loss(codes, args, values, offsets[p], offsets[p + 1], X, y, weights, loss_kind, delta,
-                                  stack, None)
+                                  stack, work, None)
     return losses
 
 
@@ -242,12 +287,13 @@ def evaluate_with_jacobian(codes, args, values, const_slot, n_consts, X):
     return jacobian_kernel(codes, args, values, const_slot, n_consts, X, table_for(codes))
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def jacobian_kernel(codes, args, values, const_slot, n_consts, X, kernels):
     """``evaluate_with_jacobian`` with an explicit custom-operator table, callable from numba code."""
     n_nodes, n_rows, K = codes.size, X.shape[1], n_consts
     val = np.empty((n_nodes, n_rows))
     der = np.empty((n_nodes, K, n_rows))
+    work = np.empty((4, n_rows))
     sp = 0
     for i in range(n_nodes):
         code = codes[i]
@@ -328,18 +374,21 @@ def jacobian_kernel(codes, args, values, const_slot, n_consts, X, kernels):
             for r in range(n_rows):
                 a[r], g[r] = a[r] * a[r] * a[r], 3.0 * a[r] * a[r]
         elif code == 12:
-            for r in range(n_rows):
-                v = np.exp(a[r])
-                a[r], g[r] = v, v
+            if not _all_finite(a, n_rows):  # exp_block needs finite arguments; exp(-inf) = 0 would hide one
+                return val[0], der[0], False
+            exp_block(a, n_rows, work)
+            g[:] = a
         elif code == 13:
             for r in range(n_rows):
-                a[r], g[r] = np.log(a[r]), 1.0 / a[r]
-        elif code == 14:
-            for r in range(n_rows):
-                a[r], g[r] = np.sin(a[r]), np.cos(a[r])
-        elif code == 15:
-            for r in range(n_rows):
-                a[r], g[r] = np.cos(a[r]), -np.sin(a[r])
+                g[r] = 1.0 / a[r]
+            log_block(a, n_rows, work)
+        elif code == 14 or code == 15:
+            g[:] = a
+            sin_cos_block(a, n_rows, work, code == 15)  # the value
+            sin_cos_block(g, n_rows, work, code == 14)  # the derivative: cos for sin, -sin for cos
+            if code == 15:
+                for r in range(n_rows):
+                    g[r] = -g[r]
         elif code == 16:
             for r in range(n_rows):
                 v = np.tanh(a[r])

@@ -199,7 +199,8 @@ class _Evolution:
         rows = subsample(data, self.options.optimizer_rows, rng)
         for i in chosen:
             program = mutate.fold_constants(self.programs[i])
-            fitted, _ = fit_constants(program, rows.XT, rows.y, rows.weights, self.options.optimizer_iterations)
+            fitted, _ = fit_constants(program, rows.XT, rows.y, rows.weights, self.options.optimizer_iterations,
+                                      self.options.loss_kind, self.options.huber_delta)
             if self.constraints.allows(fitted):
                 self.programs[i] = fitted
                 self.complexities[i] = self.constraints.complexity(fitted)
@@ -243,7 +244,8 @@ def _fitted(programs: list[Program], data: SearchData, options: SearchOptions) -
         return programs
     codes, args, values, offsets = pack(programs)
     kernel = fit_population if len(programs) >= PARALLEL_THRESHOLD else fit_population_serial
-    fitted, _ = kernel(codes, args, values, offsets, data.XT, data.y, data.weights, options.child_optimizer_iterations)
+    fitted, _ = kernel(codes, args, values, offsets, data.XT, data.y, data.weights, options.child_optimizer_iterations,
+                       options.loss_kind, options.huber_delta)
     return [Program(p.codes, p.args, fitted[offsets[i]:offsets[i + 1]]) for i, p in enumerate(programs)]
 
 

@@ -25,9 +25,11 @@ class Refiner:
     the answer does not depend on what was fitted before, which keeps a resumed search exact.
     """
 
-    def __init__(self, grammar: mutate.Grammar, constraints: Constraints, XT, y, weights, iterations: int):
+    def __init__(self, grammar: mutate.Grammar, constraints: Constraints, XT, y, weights, iterations: int,
+                 loss_kind: int = 0, delta: float = 1.0):
         self.grammar, self.constraints = grammar, constraints
         self.XT, self.y, self.weights, self.iterations = XT, y, weights, iterations
+        self.loss_kind, self.delta = loss_kind, delta  # constants fitted for the loss the search ranks by
         self.fitted: dict[bytes, Program | None] = {}
 
     def neighbours(self, front: list[Program]) -> list[Program]:
@@ -46,6 +48,7 @@ class Refiner:
         if key not in self.fitted:
             self.fitted[key] = None
             if self.constraints.allows(program):
-                fitted, loss = fit_constants(program, self.XT, self.y, self.weights, self.iterations)
+                fitted, loss = fit_constants(program, self.XT, self.y, self.weights, self.iterations, self.loss_kind,
+                                             self.delta)
                 self.fitted[key] = fitted if np.isfinite(loss) else None
         return self.fitted[key]

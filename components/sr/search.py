@@ -95,7 +95,7 @@ def _run_search(data, options, seed, executor, progress, checkpoint, initial_gue
         evaluations, first_round = checkpoint.evaluations, checkpoint.rounds + 1
     rows = subsample(data, options.optimizer_rows, np.random.default_rng([seed, 13]))
     refiner = Refiner(grammar_of(options, data.XT.shape[0]), constraints, rows.XT, rows.y, rows.weights,
-                      options.optimizer_iterations)
+                      options.optimizer_iterations, options.loss_kind, options.huber_delta)
     sibling_migrants = None if siblings is None else _SiblingMigrants(siblings, name, refiner)
     stopped_by, rounds = "", first_round - 1
     for rounds in range(first_round, options.n_iterations + 1):
@@ -199,7 +199,7 @@ def _polish(hall: HallOfFame, data: SearchData, options: SearchOptions, constrai
     programs = []
     rows = subsample(data, options.optimizer_rows, rng)
     for complexity, (program, _) in sorted(hall.entries.items()):
-        fitted, _ = fit_constants(program, rows.XT, rows.y, rows.weights, max_iterations=100)
+        fitted, _ = fit_constants(program, rows.XT, rows.y, rows.weights, 100, options.loss_kind, options.huber_delta)
         programs.append(fitted)
     losses = losses_of(programs, data.XT, data.y, data.weights, options)
     polished.update(programs, [constraints.complexity(p) for p in programs], losses)
