@@ -4,8 +4,10 @@ import pytest
 import sympy
 
 from symdistill.components.sr import SymbolicRegressor
-from symdistill.components.sr.crossval import out_of_fold_errors, simplest_within_one_standard_error
-from symdistill.components.sr.export import from_sympy
+from symdistill.components.sr.constants import fit_constants
+from symdistill.components.sr.crossval import (out_of_fold_errors, prune_by_cross_validation,
+                                               simplest_within_one_standard_error)
+from symdistill.components.sr.export import from_sympy, to_sympy
 from symdistill.components.sr.options import OptionsError
 
 x = sympy.Symbol("x", real=True)
@@ -57,3 +59,39 @@ def test_the_estimator_returns_the_cross_validated_choice_and_refuses_unknown_ru
     assert sympy.degree(sympy.expand(expression), sympy.Symbol("x0", real=True)) == 2, expression
     with pytest.raises(OptionsError, match="cross_validation"):
         SymbolicRegressor(model_selection="bic").fit(X, y)
+
+
+def test_a_negligible_term_and_a_bent_argument_are_pruned_away():
+    """De Broglie on a small noisy table: the front's h/(m (v + 1.7e-27/m)) and sin(c/m)/v are the law
+    with a piece the data cannot support; pruning by out-of-fold evidence returns h'/(m v)."""
+    rng = np.random.default_rng(3)
+    m, v = rng.uniform(1, 3, 30), rng.uniform(1, 3, 30)
+    y = 6.6 / (m * v) * (1 + 0.02 * rng.normal(size=30))
+    XT = np.ascontiguousarray(np.stack([m, v]))
+    msym, vsym = sympy.symbols("m v", real=True)
+    for noisy in (6.6 / (msym * (vsym + 0.001 / msym)), 0.01 * sympy.sin(660.0 / msym) / vsym):
+        pruned, sizes = prune_by_cross_validation(from_sympy(noisy, ["m", "v"]), XT, y, np.ones_like(y))
+        fitted, _ = fit_constants(pruned, XT, y)
+        law = to_sympy(fitted, ["m", "v"])
+        assert len(sizes) > 1 and sympy.simplify(law * msym * vsym).is_number, law
+
+
+def test_a_term_the_data_needs_is_kept():
+    X, y = noisy_square_table(rows=40, noise=0.01)
+    program = from_sympy(2.5 * x ** 2 + 3.0 * x, ["x"])
+    y = y + 3.0 * X[:, 0]
+    pruned, sizes = prune_by_cross_validation(program, np.ascontiguousarray(X.T), y, np.ones_like(y))
+    assert sizes == [len(program)] and len(pruned) == len(program)
+
+
+def test_the_estimator_appends_the_pruned_law_to_its_front():
+    rng = np.random.default_rng(4)
+    X = rng.uniform(1, 3, size=(30, 2))
+    y = 6.6 / (X[:, 0] * X[:, 1]) * (1 + 0.02 * rng.normal(size=30))
+    est = SymbolicRegressor(n_iterations=6, model_selection="cross_validation", random_state=0).fit(X, y)
+    front = est.pareto_front_
+    assert set(front["origin"][:-1]) == {"search"} or set(front["origin"]) == {"search"}
+    assert est.best_index_ < len(front) and np.isfinite(front["score"]).all()
+    if front["origin"].iloc[-1] != "search":
+        assert est.best_index_ == len(front) - 1
+        assert front["complexity"].iloc[-1] < int(front["origin"].iloc[-1].split()[-1])

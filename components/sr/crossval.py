@@ -6,10 +6,16 @@ run past it. Here every front member's constants are re-fitted on k - 1 folds an
 left out, so each row gets an out-of-fold error per candidate; of the candidates whose mean excess
 over the best, row by row, is within one standard error of that excess, the simplest is returned
 (Breiman et al. 1984; Hastie, Tibshirani and Friedman, ESL §7.10) -- the rule the pipeline's compose
-stage uses on held-out frames.
+stage uses on held-out frames. The chosen expression is then pruned by the same evidence (a term
+removed or a unary operator unwrapped while its out-of-fold error stays within noise), as the pipeline
+prunes a composed law: a search leaves near-zero pieces (``h/(m (v + 1.7e-27/m))``) that no selection
+among front members can remove.
 """
+from collections.abc import Callable
+
 import numpy as np
 
+from symdistill.components.sr import mutate
 from symdistill.components.sr.constants import fit_constants
 from symdistill.components.sr.evaluate import evaluate_population_serial
 from symdistill.components.sr.program import Program, pack
@@ -64,3 +70,40 @@ def simplest_within_one_standard_error(errors: np.ndarray, complexities) -> int:
         if excess.mean() - spread <= 0:
             eligible.append(i)
     return int(min(eligible, key=lambda i: (complexities[i], means[i])))
+
+
+def _no_worse(errors: np.ndarray, reference: np.ndarray) -> bool:
+    """Is ``errors`` (per row) no worse than ``reference`` beyond one standard error of the paired excess?"""
+    if not np.isfinite(errors).all():
+        return False
+    excess = errors - reference
+    spread = excess.std(ddof=1) / np.sqrt(excess.size) if excess.size > 1 else 0.0
+    return bool(excess.mean() - spread <= 0)
+
+
+def prune_by_cross_validation(program: Program, XT: np.ndarray, y: np.ndarray, weights: np.ndarray, *,
+                              allowed: Callable[[Program], bool] = lambda program: True, max_tries: int = 40,
+                              **fold_options) -> tuple[Program, list[int]]:
+    """Simplify ``program`` one term or unary operator at a time while its out-of-fold errors stay within
+    one standard error of the current law's. Each round scores every single simplification (largest first,
+    ``max_tries`` in all) and takes the acceptable one with the lowest mean error; ``allowed`` filters
+    candidates (e.g. dimensional consistency). Returns the simplified program (constants not yet re-fitted
+    on all rows) and the sizes it went through."""
+    reference = out_of_fold_errors([program], XT, y, weights, **fold_options)[0]
+    sizes, tries = [len(program)], 0
+    while tries < max_tries:
+        options = sorted(mutate.term_removals(program) + mutate.operator_unwrappings(program), key=len)
+        options = [candidate for candidate in options if allowed(candidate)][:max_tries - tries]
+        if not options:
+            break
+        tries += len(options)
+        errors = out_of_fold_errors(options, XT, y, weights, **fold_options)
+        acceptable = [i for i in range(len(options)) if _no_worse(errors[i], reference)]
+        if not acceptable:
+            break
+        best = min(acceptable, key=lambda i: errors[i].mean())
+        program = options[best]
+        sizes.append(len(program))
+        if errors[best].mean() < reference.mean():  # a better law is the standard from now on
+            reference = errors[best]
+    return program, sizes

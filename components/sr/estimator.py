@@ -9,7 +9,10 @@ import numpy as np
 import pandas as pd
 
 from symdistill.components.sr.checkpoint import checkpoint_from_dict, checkpoint_to_dict
-from symdistill.components.sr.crossval import out_of_fold_errors, simplest_within_one_standard_error
+from symdistill.components.sr.constants import fit_constants
+from symdistill.components.sr.constraints import Constraints
+from symdistill.components.sr.crossval import (out_of_fold_errors, prune_by_cross_validation,
+                                               simplest_within_one_standard_error)
 from symdistill.components.sr.export import default_names, from_sympy, to_latex, to_numpy, to_sympy
 from symdistill.components.sr.island import make_data, losses_of
 from symdistill.components.sr.options import OptionsError, SearchOptions
@@ -18,7 +21,7 @@ from symdistill.components.sr.search import run_search
 from symdistill.components.sr.siblings import finishing
 from symdistill.components.sr.selection import scores, select
 from symdistill.components.sr.snap import snap_program
-from symdistill.components.sr.units import UnitSpec, describe, dimension_of
+from symdistill.components.sr.units import UnitSpec, describe, dimension_of, is_consistent
 
 
 SELECTION_RULES = ("best", "accuracy", "validation", "cross_validation")
@@ -37,7 +40,9 @@ class SymbolicRegressor:
     loss : "l2", "l1" or "huber".
     batch_size : rows per mini-batch for large data (None: all rows).
     model_selection : "best" (PySR's score rule), "accuracy", "validation" (needs X_val, y_val in fit), or
-        "cross_validation" (k-fold out-of-fold errors and the one-standard-error rule, ``crossval.py``).
+        "cross_validation" (k-fold out-of-fold errors and the one-standard-error rule, ``crossval.py``; the
+        chosen law is then pruned by the same evidence and, if that changed it, appended to ``pareto_front_``
+        with ``origin`` "pruned from complexity N").
     timeout_seconds, max_evaluations, loss_threshold : early stops (a timeout makes runs timing-dependent).
     units_reject : with units, drop dimensionally inconsistent candidates instead of penalizing them.
     free_constants : with units, constants may carry any dimension (else they are dimensionless).
@@ -138,12 +143,26 @@ class SymbolicRegressor:
         if self.model_selection == "validation":
             Xv, yv = _check_data(X_val, y_val)
             validation = losses_of(self.programs_, np.ascontiguousarray(Xv.T), yv, np.ones_like(yv), options)
+        origins = ["search"] * len(self.programs_)
         if self.model_selection == "cross_validation":
-            fold_errors = out_of_fold_errors(self.programs_, data.XT.astype(np.float64), y.astype(np.float64),
-                                             np.ones_like(y, dtype=np.float64) if weights is None else weights,
-                                             loss_kind=options.loss_kind, delta=options.huber_delta,
-                                             iterations=options.optimizer_iterations, seed=int(self.random_state))
+            XT64, y64 = np.ascontiguousarray(X.T, dtype=np.float64), y.astype(np.float64)
+            w64 = np.ones_like(y64) if weights is None else weights.astype(np.float64)
+            folds = dict(loss_kind=options.loss_kind, delta=options.huber_delta,
+                         iterations=options.optimizer_iterations, seed=int(self.random_state))
+            fold_errors = out_of_fold_errors(self.programs_, XT64, y64, w64, **folds)
             self.best_index_ = simplest_within_one_standard_error(fold_errors, complexities)
+            chosen = self.programs_[self.best_index_]
+            pruned, sizes = prune_by_cross_validation(
+                chosen, XT64, y64, w64, allowed=(lambda p: True) if spec is None else (lambda p: is_consistent(p, spec)),
+                **folds)
+            if len(sizes) > 1:  # the pruned law joins the table as its own row, so the front stays inspectable
+                pruned, _ = fit_constants(pruned, XT64, y64, w64, options.optimizer_iterations, options.loss_kind,
+                                          options.huber_delta)
+                self.programs_.append(pruned)
+                complexities = np.append(complexities, Constraints(options).complexity(pruned))
+                losses = np.append(losses, losses_of([pruned], XT64, y64, w64, options))
+                origins.append(f"pruned from complexity {complexities[self.best_index_]}")
+                self.best_index_ = len(self.programs_) - 1
         else:
             self.best_index_ = select(complexities, losses, self.model_selection, validation)
         self.program_ = self.programs_[self.best_index_]
@@ -152,9 +171,9 @@ class SymbolicRegressor:
                                                   huber_delta=options.huber_delta, feature_names=names)[1]
                                      for p in self.programs_]
         self.pareto_front_ = pd.DataFrame({
-            "complexity": complexities, "loss": losses, "score": scores(complexities, losses),
+            "complexity": complexities, "loss": losses, "score": _scores_of(complexities, losses, origins),
             "expression": [str(to_sympy(p, names)) for p in self.programs_],
-            "snapped": [str(expr) for expr in self.snapped_expressions_],
+            "snapped": [str(expr) for expr in self.snapped_expressions_], "origin": origins,
             # Only dimensionally consistent programs reach the front, so each carries y's units.
             "units": [describe(spec.target) if spec is not None else ""] * len(self.programs_)})
         self.history_ = {"n_evaluations": result.n_evaluations, "n_rounds": result.n_rounds,
@@ -191,6 +210,12 @@ class SymbolicRegressor:
 
     def latex(self, index=None, precision: int = 4) -> str:
         return to_latex(self._program(index), list(self.feature_names_in_), precision)
+
+
+def _scores_of(complexities, losses, origins) -> np.ndarray:
+    """PySR's score along the search's front; a pruned law appended after it has no neighbour, so 0."""
+    n = origins.count("search")
+    return np.concatenate([scores(complexities[:n], losses[:n]), np.zeros(len(origins) - n)])
 
 
 _DEFAULTS = {name: p.default for name, p in inspect.signature(SymbolicRegressor.__init__).parameters.items()
