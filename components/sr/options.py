@@ -53,7 +53,7 @@ class SearchOptions:
     max_evaluations: int | None = None
     loss_threshold: float | None = None
     units_penalty: float = 1000.0
-    units_reject: bool = False
+    units_reject: bool = True
     operator_complexity: dict = field(default_factory=dict)
     constant_complexity: int = 1
     variable_complexity: int = 1
