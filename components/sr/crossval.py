@@ -60,15 +60,7 @@ def simplest_within_one_standard_error(errors: np.ndarray, complexities) -> int:
     if not np.isfinite(means).any():
         return int(np.argmin(complexities))
     best = int(np.argmin(means))
-    n = errors.shape[1]
-    eligible = []
-    for i in range(len(errors)):
-        if not np.isfinite(means[i]):
-            continue
-        excess = errors[i] - errors[best]
-        spread = excess.std(ddof=1) / np.sqrt(n) if n > 1 else 0.0
-        if excess.mean() - spread <= 0:
-            eligible.append(i)
+    eligible = [i for i in range(len(errors)) if np.isfinite(means[i]) and _no_worse(errors[i], errors[best])]
     return int(min(eligible, key=lambda i: (complexities[i], means[i])))
 
 
