@@ -1,24 +1,25 @@
-"""Everything that persists: the content-addressed Zarr artifact store and readers of user data files."""
-from symdistill.catalogs.datasets import read_dataset_file
-from symdistill.catalogs.keys import artifact_key, code_version, file_digest
-from symdistill.catalogs.summary import summarize
-from symdistill.catalogs.store import (
-    ArtifactError,
-    ArtifactRef,
-    ArtifactStore,
-    CorruptArtifactError,
-    MissingArtifactError,
-)
+"""Everything that persists: the content-addressed Zarr artifact store and readers of user data files.
 
-__all__ = [
-    "read_dataset_file",
-    "summarize",
-    "ArtifactError",
-    "ArtifactRef",
-    "ArtifactStore",
-    "CorruptArtifactError",
-    "MissingArtifactError",
-    "artifact_key",
-    "code_version",
-    "file_digest",
-]
+Names are loaded on first use, so planning and ``symdistill status`` do not import zarr or xarray.
+"""
+import importlib
+
+_HOME = {
+    "read_dataset_file": "datasets",
+    "summarize": "summary",
+    "artifact_key": "keys",
+    "file_digest": "keys",
+    "ArtifactError": "store",
+    "ArtifactRef": "store",
+    "ArtifactStore": "store",
+    "CorruptArtifactError": "store",
+    "MissingArtifactError": "store",
+}
+
+__all__ = list(_HOME)
+
+
+def __getattr__(name: str):
+    if name not in _HOME:
+        raise AttributeError(f"module 'symdistill.catalogs' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"symdistill.catalogs.{_HOME[name]}"), name)

@@ -1,8 +1,7 @@
-"""Content addresses: artifact keys, code versions and file digests."""
+"""Content addresses: artifact keys and file digests (code versions: ``code_closure``)."""
 import hashlib
 import json
 from pathlib import Path
-from types import ModuleType
 
 KEY_LENGTH = 16
 
@@ -16,21 +15,6 @@ def artifact_key(stage: str, config: dict, inputs: dict[str, str], code: str) ->
     """Hash of everything a stage's output depends on: its name, config subset, input keys, code."""
     payload = canonical_json({"stage": stage, "config": config, "inputs": inputs, "code": code})
     return hashlib.sha256(payload.encode()).hexdigest()[:KEY_LENGTH]
-
-
-def code_version(*modules: ModuleType) -> str:
-    """Hash of the source files of the given modules (every ``.py`` under a package).
-
-    Prefect's TASK_SOURCE only hashes a task's own lines; this sees every edit to the science.
-    """
-    digest = hashlib.sha256()
-    for module in modules:
-        origin = Path(module.__file__)
-        files = sorted(origin.parent.rglob("*.py")) if origin.name == "__init__.py" else [origin]
-        for path in files:
-            digest.update(path.name.encode())
-            digest.update(path.read_bytes())
-    return digest.hexdigest()[:KEY_LENGTH]
 
 
 def file_digest(path: str | Path) -> str:

@@ -2,38 +2,15 @@
 
 Both the flow (to run) and ``symdistill status`` (to explain) use this one plan, so they agree.
 """
-import importlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from symdistill.catalogs import ArtifactRef, artifact_key, code_version, file_digest
-from symdistill.components import capture as capture_component
-from symdistill.components import compose as compose_component
-from symdistill.components import constant_units as constant_units_component
-from symdistill.components import evidence as evidence_component
-from symdistill.components import ood as ood_component
-from symdistill.components import search as search_component
-from symdistill.components import sr as sr_component
-from symdistill.components import ingest as ingest_component
-from symdistill.components import latent as latent_component
-from symdistill.components import plots as plots_component
-from symdistill.components import refit as refit_component
-from symdistill.components import simulate as simulate_component
-from symdistill.components import train_surrogate as surrogate_component
-from symdistill.components import validate_ood as validate_ood_component
+from symdistill.catalogs.code_closure import stage_code_version
+from symdistill.catalogs.keys import artifact_key, file_digest
+from symdistill.catalogs.store import ArtifactRef
 from symdistill.config import Experiment
 
 STAGE_ORDER = ("simulate", "ingest", "train_surrogate", "capture", "search", "compose", "refit", "validate_ood")
-STAGE_CODE = {"simulate": (simulate_component,), "ingest": (ingest_component,),
-              "train_surrogate": (surrogate_component, plots_component),
-              "capture": (capture_component, surrogate_component, ood_component, plots_component),
-              "search": (search_component, sr_component, plots_component),
-              "compose": (compose_component, evidence_component, refit_component, latent_component, sr_component,
-                          surrogate_component, ood_component),
-              "refit": (refit_component, compose_component, evidence_component, latent_component,
-                        constant_units_component, sr_component, surrogate_component, ood_component),
-              "validate_ood": (validate_ood_component, refit_component, latent_component, compose_component,
-                               sr_component, surrogate_component, ood_component, plots_component)}
 
 
 class PlanError(ValueError):
@@ -48,6 +25,7 @@ class StageSpec:
     config: dict
     inputs: dict[str, str] = field(default_factory=dict)  # upstream stage -> its key
     code: str = ""
+    code_manifest: dict = field(default_factory=dict, compare=False)  # module -> hash, package -> version
 
     @property
     def key(self) -> str:
@@ -58,17 +36,21 @@ class StageSpec:
         return ArtifactRef(self.name, self.key)
 
 
-def build_plan(experiment: Experiment, config_dir: Path) -> dict[str, StageSpec]:
-    """Ordered stage name -> spec for the stages that exist so far."""
+def build_plan(experiment: Experiment, config_dir: Path, source_root: Path | None = None) -> dict[str, StageSpec]:
+    """Ordered stage name -> spec for the stages that exist so far.
+
+    ``source_root``: where symdistill's source is read for code versions (default: the installed package).
+    """
     plan: dict[str, StageSpec] = {}
+    code = _coder(source_root)
     data_stage = experiment.data_stage
     config = getattr(experiment, data_stage).model_dump(mode="json")
     if data_stage == "ingest":
         config["file_sha256"] = file_digest(resolve_data_path(experiment, config_dir))
-    plan[data_stage] = StageSpec(data_stage, config, {}, _code(data_stage))
+    plan[data_stage] = code(data_stage, config, {})
     target = experiment.ingest.target if data_stage == "ingest" else "acc"
     ood = None if experiment.validate_ood is None else experiment.validate_ood.model_dump(mode="json")
-    add = _adder(plan)
+    add = _adder(plan, code)
     add("train_surrogate", {**experiment.train_surrogate.model_dump(mode="json"), "target": target, "ood": ood},
         data_stage)
     add("capture", experiment.capture.model_dump(mode="json"), data_stage, "train_surrogate")
@@ -80,10 +62,17 @@ def build_plan(experiment: Experiment, config_dir: Path) -> dict[str, StageSpec]
     return plan
 
 
-def _adder(plan: dict[str, StageSpec]):
+def _adder(plan: dict[str, StageSpec], code):
     def add(stage: str, config: dict, *inputs: str) -> None:
-        plan[stage] = StageSpec(stage, config, {name: plan[name].key for name in inputs}, _code(stage))
+        plan[stage] = code(stage, config, {name: plan[name].key for name in inputs})
     return add
+
+
+def _coder(source_root: Path | None):
+    def spec(stage: str, config: dict, inputs: dict) -> StageSpec:
+        version = stage_code_version(stage, source_root)
+        return StageSpec(stage, config, inputs, version.digest, version.manifest())
+    return spec
 
 
 def resolve_data_path(experiment: Experiment, config_dir: Path) -> Path:
@@ -106,9 +95,3 @@ def select_stages(plan: dict[str, StageSpec], from_stage: str | None, until_stag
     run = names[:stop]
     forced = set(names[names.index(from_stage):]) if from_stage else set()
     return run, forced & set(run)
-
-
-def _code(stage: str) -> str:
-    # The task wrapper is part of what a stage computes; imported here to avoid an import cycle.
-    task_module = importlib.import_module(f"symdistill.tasks.{stage}")
-    return code_version(*STAGE_CODE[stage], task_module)

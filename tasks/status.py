@@ -31,11 +31,30 @@ def explain_change(previous: dict, spec: StageSpec) -> list[dict]:
         if old_inputs.get(name) != spec.inputs.get(name):
             reasons.append({"kind": "input", "field": name, "old": old_inputs.get(name), "new": spec.inputs.get(name)})
     if previous.get("code_version") != spec.code:
-        reasons.append({"kind": "code", "field": "code_version", "old": previous.get("code_version"), "new": spec.code})
+        reasons.extend(_code_changes(previous, spec))
     return reasons
 
 
+def _code_changes(previous: dict, spec: StageSpec) -> list[dict]:
+    """Each module and package whose version differs; artifacts older than code manifests give one line."""
+    old_manifest = previous.get("code_manifest")
+    if not old_manifest:
+        return [{"kind": "code", "field": "code_version", "old": previous.get("code_version"), "new": spec.code}]
+    reasons = []
+    for kind, section in (("module", "modules"), ("package", "packages")):
+        old, new = old_manifest.get(section, {}), spec.code_manifest.get(section, {})
+        for name in sorted(set(old) | set(new)):
+            if old.get(name) != new.get(name):
+                reasons.append({"kind": kind, "field": name, "old": old.get(name), "new": new.get(name)})
+    return reasons or [{"kind": "code", "field": "code_version", "old": previous.get("code_version"),
+                        "new": spec.code}]
+
+
 def describe(reason: dict) -> str:
+    if reason["kind"] == "module":
+        change = ("now imported" if reason["old"] is None else "no longer imported" if reason["new"] is None
+                  else "edited")
+        return f"code {reason['field']}: {change}"
     return f"{reason['kind']} {reason['field']}: {reason['old']!r} -> {reason['new']!r}"
 
 
