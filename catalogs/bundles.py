@@ -7,13 +7,14 @@ returned, and the expression and LaTeX are rebuilt from the validated programs, 
 import hashlib
 import io
 import json
+import keyword
 import stat
 import zipfile
 from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from symdistill.catalogs.equations import ENTRY_FIELDS, STATUSES
+from symdistill.catalogs.equations import ENTRY_FIELDS, STATUSES, content_id
 from symdistill.catalogs.programs import composition_arrays, composition_from_arrays, render
 
 BUNDLE_FORMAT, BUNDLE_VERSION = "symdistill-bundle", 1
@@ -152,6 +153,9 @@ def _entry_from_files(files: dict[str, bytes]) -> dict:
     if entry["kind"] == "function" and len(entry["program"]["functions"]) != 1:
         raise BundleError("entry.json: a function entry holds exactly one program")
     entry["expression"], entry["latex"] = render(entry["program"], entry["kind"])
+    if content_id(entry) != entry["id"]:
+        raise BundleError(f"entry.json: its content does not match its id {entry['id']} (the content's id is "
+                          f"{content_id(entry)}): the entry was altered after export; nothing imported")
     return entry
 
 
@@ -182,6 +186,13 @@ def _check_schema(meta) -> dict:
         raise BundleError("entry.json: 'tags' must be a list of strings")
     if not isinstance(meta["program"].get("functions"), dict) or not meta["program"]["functions"]:
         raise BundleError("entry.json: the program has no functions")
+    names = [("function", meta["function"]), *(("function", f) for f in meta["program"]["functions"]),
+             *(("unit", u) for u in meta["units"]),
+             *(("feature", f) for key in ("edge_features", "node_features")
+               for f in (meta["program"].get(key) if isinstance(meta["program"].get(key), list) else []))]
+    for what, name in names:
+        if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
+            raise BundleError(f"entry.json: {what} name {name!r} is not an identifier (letters, digits, _)")
     return {name: meta[name] for name in (*ENTRY_FIELDS, "tags")}
 
 

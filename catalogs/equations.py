@@ -1,16 +1,18 @@
 """The equation catalog: one SQLite file (WAL) of validated models, their metrics, lineage and status.
 
 An entry is a plain JSON-able dict (see ``ENTRY_FIELDS``); programs are stored as arrays of operator
-names, argument indices and values, never as text to evaluate. Entry ids are content addresses of the
-run and the function, so registering the same run twice (after a crash, say) changes nothing.
+names, argument indices and values, never as text to evaluate. An entry's id is the hash of its content
+(``content_id``), so registering the same run twice (after a crash, say) changes nothing, and an entry whose
+content was altered cannot keep its id.
 """
-import hashlib
 import json
 import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from symdistill.catalogs.keys import content_hash
 
 CATALOG_ENV = "SYMDISTILL_CATALOG"
 DEFAULT_CATALOG = "symdistill-catalog.sqlite"  # in the working directory
@@ -19,6 +21,10 @@ STATUSES = ("candidate", "accepted", "rejected", "failed_validation")
 ENTRY_FIELDS = ("id", "run_key", "experiment", "function", "kind", "program", "expression", "latex", "units",
                 "metrics", "lineage", "config", "versions", "created", "status")
 JSON_FIELDS = ("program", "units", "metrics", "lineage", "config", "versions")
+# What an id addresses: the programs, their units, metrics, config and versions, and the lineage's stage keys.
+# Status and tags change as people review an entry; expression and LaTeX are rendered from the programs.
+CONTENT_FIELDS = ("run_key", "experiment", "function", "kind", "program", "units", "metrics", "config", "versions")
+SCHEMA_VERSION = 2  # 2: content ids (PRAGMA user_version)
 BUSY_TIMEOUT_MS = 60_000  # another run may hold the write lock while it registers its entries
 
 _SCHEMA = """
@@ -48,8 +54,11 @@ def catalog_path(explicit: str | Path | None = None) -> Path:
     return Path(os.environ.get(CATALOG_ENV) or DEFAULT_CATALOG)
 
 
-def entry_id(run_key: str, function: str) -> str:
-    return hashlib.sha256(f"{run_key}/{function}".encode()).hexdigest()[:16]
+def content_id(entry: dict) -> str:
+    """The id of an entry: the hash of its canonical content (floats encoded exactly)."""
+    content = {name: entry[name] for name in CONTENT_FIELDS}
+    content["lineage"] = [[step.get("stage"), step.get("key")] for step in entry["lineage"]]
+    return content_hash(content)
 
 
 class EquationCatalog:
@@ -61,6 +70,26 @@ class EquationCatalog:
         with self._connect() as db:
             db.executescript(_SCHEMA)
         self._migrate()
+        self._migrate_ids()
+
+    def _migrate_ids(self) -> None:
+        """Catalogs from before content ids: give every entry (and its tags) the id of its content."""
+        with self._connect() as db:
+            if db.execute("PRAGMA user_version").fetchone()[0] >= SCHEMA_VERSION:
+                return
+            db.execute("PRAGMA foreign_keys=OFF")  # ids of entries and tags change together below
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                for row in db.execute("SELECT * FROM entries").fetchall():
+                    new = content_id(_from_row(row))
+                    if new != row["id"]:
+                        db.execute("UPDATE entries SET id = ? WHERE id = ?", (new, row["id"]))
+                        db.execute("UPDATE tags SET entry_id = ? WHERE entry_id = ?", (new, row["id"]))
+                db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
 
     def _migrate(self) -> None:
         """Catalogs written before the failed_validation status: rebuild the table with the new CHECK."""
@@ -168,6 +197,12 @@ class EquationCatalog:
             entry["tags"] = tags.get(entry["id"], [])
         return entries
 
+    def run_entry_ids(self, run_key: str) -> list[str]:
+        """Ids of a run's entries, the composed model first."""
+        with self._connect() as db:
+            return [row["id"] for row in db.execute(
+                "SELECT id FROM entries WHERE run_key = ? ORDER BY kind, function", (run_key,))]
+
     def tag(self, identifier: str, tag: str) -> str:
         entry_id_ = self.get(identifier)["id"]
         with self._transaction() as db:
@@ -202,6 +237,9 @@ def _to_row(entry: dict) -> tuple:
     if missing:
         raise CatalogError(f"catalog entry lacks field(s) {missing}")
     _valid_status(entry["status"])
+    if entry["id"] != content_id(entry):
+        raise CatalogError(f"entry {entry['id']}: the id is not the hash of the entry's content "
+                           f"({content_id(entry)}); an altered entry cannot keep its id")
     return tuple(json.dumps(entry[name], sort_keys=True, allow_nan=True) if name in JSON_FIELDS else entry[name]
                  for name in ENTRY_FIELDS)
 

@@ -11,6 +11,24 @@ def canonical_json(value) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
 
 
+def canonical_floats(value):
+    """``value`` with every float replaced by its exact hex form, tagged, so equal content hashes equally
+    whatever decimal text a JSON writer chose and 1 (an int) stays distinct from 1.0."""
+    if isinstance(value, dict):
+        return {str(k): canonical_floats(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [canonical_floats(v) for v in value]
+    if isinstance(value, float):
+        return {"$float": value.hex()}
+    return value
+
+
+def content_hash(value) -> str:
+    """A KEY_LENGTH hex address of JSON-like content, floats encoded exactly (NaN and infinities too)."""
+    payload = canonical_json(canonical_floats(value))
+    return hashlib.sha256(payload.encode()).hexdigest()[:KEY_LENGTH]
+
+
 def artifact_key(stage: str, config: dict, inputs: dict[str, str], code: str) -> str:
     """Hash of everything a stage's output depends on: its name, config subset, input keys, code."""
     payload = canonical_json({"stage": stage, "config": config, "inputs": inputs, "code": code})

@@ -7,11 +7,10 @@ from pathlib import Path
 
 import numpy as np
 
-from symdistill.catalogs.store import ArtifactRef, ArtifactStore
+from symdistill.catalogs.store import ArtifactRef, ArtifactStore, report_path
 from symdistill.catalogs.summary import summarize
 from symdistill.components import plots
 
-REPORTS = "reports"
 FIGURE_TITLES = {"training_curves": "Training curves", "message_sparsity": "Message sparsity",
                  "message_vs_force": "Messages against the true force", "pareto_fronts": "Pareto fronts",
                  "ood_errors": "Errors in and out of distribution"}
@@ -25,10 +24,6 @@ img{max-width:100%}.num{text-align:right;font-variant-numeric:tabular-nums}"""
 CHECK_SCRIPT = ("<script>window.addEventListener('load',function(){var i=document.images,n=0;"
                 "for(var k=0;k<i.length;k++){if(i[k].complete&&i[k].naturalWidth>0)n++;}"
                 "document.body.setAttribute('data-figures',n+'/'+i.length);});</script>")
-
-
-def report_path(store: ArtifactStore, experiment: str, run_key: str) -> Path:
-    return store.root / REPORTS / f"{experiment}-{run_key}.html"
 
 
 def write_report(store: ArtifactStore, experiment: dict, refs: dict[str, ArtifactRef],

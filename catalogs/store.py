@@ -5,6 +5,8 @@ its attributes hold ``provenance``, per-variable ``checksums`` and ``complete`` 
 A write goes to ``<root>/<stage>/.tmp-<key>-<id>`` and is renamed into place, so a crash never
 leaves a group that reads as complete. Consolidated metadata is never used (STACK.md §5).
 """
+from __future__ import annotations
+
 import hashlib
 import json
 import shutil
@@ -13,11 +15,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import xarray as xr
-import zarr
+
+if TYPE_CHECKING:
+    import xarray as xr
+# xarray and zarr are imported where arrays are read or written: planning and `status` only read the
+# group metadata (zarr.json), and must stay fast.
 
 TMP_PREFIX = ".tmp-"
+REPORTS = "reports"  # the runs' HTML reports, beside the stage groups
 FORMAT_VERSION = 1
 
 
@@ -77,12 +85,17 @@ class ArtifactStore:
         return self.root / ref.stage / ref.key
 
     def _attrs(self, path: Path) -> dict:
+        # A Zarr v3 group's attributes are the "attributes" of its zarr.json; read without importing zarr.
         try:
-            return dict(zarr.open_group(str(path), mode="r", use_consolidated=False).attrs)
-        except (FileNotFoundError, zarr.errors.GroupNotFoundError, KeyError):
+            metadata = json.loads((path / "zarr.json").read_bytes())
+        except (FileNotFoundError, NotADirectoryError):
             return {}
-        except (ValueError, json.JSONDecodeError) as err:
+        except (ValueError, UnicodeDecodeError) as err:
             raise CorruptArtifactError(f"artifact {path}: unreadable group metadata ({err})") from None
+        if not isinstance(metadata, dict) or metadata.get("node_type") != "group":
+            raise CorruptArtifactError(f"artifact {path}: zarr.json does not describe a Zarr group")
+        attrs = metadata.get("attributes", {})
+        return attrs if isinstance(attrs, dict) else {}
 
     def is_complete(self, ref: ArtifactRef) -> bool:
         return bool(self._attrs(self.path(ref)).get("complete"))
@@ -113,6 +126,8 @@ class ArtifactStore:
         self._ensure_group(self.root)
         self._ensure_group(self.root / ref.stage)
         tmp = self.root / ref.stage / f"{TMP_PREFIX}{ref.key}-{uuid.uuid4().hex[:8]}"
+        import zarr
+
         try:
             group = zarr.open_group(str(tmp), mode="w")
             checksums = {}
@@ -134,6 +149,8 @@ class ArtifactStore:
         attrs = self._attrs(self.path(ref))
         if not attrs.get("complete"):
             raise MissingArtifactError(f"no complete artifact {ref} in {self.root}")
+        import xarray as xr
+
         out = {}
         for name, expected in attrs.get("checksums", {}).items():
             try:
@@ -165,6 +182,8 @@ class ArtifactStore:
     @staticmethod
     def _ensure_group(path: Path) -> None:
         if not (path / "zarr.json").exists():
+            import zarr
+
             zarr.open_group(str(path), mode="a")
 
     @staticmethod
@@ -178,6 +197,10 @@ class ArtifactStore:
 
 CHECKPOINT_PREFIX = ".checkpoint-"
 FIGURES = "figures"
+
+
+def report_path(store: ArtifactStore, experiment: str, run_key: str) -> Path:
+    return store.root / REPORTS / f"{experiment}-{run_key}.html"
 
 
 def export_figures(store: ArtifactStore, ref: ArtifactRef, figures: xr.Dataset) -> list[Path]:

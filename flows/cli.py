@@ -73,18 +73,20 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
-def _is_user_error(err: Exception) -> bool:
-    from symdistill.catalogs import ArtifactError
-    from symdistill.catalogs.bundles import BundleError
-    from symdistill.catalogs.equations import CatalogError
-    from symdistill.components.ingest import DatasetError
-    from symdistill.components.train_surrogate import GraphDataError
-    from symdistill.config import ConfigError
-    from symdistill.tasks.compose import ComposeError
-    from symdistill.tasks.plan import PlanError
+# Errors that mean bad input (module, class). Looked up only among modules already imported: an error can
+# only be of a class whose module was loaded, and importing more here (Prefect) would run their start-up.
+USER_ERRORS = (("symdistill.config.loader", "ConfigError"), ("symdistill.tasks.plan", "PlanError"),
+               ("symdistill.components.ingest", "DatasetError"), ("symdistill.components.ood", "OODError"),
+               ("symdistill.components.train_surrogate.graphs", "GraphDataError"),
+               ("symdistill.tasks.compose", "ComposeError"), ("symdistill.catalogs.store", "ArtifactError"),
+               ("symdistill.catalogs.equations", "CatalogError"), ("symdistill.catalogs.bundles", "BundleError"),
+               ("symdistill.components.sr.options", "OptionsError"),
+               ("symdistill.components.sr.operators", "UnknownOperatorError"))
 
-    return isinstance(err, (ConfigError, PlanError, DatasetError, GraphDataError, ComposeError, ArtifactError,
-                            CatalogError, BundleError))
+
+def _is_user_error(err: Exception) -> bool:
+    return any(module in sys.modules and isinstance(err, getattr(sys.modules[module], name))
+               for module, name in USER_ERRORS)
 
 
 def cmd_run(args) -> int:
@@ -92,20 +94,33 @@ def cmd_run(args) -> int:
     store = Path(args.store or default_store_path(args.config))
     new_store = not store.exists()
     environment.configure(store, args.debug)  # before anything imports Prefect; makes <store>/.prefect
-    from symdistill.flows.discovery import discovery
-    from symdistill.tasks.context import open_run
+    from symdistill.tasks.context import cached_result, open_run
 
-    # Check config, stages and data paths before Prefect starts, so bad input fails in one line.
+    # Check config, stages, engine options and data before Prefect starts, so bad input fails in one line.
     try:
-        open_run(args.config, store, args.from_stage, args.until_stage, args.repair, log=lambda _: None,
-                 catalog=args.catalog)
+        ctx, stages = open_run(args.config, store, args.from_stage, args.until_stage, args.repair,
+                               log=lambda _: None, catalog=args.catalog)
+        # Nothing to compute and no Prefect server to record the run on: answer without starting Prefect.
+        result = None if os.environ.get("PREFECT_API_URL") else cached_result(ctx, stages)
+        if result is None:
+            from symdistill.tasks.preflight import preflight
+
+            preflight(ctx.experiment, ctx.config_path.parent, ctx.store, ctx.plan, stages)
     except Exception:
         if new_store:  # leave nothing behind for input that never ran
             shutil.rmtree(store, ignore_errors=True)
         raise
+    if result is not None:
+        for stage, record in result["stages"].items():
+            print(f"{stage}: cached ({record['key']})")
+        if "entries" in result:
+            print(f"catalog: {len(result['entries'])} entries already present ({result['catalog']})")
+        print("nothing to compute: Prefect was not started")
+    else:
+        from symdistill.flows.discovery import discovery
 
-    result = discovery(str(args.config), str(store), args.from_stage, args.until_stage, args.repair, args.scheduler,
-                       None if args.catalog is None else str(args.catalog))
+        result = discovery(str(args.config), str(store), args.from_stage, args.until_stage, args.repair,
+                           args.scheduler, None if args.catalog is None else str(args.catalog))
     print_discovery(store, result["stages"])
     if "entries" in result:
         print(f"catalog {result['catalog']}: entries {', '.join(result['entries'])}")

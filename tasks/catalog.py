@@ -1,8 +1,8 @@
 """After validate_ood: enter the run's models into the equation catalog, with metrics and lineage.
 
 One entry for the composed model and one per internal function (edge message components, node
-outputs), each with the re-fitted program. Ids follow from the run's keys, so a rerun of the same run
-(after a crash, say) finds its entries present and adds nothing.
+outputs), each with the re-fitted program. Ids are hashes of the entries' content, so a rerun of the same
+run (after a crash, say) finds its entries present and adds nothing.
 """
 from datetime import datetime, timezone
 
@@ -12,7 +12,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from symdistill.catalogs import ArtifactRef
-from symdistill.catalogs.equations import EquationCatalog, entry_id
+from symdistill.catalogs.equations import EquationCatalog, content_id
 from symdistill.catalogs.fronts import composition_of
 from symdistill.catalogs.programs import composition_arrays, function_expressions, render
 from symdistill.components.train_surrogate import feature_units
@@ -66,7 +66,7 @@ def run_entries(ctx: RunContext) -> list[dict]:
               "created": provenance["validate_ood"].get("finished") or datetime.now(timezone.utc).isoformat()}
     program = composition_arrays(composition, latent)
     expression, latex = render(program, "composed")
-    entries = [{**common, "id": entry_id(run_key, "model"), "function": "model", "kind": "composed",
+    entries = [{**common, "function": "model", "kind": "composed",
                 "program": program, "expression": expression, "latex": latex,
                 "units": units, "metrics": model_metrics}]
     for function, (expression, features) in function_expressions(composition).items():
@@ -75,9 +75,9 @@ def run_entries(ctx: RunContext) -> list[dict]:
         if front is not None and isinstance(selected.get(function), int):
             row = int(np.flatnonzero(front["complexity"].values == selected[function])[0])
             metrics["search_loss"] = float(front["loss"].values[row])
-        entries.append({**common, "id": entry_id(run_key, function), "function": function, "kind": "function",
+        entries.append({**common, "function": function, "kind": "function",
                         "program": composition_arrays(composition, None, [function]),
                         "expression": str(expression), "latex": sympy.latex(expression),
                         "units": {name: units.get(name) for name in features}, "metrics": metrics})
-    return entries
+    return [{**entry, "id": content_id(entry)} for entry in entries]
 

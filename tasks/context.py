@@ -1,4 +1,6 @@
 """What every stage task needs: the plan, the store, and what to force; plus the shared run-a-stage steps."""
+from __future__ import annotations
+
 import importlib.metadata
 import socket
 import time
@@ -7,17 +9,21 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-import xarray as xr
+from typing import TYPE_CHECKING
 
 from symdistill.catalogs import ArtifactRef, ArtifactStore, CorruptArtifactError
+from symdistill.catalogs.equations import EquationCatalog
 from symdistill.catalogs.equations import catalog_path as resolve_catalog
-from symdistill.catalogs.store import export_figures
+from symdistill.catalogs.store import export_figures, report_path
 from symdistill.config import Experiment, default_store_path, load_experiment
 from symdistill.tasks.plan import StageSpec, build_plan, select_stages
 
+if TYPE_CHECKING:
+    import xarray as xr
+
 PACKAGES = ("symdistill", "numpy", "numba", "xarray", "zarr", "pint", "prefect", "torch", "sympy", "dask")
 
-StageOutput = tuple[dict[str, xr.Dataset], dict]  # datasets to store, figures to record
+StageOutput = tuple[dict[str, "xr.Dataset"], dict]  # datasets to store, figures to record
 
 
 @dataclass
@@ -53,6 +59,26 @@ def open_run(config_path: str | Path, store_path: str | Path | None = None, from
     context = RunContext(experiment, config_path, store, plan, forced, repair, log=log, scheduler=scheduler,
                          catalog_path=resolve_catalog(catalog))
     return context, stages
+
+
+def cached_result(ctx: RunContext, stages: list[str]) -> dict | None:
+    """The run's result when nothing is left to do (every stage complete and not forced, the run's catalog
+    entries and report present), shaped like the discovery flow's; else None. Lets a no-op run skip Prefect."""
+    if ctx.forced or ctx.repair or not all(ctx.store.is_complete(ctx.plan[stage].ref) for stage in stages):
+        return None
+    name = ctx.experiment.experiment.name
+    result = {"experiment": name, "store": str(ctx.store.root),
+              "stages": {stage: {"key": ctx.plan[stage].key, "ran": False} for stage in stages}}
+    if "validate_ood" in stages:
+        run_key = ctx.plan["validate_ood"].key
+        report = report_path(ctx.store, name, run_key)
+        if not ctx.catalog_path.is_file() or not report.is_file():
+            return None
+        entries = EquationCatalog(ctx.catalog_path).run_entry_ids(run_key)
+        if not entries:
+            return None
+        result.update(catalog=str(ctx.catalog_path), entries=entries, report=str(report))
+    return result
 
 
 def run_stage(ctx: RunContext, stage: str, compute: Callable[[dict], StageOutput]) -> ArtifactRef:

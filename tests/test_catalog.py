@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from symdistill.catalogs.bundles import BundleError, read_bundle, write_bundle
-from symdistill.catalogs.equations import CatalogError, EquationCatalog, diff_entries, entry_id
+from symdistill.catalogs.equations import CatalogError, EquationCatalog, content_id, diff_entries
 from symdistill.catalogs.programs import composition_arrays, composition_from_arrays, render
 from symdistill.catalogs.provenance import prov_json
 from symdistill.components.compose import numpy_model
@@ -26,11 +26,24 @@ def make_entry(run_key="0123456789abcdef", function="model", k=-2.0):
                {"stage": "validate_ood", "key": run_key, "config": {}, "inputs": {"simulate": "a" * 16},
                 "code_version": "c2", "host": "h", "started": "2026-01-01T00:00:02",
                 "finished": "2026-01-01T00:00:03", "duration_s": 1.0}]
-    return {"id": entry_id(run_key, function), "run_key": run_key, "experiment": "spring", "function": function,
+    entry = {"run_key": run_key, "experiment": "spring", "function": function,
             "kind": "composed", "program": program, "expression": expression, "latex": latex,
             "units": {"dx": "m"}, "metrics": {"errors": {"symbolic": {"out_of_distribution": {"relative_mae": 1e-8}}}},
             "lineage": lineage, "config": {"experiment": {"name": "spring"}}, "versions": {"packages": {}},
             "created": "2026-01-01T00:00:03", "status": "candidate"}
+    return {**entry, "id": content_id(entry)}
+
+
+def test_an_entry_id_is_the_hash_of_its_content_and_not_of_its_review_state(tmp_path):
+    entry = make_entry()
+    assert content_id({**entry, "status": "accepted", "tags": ["x"], "created": "2030-01-01"}) == entry["id"]
+    assert content_id(make_entry(k=-2.0000000001)) != entry["id"]  # a constant in the last digits
+    assert content_id({**entry, "metrics": {"complexity": 1}}) != entry["id"]
+    assert content_id({**entry, "units": {"dx": "km"}}) != entry["id"]
+    lineage = [{**entry["lineage"][0], "key": "b" * 16}, entry["lineage"][1]]
+    assert content_id({**entry, "lineage": lineage}) != entry["id"]
+    with pytest.raises(CatalogError, match="not the hash of the entry's content"):
+        EquationCatalog(tmp_path / "c.sqlite").add([{**entry, "metrics": {"complexity": 1}}])
 
 
 def test_catalog_add_is_idempotent_and_keeps_status_and_tags(tmp_path):
@@ -53,6 +66,7 @@ def test_catalog_list_filters_and_diff_names_the_changed_constant(tmp_path):
     catalog = EquationCatalog(tmp_path / "c.sqlite")
     a, b = make_entry("1" * 16), make_entry("2" * 16, k=-2.5)
     b["experiment"] = "other"
+    b["id"] = content_id(b)
     catalog.add([a, b])
     assert [e["id"] for e in catalog.entries("other")] == [b["id"]]
     assert len(catalog.entries()) == 2
@@ -164,6 +178,20 @@ def _with_operator(entry, name):
     return json.dumps({**entry, "program": {**entry["program"], "functions": functions}}).encode()
 
 
+def _npy(values):
+    buffer = io.BytesIO()
+    np.save(buffer, np.asarray(values, dtype=np.float64), allow_pickle=False)
+    return buffer.getvalue()
+
+
+def _altered_constant(bundle):
+    """values.npy of edge_message0 with its first nonzero constant doubled, as a forger would do it."""
+    with zipfile.ZipFile(bundle) as archive:
+        values = np.load(io.BytesIO(archive.read("arrays/edge_message0/values.npy")))
+    values[np.flatnonzero(values)[0]] *= 2
+    return _npy(values)
+
+
 def _object_npy():
     buffer = io.BytesIO()
     np.save(buffer, np.array([{"a": 1}], dtype=object), allow_pickle=True)
@@ -191,6 +219,12 @@ HOSTILE = {
     "bad lineage": (lambda b, e: {"change": _resign({"entry.json": json.dumps({**e, "lineage": [{"x": 1}]}).encode()},
                                                     b)}, "'lineage' must be"),
     "missing manifest": (lambda b, e: {"change": {"manifest.json": None}}, "no manifest.json"),
+    "constant altered and re-hashed": (lambda b, e: {"change": _resign(
+        {"arrays/edge_message0/values.npy": _altered_constant(b)}, b)}, "does not match its id"),
+    "metric altered and re-hashed": (lambda b, e: {"change": _resign({"entry.json": json.dumps(
+        {**e, "metrics": {**e["metrics"], "complexity": 3}}).encode()}, b)}, "does not match its id"),
+    "unit name not an identifier": (lambda b, e: {"change": _resign({"entry.json": json.dumps(
+        {**e, "units": {"../dx": "m"}}).encode()}, b)}, "unit name '../dx' is not an identifier"),
 }
 
 
@@ -264,14 +298,18 @@ def test_a_catalog_from_before_the_failed_validation_status_migrates_with_its_en
     old_schema = equations._SCHEMA.replace(", 'failed_validation'", "")
     with sqlite3.connect(path) as db:
         db.executescript(old_schema)
-    old = make_entry()
+    new = make_entry()
+    old = {**new, "id": "0f" * 8}  # ids were hashes of run key and function, not of the content
     with sqlite3.connect(path) as db:  # written as the old code wrote it
         db.execute(f"INSERT INTO entries VALUES ({', '.join('?' * len(equations.ENTRY_FIELDS))})",
-                   equations._to_row(old))
+                   (old["id"], *equations._to_row(new)[1:]))
         db.execute("INSERT INTO tags VALUES (?, ?)", (old["id"], "kept"))
         with pytest.raises(sqlite3.IntegrityError):
             db.execute("UPDATE entries SET status = 'failed_validation'")
     catalog = EquationCatalog(path)
+    with pytest.raises(CatalogError, match="no catalog entry"):
+        catalog.get(old["id"])
+    old = new  # migrated to its content id, tags with it
     entry = catalog.get(old["id"])
     assert entry["tags"] == ["kept"] and entry["expression"] == old["expression"]
     catalog.set_status(old["id"], "failed_validation")

@@ -133,3 +133,16 @@ def test_a_run_killed_mid_stage_resumes_and_gives_the_same_catalog_entry(finishe
         assert entry["id"] == reference[function]["id"]
         assert entry["expression"] == reference[function]["expression"]
         np.testing.assert_equal(entry["metrics"], reference[function]["metrics"])
+
+
+def test_a_fully_cached_rerun_answers_the_same_without_starting_prefect(finished_run):
+    root, config, first = finished_run
+    again = symdistill("run", config, "--catalog", root / "catalog.sqlite", cwd=root)
+    assert again.returncode == 0, again.stderr
+    assert "nothing to compute: Prefect was not started" in again.stdout
+    assert "0 stage(s) computed, 7 cached" in again.stdout
+
+    def answer(stdout):  # the model, its errors, the catalog entries, the report and the verdict
+        lines = stdout[stdout.index("discovered model:"):].splitlines()
+        return [line for line in lines if "stage(s) computed" not in line]
+    assert answer(again.stdout) == answer(first)

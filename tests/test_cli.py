@@ -29,6 +29,9 @@ def test_run_rerun_status_and_show(tiny_config, tmp_path):
     assert second.returncode == 0, second.stderr
     assert "0 stage(s) computed, 1 cached" in second.stdout
     assert "simulate: cached" in second.stdout
+    assert "nothing to compute: Prefect was not started" in second.stdout
+    forced = symdistill("run", config, "--until", "simulate", "--from", "simulate", cwd=tmp_path)
+    assert "1 stage(s) computed, 0 cached" in forced.stdout and "Prefect was not started" not in forced.stdout
 
     status = json.loads(symdistill("status", config, "--json", cwd=tmp_path).stdout)
     record, *downstream = status["stages"]
