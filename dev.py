@@ -12,12 +12,12 @@ import os
 import shutil
 import subprocess
 import sys
-import tomllib
 import venv
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
+LOCK = ROOT / "requirements.lock"  # made by pip-compile from pyproject.toml; see the README
 BIN = VENV / "bin"
 SOURCE_DIRS = ("flows", "tasks", "components", "catalogs", "config")
 DEFAULT_EXPERIMENT = "config/spring2d.toml"
@@ -44,12 +44,11 @@ def ensure_installed() -> None:
         print("creating .venv ...", flush=True)
         venv.create(VENV, with_pip=True)
     pyproject = ROOT / "pyproject.toml"
-    deps_stamp, deps_hash = VENV / ".deps-hash", digest([pyproject])
+    deps_stamp, deps_hash = VENV / ".deps-hash", digest([pyproject, LOCK])
     if not up_to_date(deps_stamp, deps_hash):
-        print("installing pinned dependencies into .venv (a few minutes, once) ...", flush=True)
-        project = tomllib.loads(pyproject.read_text())["project"]
-        requirements = project["dependencies"] + project["optional-dependencies"]["test"]
-        subprocess.run([python, *PIP, "setuptools>=69", "wheel", *requirements], check=True)
+        print("installing the locked dependencies into .venv (a few minutes, once) ...", flush=True)
+        # every transitive pin with its hashes, so next month's machine installs exactly these
+        subprocess.run([python, *PIP, "--require-hashes", "--no-deps", "-r", str(LOCK)], check=True)
         deps_stamp.write_text(deps_hash)
     sources = [p for d in SOURCE_DIRS for p in (ROOT / d).rglob("*") if p.suffix in (".py", ".toml")]
     install_stamp, install_hash = VENV / ".install-hash", digest(sources + [pyproject])
