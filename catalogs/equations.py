@@ -197,11 +197,15 @@ class EquationCatalog:
             entry["tags"] = tags.get(entry["id"], [])
         return entries
 
-    def run_entry_ids(self, run_key: str) -> list[str]:
-        """Ids of a run's entries, the composed model first."""
+    def run_entry_ids(self, run_key: str, lineage_keys: list[tuple[str, str]]) -> list[str]:
+        """Ids of a run's entries whose lineage has exactly these (stage, key) steps, the composed model first.
+        (Early cutoff lets runs with different upstream keys share a final key.)"""
         with self._connect() as db:
-            return [row["id"] for row in db.execute(
-                "SELECT id FROM entries WHERE run_key = ? ORDER BY kind, function", (run_key,))]
+            rows = db.execute("SELECT id, lineage FROM entries WHERE run_key = ? ORDER BY kind, function",
+                              (run_key,)).fetchall()
+        wanted = [list(step) for step in lineage_keys]
+        return [row["id"] for row in rows
+                if [[step.get("stage"), step.get("key")] for step in json.loads(row["lineage"])] == wanted]
 
     def tag(self, identifier: str, tag: str) -> str:
         entry_id_ = self.get(identifier)["id"]

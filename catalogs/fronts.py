@@ -14,7 +14,7 @@ def front_to_dataset(front: FunctionFront) -> xr.Dataset:
         {"complexity": ("candidate", front.complexity.astype(np.int64)), "loss": ("candidate", front.loss),
          "score": ("candidate", front.score), "expression": ("candidate", np.array(front.expressions, dtype=object))},
         attrs={"function": front.name, "feature_names": list(front.feature_names), "best_index": front.best_index,
-               "programs": json.dumps([p.to_dict() for p in front.programs]), "seconds": front.seconds})
+               "programs": json.dumps([p.to_dict() for p in front.programs])})
 
 
 def programs_of(front: xr.Dataset) -> list[Program]:

@@ -199,7 +199,10 @@ class TrainSurrogateConfig(Section):
         default_factory=lambda: ["properties"], description="Node inputs besides the summed message.")
     radius: float | None = Field(None, gt=0, description="Radius graph: only pairs closer than this exchange messages; "
                                                           "None: fully connected.")
-    latent_per_body: int = Field(0, ge=0, le=16, description="Learned parameters per body (unknown masses).")
+    latent_per_body: int = Field(0, ge=0, le=16, description="Learned parameters per body standing for unknown properties (unknown "
+                                   "masses): appended to the node inputs, and to an edge's inputs where it would see "
+                                   "known properties (both ends with properties, the sender's with "
+                                   "sender_properties). Data with no per-body property needs at least 1.")
     epochs: int = Field(30, ge=1, description="Maximum epochs.")
     batch_size: int = Field(128, ge=1, description="Graphs per mini-batch.")
     learning_rate: float = Field(3e-3, gt=0, description="Peak learning rate of Adam.")
@@ -251,13 +254,15 @@ class SearchConfig(Section):
     weighting: Literal["none", "relative"] = Field(
         "none", description="Row weights of the loss: none (every captured row alike) or relative "
                             "(1 / (target² + its median): each row's error relative to its size).")
-    seed: int = Field(0, ge=0, description="Seed of every function's search.")
+    seed: int = Field(0, ge=0, description="Seed of every function's search; the same seed gives the "
+                      "same fronts whatever the number of workers.")
     share_between_siblings: bool = Field(True, description="Functions with the same inputs (the message components; "
                                          "the node outputs) trade fronts each round, constants re-fitted.")
     migration_fraction_sibling: float = Field(0.05, ge=0, le=1, description="Share of each island's population "
                                               "taken each round from sibling functions' fronts.")
-    n_workers: int = Field(0, ge=0, description="Local Dask worker processes; 0: one per core.")
-    scheduler: str | None = Field(None, description="Address of an existing Dask scheduler (else a local cluster).")
+    n_workers: int = Field(0, ge=0, description="Local Dask worker processes; 0: one per core (not part of the key).")
+    scheduler: str | None = Field(None, description="Address of an existing Dask scheduler (else a local cluster); "
+                                  "--scheduler overrides it (not part of the key).")
 
 
 class ComposeConfig(Section):
@@ -287,7 +292,8 @@ class ValidateOodConfig(Section):
     kind: Literal["body_property", "pair_distance", "target"] = Field(
         description="body_property (a per-body variable), pair_distance, or target (|target| component).")
     variable: str = Field("", description="The per-body variable of body_property, e.g. mass.")
-    low: float | None = Field(None, description="In distribution from this value (none: unbounded) ...")
+    low: float | None = Field(None, description="In distribution from this value (none: unbounded) ... A frame is "
+                              "OOD if any body (or pair, or target component) lies outside [low, high].")
     high: float | None = Field(None, description="... up to this value (none: unbounded).")
 
     @model_validator(mode="after")

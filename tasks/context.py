@@ -16,7 +16,7 @@ from symdistill.catalogs.equations import EquationCatalog
 from symdistill.catalogs.equations import catalog_path as resolve_catalog
 from symdistill.catalogs.store import export_figures, report_path
 from symdistill.config import Experiment, default_store_path, load_experiment
-from symdistill.tasks.plan import StageSpec, build_plan, select_stages
+from symdistill.tasks.plan import StageSpec, build_plan, refresh_inputs, select_stages
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -40,7 +40,7 @@ class RunContext:
     catalog_path: Path = field(default_factory=resolve_catalog)
 
     def inputs_of(self, stage: str) -> dict[str, dict[str, xr.Dataset]]:
-        return {name: self.store.read(ArtifactRef(name, key)) for name, key in self.plan[stage].inputs.items()}
+        return {name: self.store.read(self.plan[name].ref) for name in self.plan[stage].inputs}
 
 
 def open_run(config_path: str | Path, store_path: str | Path | None = None, from_stage: str | None = None,
@@ -52,10 +52,10 @@ def open_run(config_path: str | Path, store_path: str | Path | None = None, from
     """
     config_path = Path(config_path)
     experiment = load_experiment(config_path)
-    plan = build_plan(experiment, config_path.parent)
-    stages, forced = select_stages(plan, from_stage, until_stage)
     store = ArtifactStore(store_path if store_path is not None else default_store_path(config_path))
     store.clean_incomplete()
+    plan = build_plan(experiment, config_path.parent, store=store)
+    stages, forced = select_stages(plan, from_stage, until_stage)
     context = RunContext(experiment, config_path, store, plan, forced, repair, log=log, scheduler=scheduler,
                          catalog_path=resolve_catalog(catalog))
     return context, stages
@@ -74,7 +74,8 @@ def cached_result(ctx: RunContext, stages: list[str]) -> dict | None:
         report = report_path(ctx.store, name, run_key)
         if not ctx.catalog_path.is_file() or not report.is_file():
             return None
-        entries = EquationCatalog(ctx.catalog_path).run_entry_ids(run_key)
+        lineage = [(stage, spec.key) for stage, spec in ctx.plan.items()]
+        entries = EquationCatalog(ctx.catalog_path).run_entry_ids(run_key, lineage)
         if not entries:
             return None
         result.update(catalog=str(ctx.catalog_path), entries=entries, report=str(report))
@@ -109,6 +110,8 @@ def run_stage(ctx: RunContext, stage: str, compute: Callable[[dict], StageOutput
         export_figures(ctx.store, spec.ref, datasets["figures"])
     ctx.executed.append(stage)
     ctx.log(f"{stage}: computed ({spec.key}) in {provenance['duration_s']:.1f} s")
+    # Later keys stand on this output's content: identical content leaves them, and their artifacts, as they were.
+    ctx.plan = refresh_inputs(ctx.plan, ctx.store)
     return spec.ref
 
 

@@ -1,15 +1,21 @@
-"""The stages of an experiment and their artifact keys, computable before anything runs.
+"""The stages of an experiment and their artifact keys.
 
+A stage's key is made of its config, its code version and the *content* of its inputs (early cutoff: a
+recomputed stage whose output is identical to the stored one leaves every key after it unchanged, so nothing
+after it reruns). Until an input exists, the key stands on that input's own key instead ("pending:<key>")
+and the spec says it is ``waiting_on`` that input; the flow rebuilds the plan after each stage it computes.
 Both the flow (to run) and ``symdistill status`` (to explain) use this one plan, so they agree.
 """
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from pathlib import Path
 
 from symdistill.catalogs.code_closure import stage_code_version
 from symdistill.catalogs.keys import artifact_key, file_digest
-from symdistill.catalogs.store import ArtifactRef
+from symdistill.catalogs.store import ArtifactRef, ArtifactStore
 from symdistill.config import Experiment
 
+PENDING = "pending:"
 STAGE_ORDER = ("simulate", "ingest", "train_surrogate", "capture", "search", "compose", "refit", "validate_ood")
 
 
@@ -23,9 +29,14 @@ class StageSpec:
 
     name: str
     config: dict
-    inputs: dict[str, str] = field(default_factory=dict)  # upstream stage -> its key
+    inputs: dict[str, str] = field(default_factory=dict)  # upstream stage -> its content, or "pending:<key>"
     code: str = ""
     code_manifest: dict = field(default_factory=dict, compare=False)  # module -> hash, package -> version
+
+    @property
+    def waiting_on(self) -> list[str]:
+        """Inputs not computed yet: this key is provisional until their content is known."""
+        return [name for name, value in self.inputs.items() if value.startswith(PENDING)]
 
     @property
     def key(self) -> str:
@@ -36,9 +47,11 @@ class StageSpec:
         return ArtifactRef(self.name, self.key)
 
 
-def build_plan(experiment: Experiment, config_dir: Path, source_root: Path | None = None) -> dict[str, StageSpec]:
+def build_plan(experiment: Experiment, config_dir: Path, source_root: Path | None = None,
+               store: ArtifactStore | None = None) -> dict[str, StageSpec]:
     """Ordered stage name -> spec for the stages that exist so far.
 
+    ``store``: where inputs' contents are looked up (none: every input is pending).
     ``source_root``: where symdistill's source is read for code versions (default: the installed package).
     """
     plan: dict[str, StageSpec] = {}
@@ -46,11 +59,11 @@ def build_plan(experiment: Experiment, config_dir: Path, source_root: Path | Non
     data_stage = experiment.data_stage
     config = getattr(experiment, data_stage).model_dump(mode="json")
     if data_stage == "ingest":
-        config["file_sha256"] = file_digest(resolve_data_path(experiment, config_dir))
+        config["file_sha256"] = _data_digest(resolve_data_path(experiment, config_dir))
     plan[data_stage] = code(data_stage, config, {})
     target = experiment.ingest.target if data_stage == "ingest" else "acc"
     ood = None if experiment.validate_ood is None else experiment.validate_ood.model_dump(mode="json")
-    add = _adder(plan, code)
+    add = _adder(plan, code, store)
     add("train_surrogate", {**experiment.train_surrogate.model_dump(mode="json"), "target": target, "ood": ood},
         data_stage)
     add("capture", experiment.capture.model_dump(mode="json"), data_stage, "train_surrogate")
@@ -62,10 +75,27 @@ def build_plan(experiment: Experiment, config_dir: Path, source_root: Path | Non
     return plan
 
 
-def _adder(plan: dict[str, StageSpec], code):
+def _adder(plan: dict[str, StageSpec], code, store: ArtifactStore | None):
     def add(stage: str, config: dict, *inputs: str) -> None:
-        plan[stage] = code(stage, config, {name: plan[name].key for name in inputs})
+        plan[stage] = code(stage, config, {name: input_content(plan[name], store) for name in inputs})
     return add
+
+
+def input_content(spec: StageSpec, store: ArtifactStore | None) -> str:
+    """What a downstream key stands on: the artifact's content if it exists, else ``pending:<its key>``."""
+    if store is not None and store.is_complete(spec.ref):
+        return store.content(spec.ref)
+    return PENDING + spec.key
+
+
+def refresh_inputs(plan: dict[str, StageSpec], store: ArtifactStore) -> dict[str, StageSpec]:
+    """The plan after some stages were computed: every input re-read from the store, in stage order, so a
+    key that stood on a pending input now stands on its content."""
+    fresh: dict[str, StageSpec] = {}
+    for name, spec in plan.items():
+        inputs = {upstream: input_content(fresh.get(upstream, plan[upstream]), store) for upstream in spec.inputs}
+        fresh[name] = spec if inputs == spec.inputs else replace(spec, inputs=inputs)
+    return fresh
 
 
 def _coder(source_root: Path | None):
@@ -73,6 +103,17 @@ def _coder(source_root: Path | None):
         version = stage_code_version(stage, source_root)
         return StageSpec(stage, config, inputs, version.digest, version.manifest())
     return spec
+
+
+def _data_digest(path: Path) -> str:
+    # The plan is rebuilt after every stage; hash a large data file once per change, not each time.
+    stat = path.stat()
+    return _cached_digest(path.resolve(), stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=16)
+def _cached_digest(path: Path, mtime_ns: int, size: int) -> str:
+    return file_digest(path)
 
 
 def resolve_data_path(experiment: Experiment, config_dir: Path) -> Path:

@@ -8,16 +8,21 @@ def stage_status(plan: dict[str, StageSpec], store: ArtifactStore, experiment: s
 
     A stage is stale when the store holds an earlier artifact of it (preferably from this experiment)
     but not one under the current key; the reasons name each config field, input or code that changed.
+    ``waiting_on`` lists inputs not computed yet: the stage's key is provisional until their content is known.
     """
     records = []
     for spec in plan.values():
-        record = {"stage": spec.name, "key": spec.key, "state": "complete", "reasons": []}
+        record = {"stage": spec.name, "key": spec.key, "state": "complete", "reasons": [],
+                  "waiting_on": spec.waiting_on}
         if not store.is_complete(spec.ref):
             previous = _latest(store.artifacts(spec.name), experiment)
             record["state"] = "missing" if previous is None else "stale"
             if previous is not None:
                 record["previous_key"] = previous["key"]
                 record["reasons"] = explain_change(previous, spec)
+            else:
+                record["reasons"] = [{"kind": "waiting", "field": name, "old": None, "new": None}
+                                     for name in spec.waiting_on]
         records.append(record)
     return records
 
@@ -28,7 +33,9 @@ def explain_change(previous: dict, spec: StageSpec) -> list[dict]:
                for field, old, new in _diff(previous.get("config", {}), spec.config)]
     old_inputs = previous.get("inputs", {})
     for name in sorted(set(old_inputs) | set(spec.inputs)):
-        if old_inputs.get(name) != spec.inputs.get(name):
+        if name in spec.waiting_on:
+            reasons.append({"kind": "waiting", "field": name, "old": old_inputs.get(name), "new": None})
+        elif old_inputs.get(name) != spec.inputs.get(name):
             reasons.append({"kind": "input", "field": name, "old": old_inputs.get(name), "new": spec.inputs.get(name)})
     if previous.get("code_version") != spec.code:
         reasons.extend(_code_changes(previous, spec))
@@ -51,6 +58,8 @@ def _code_changes(previous: dict, spec: StageSpec) -> list[dict]:
 
 
 def describe(reason: dict) -> str:
+    if reason["kind"] == "waiting":
+        return f"waits on the content of {reason['field']} (reused if {reason['field']} comes out unchanged)"
     if reason["kind"] == "module":
         change = ("now imported" if reason["old"] is None else "no longer imported" if reason["new"] is None
                   else "edited")

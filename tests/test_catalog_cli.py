@@ -146,3 +146,22 @@ def test_a_fully_cached_rerun_answers_the_same_without_starting_prefect(finished
         lines = stdout[stdout.index("discovered model:"):].splitlines()
         return [line for line in lines if "stage(s) computed" not in line]
     assert answer(again.stdout) == answer(first)
+
+
+def test_a_change_that_leaves_the_fronts_unchanged_reruns_search_and_stops_there(finished_run, tmp_path):
+    root, config, _ = finished_run
+    run = tmp_path / "run"
+    shutil.copytree(root / "symdistill.zarr", run / "symdistill.zarr", ignore=shutil.ignore_patterns(".prefect"))
+    shutil.copy(root / "catalog.sqlite", run / "catalog.sqlite")
+    # the tiny run captures fewer rows than either limit, so the search sees the same data
+    (run / "tiny.toml").write_text(config.read_text().replace("max_rows = 200", "max_rows = 300"))
+    status = json.loads(symdistill("status", run / "tiny.toml", "--json", cwd=run).stdout)["stages"]
+    by_stage = {record["stage"]: record for record in status}
+    assert by_stage["search"]["state"] == "stale"
+    assert [r["field"] for r in by_stage["search"]["reasons"]] == ["search.max_rows"]
+    assert by_stage["compose"]["waiting_on"] == ["search"] and by_stage["capture"]["state"] == "complete"
+    again = symdistill("run", run / "tiny.toml", "--catalog", run / "catalog.sqlite", cwd=run)
+    assert again.returncode == 0, again.stderr
+    assert "search: computed" in again.stdout
+    for stage in ("compose", "refit", "validate_ood"):
+        assert f"{stage}: cached" in again.stdout, again.stdout

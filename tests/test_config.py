@@ -120,3 +120,18 @@ def test_missing_file_and_broken_toml(tmp_path):
 
 def test_missing_required_key(tmp_path):
     assert "simulate.law: required key is missing" in failure(tmp_path, '[experiment]\nname = "e"\n[simulate]\n')
+
+
+def test_the_config_reference_is_generated_from_the_schema_and_current():
+    from symdistill.config.reference import config_reference
+    reference = config_reference()
+    assert (REPO / "docs" / "config.md").read_text() == reference, (
+        "docs/config.md is stale: python -m symdistill.config.reference > docs/config.md")
+    for section in ("experiment", "simulate", "simulate.units", "ingest", "train_surrogate", "capture", "search",
+                    "compose", "refit", "validate_ood"):
+        assert f"## `[{section}]`" in reference
+    assert "| `max_size` | integer, ≥ 3, ≤ 60 | `20` |" in reference
+
+
+def test_the_readme_reads_in_ten_minutes():
+    assert len((REPO / "README.md").read_text().splitlines()) <= 300

@@ -5,7 +5,7 @@ import xarray as xr
 import symdistill.tasks.simulate as simulate_task_module
 from symdistill.catalogs import ArtifactStore, CorruptArtifactError
 from symdistill.tasks.context import open_run, run_stage
-from symdistill.tasks.plan import PlanError, StageSpec
+from symdistill.tasks.plan import PlanError, StageSpec, input_content
 from symdistill.tasks.simulate import simulate_stage
 from symdistill.tasks.status import stage_status
 
@@ -28,7 +28,8 @@ def with_probe(ctx, probe_config=None):
     """Replace the later stages by a cheap stage that depends on simulate, to watch keys propagate."""
     for stage in ("train_surrogate", "capture", "search", "compose", "refit", "validate_ood"):
         ctx.plan.pop(stage)
-    ctx.plan["probe"] = StageSpec("probe", probe_config or {"threshold": 1}, {"simulate": ctx.plan["simulate"].key}, "p1")
+    ctx.plan["probe"] = StageSpec("probe", probe_config or {"threshold": 1},
+                                  {"simulate": input_content(ctx.plan["simulate"], ctx.store)}, "p1")
     probe_runs = []
 
     def run_probe():
@@ -129,5 +130,17 @@ def test_status_names_what_changed(tiny_config, tmp_path):
     simulate_record, probe_record = stage_status(ctx.plan, ctx.store, "tiny")
     assert simulate_record["state"] == probe_record["state"] == "stale"
     assert simulate_record["reasons"] == [{"kind": "config", "field": "simulate.n_sims", "old": 6, "new": 9}]
-    assert probe_record["reasons"] == [{"kind": "input", "field": "simulate",
-                                        "old": first.plan["simulate"].key, "new": ctx.plan["simulate"].key}]
+    # the probe's key waits on the new simulation's content (unchanged content would leave the probe as it is)
+    assert probe_record["waiting_on"] == ["simulate"]
+    assert probe_record["reasons"] == [{"kind": "waiting", "field": "simulate",
+                                        "old": ctx.store.content(first.plan["simulate"].ref), "new": None}]
+
+
+def test_a_recomputed_stage_with_unchanged_output_leaves_later_stages_alone(tiny_config, tmp_path, simulate_calls):
+    config, store = tiny_config(), tmp_path / "store"
+    run_all(config, store)
+    ctx, _ = open_run(config, store, from_stage="simulate", until_stage="simulate", log=lambda _: None)
+    run_probe, probe_runs = with_probe(ctx)
+    simulate_stage.fn(ctx)  # forced: recomputed, and the seeded simulation comes out the same
+    run_probe()
+    assert ctx.executed == ["simulate"] and simulate_calls == [6, 6] and probe_runs == []

@@ -102,3 +102,14 @@ def test_rewrite_replaces_and_lists_in_time_order(tmp_path):
     store.write(ArtifactRef("simulate", "aaaa"), {"data": sample(5)}, {"key": "aaaa", "finished": "2026-01-03"})
     assert [p["key"] for p in store.artifacts("simulate")] == ["bbbb", "aaaa"]
     np.testing.assert_array_equal(store.read(ArtifactRef("simulate", "aaaa"))["data"]["pos"], sample(5)["pos"])
+
+
+def test_content_is_the_same_for_the_same_arrays_and_attributes_under_any_key(tmp_path):
+    store = ArtifactStore(tmp_path / "s.zarr")
+    data = xr.Dataset({"x": ("i", np.arange(4.0))}, attrs={"programs": "[1, 2]"})
+    first = store.write(ArtifactRef("search", "a" * 16), {"front": data}, {"note": "run 1"})
+    second = store.write(ArtifactRef("search", "b" * 16), {"front": data.copy()}, {"note": "run 2"})
+    assert store.content(first) == store.content(second)  # provenance differs, content does not
+    changed_attrs = store.write(ArtifactRef("search", "c" * 16), {"front": data.assign_attrs(programs="[1, 3]")}, {})
+    changed_values = store.write(ArtifactRef("search", "d" * 16), {"front": data + 1}, {})
+    assert len({store.content(first), store.content(changed_attrs), store.content(changed_values)}) == 3

@@ -45,7 +45,7 @@ class SymbolicRegressor:
         with ``origin`` "pruned from complexity N").
     timeout_seconds, max_evaluations, loss_threshold : early stops (a timeout makes runs timing-dependent).
     units_reject : with units, drop dimensionally inconsistent candidates (default; False penalizes them:
-        on the Feynman dev list rejecting recovered 53% and penalizing 43%, README "Units").
+        on the Feynman dev list rejecting recovered 53% and penalizing 43%, docs/engine.md "Units").
     free_constants : with units, constants may carry any dimension (else they are dimensionless).
     options : further ``SearchOptions`` fields by name (constraints, nested_constraints, precision, ...).
     random_state : seed; the same seed gives the same result whatever the executor.
