@@ -17,7 +17,7 @@ from symdistill.components.capture import capture, message_force_fit
 from symdistill.components.simulate import ForceLaw, simulate
 from symdistill.components.train_surrogate import from_arrays, prediction_error, split_simulations, train
 from symdistill.config import TrainSurrogateConfig, load_experiment
-from symdistill.tasks.capture import true_pair_force
+from symdistill.components.capture_check import true_pair_force
 from symdistill.tasks.surrogate_io import graphs_for
 from symdistill.tasks.train_surrogate import surrogate_spec, training_settings
 

@@ -6,8 +6,8 @@ feature index and the arity balance through ``Program.from_dict``; nothing is ev
 import numpy as np
 import sympy
 
-from symdistill.components.compose import (
-    EDGE_PREFIX, NODE_PREFIX, Composition, function_role, latex_text, pair_symbols, plain_text, sympy_model)
+from symdistill.components.compose import Composition, latex_text, pair_symbols, plain_text, sympy_model
+from symdistill.components.function_names import FunctionName, function_role
 from symdistill.components.sr import Program, ProgramError
 from symdistill.components.sr.export import to_sympy
 from symdistill.components.sr.snap import snap_expression
@@ -78,9 +78,9 @@ def composition_from_arrays(record: dict) -> tuple[Composition, np.ndarray | Non
 def function_expressions(composition: Composition) -> dict[str, tuple[sympy.Expr, list[str]]]:
     """Each internal function's expression in its own inputs' names, and those names."""
     edge_names, node_names = pair_symbols(composition.edge_features), list(composition.node_features)
-    out = {f"{EDGE_PREFIX}{k}": (snap_expression(to_sympy(p, edge_names)), list(composition.edge_features))
+    out = {str(FunctionName.edge(k)): (snap_expression(to_sympy(p, edge_names)), list(composition.edge_features))
            for k, p in composition.edge.items()}
-    out |= {f"{NODE_PREFIX}{name}": (snap_expression(to_sympy(p, node_names)), node_names)
+    out |= {str(FunctionName.node(name)): (snap_expression(to_sympy(p, node_names)), node_names)
             for name, p in composition.node.items()}
     return out
 

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 import xarray as xr
 
+from symdistill.components.function_names import summed_message
 from symdistill.components.train_surrogate import GraphNetwork, GraphSet
 from symdistill.components.train_surrogate.graphs import AXES
 
@@ -74,7 +75,7 @@ def capture(model: GraphNetwork, graphs: GraphSet, *, true_force: np.ndarray | N
         edge["force"] = (("edge", "force_component"), true_force[g, i, k])
         edge = edge.assign_coords(force_component=[f"F{name.split('_')[-1]}" for name in dims[:true_force.shape[-1]]])
     node_names = (list(graphs.node_features) + [f"latent{c}" for c in range(model.spec.n_latent)]
-                  + [f"sum_message{c}" for c in range(model.spec.message_dim)])
+                  + [summed_message(c) for c in range(model.spec.message_dim)])
     n_graphs, n_bodies = graphs.node_x.shape[:2]
     node = xr.Dataset(
         {"inputs": (("node", "node_feature"), seen["node_inputs"].reshape(n_graphs * n_bodies, -1)),

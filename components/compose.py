@@ -12,23 +12,11 @@ import numpy as np
 import sympy
 import torch
 
-from symdistill.components.search import SUM_PREFIX
+from symdistill.components.function_names import FunctionName, function_role, summed_message
 from symdistill.components.sr import Program
 from symdistill.components.sr.export import ProgramModule, to_numpy, to_sympy
 from symdistill.components.sr.snap import snap_expression
 from symdistill.components.train_surrogate import GraphSet
-
-
-EDGE_PREFIX, NODE_PREFIX = "edge_message", "node_"  # how the search names its functions
-
-
-def function_role(name: str) -> tuple[str, int | str]:
-    """("edge", k) for edge_message<k>, ("node", output) for node_<output>; ValueError otherwise."""
-    if name.startswith(EDGE_PREFIX) and name.removeprefix(EDGE_PREFIX).isdigit():
-        return "edge", int(name.removeprefix(EDGE_PREFIX))
-    if name.startswith(NODE_PREFIX) and name != NODE_PREFIX:
-        return "node", name.removeprefix(NODE_PREFIX)
-    raise ValueError(f"function {name!r}: names are {EDGE_PREFIX}<k> or {NODE_PREFIX}<output>")
 
 
 @dataclass(frozen=True)
@@ -57,8 +45,8 @@ class Composition:
 
     def functions(self) -> dict[str, Program]:
         """Every program by its function's name: edge_message<k>, then node_<output>."""
-        return ({f"{EDGE_PREFIX}{k}": p for k, p in self.edge.items()}
-                | {f"{NODE_PREFIX}{name}": p for name, p in self.node.items()})
+        return ({str(FunctionName.edge(k)): p for k, p in self.edge.items()}
+                | {str(FunctionName.node(name)): p for name, p in self.node.items()})
 
     @classmethod
     def from_functions(cls, programs: dict[str, Program], edge_features, node_features) -> "Composition":
@@ -88,7 +76,7 @@ def sympy_model(composition: Composition, simplify: bool = True) -> dict[str, sy
     names = pair_symbols(composition.edge_features)
     # snapped constants (exact doubles of simple numbers) print as those numbers
     edges = {k: snap_expression(to_sympy(program, names)) for k, program in composition.edge.items()}
-    sums = {k: sympy.Symbol(f"{SUM_PREFIX}{k}", real=True) for k in edges}
+    sums = {k: sympy.Symbol(summed_message(k), real=True) for k in edges}
     out = {}
     for name, program in composition.node.items():
         expr = snap_expression(to_sympy(program, list(composition.node_features)))
@@ -108,7 +96,7 @@ def sympy_model(composition: Composition, simplify: bool = True) -> dict[str, sy
 def non_affine_outputs(composition: Composition) -> dict[str, str]:
     """Per node output whose expression is not affine in the summed messages: why (which sums it is
     non-linear in). Such a model cannot be read as one pair law; the report says so."""
-    sums = {sympy.Symbol(f"{SUM_PREFIX}{k}", real=True) for k in composition.edge}
+    sums = {sympy.Symbol(summed_message(k), real=True) for k in composition.edge}
     out = {}
     for name, program in composition.node.items():
         expr = to_sympy(program, list(composition.node_features))
@@ -232,7 +220,7 @@ class ComposedModel(torch.nn.Module):
         columns = {name: node_x[:, c] for c, name in enumerate(flat.node_names)}
         receiver = torch.as_tensor(flat.receiver)
         for key, program in zip(self.edge_keys, self.edge_programs):
-            columns[f"{SUM_PREFIX}{key}"] = torch.zeros(len(flat.node_x), dtype=torch.float64).index_add(
+            columns[summed_message(key)] = torch.zeros(len(flat.node_x), dtype=torch.float64).index_add(
                 0, receiver, program(edge_x))
         node_in = torch.stack(flat.node_inputs(self.composition, columns), dim=1)
         return torch.stack([program(node_in) for program in self.node_programs], dim=1).reshape(*flat.shape, -1)
@@ -257,7 +245,7 @@ def numpy_model(composition: Composition, latent: np.ndarray | None = None):
             node_x = np.hstack([node_x, latent[flat.node_body]])
         columns = {name: node_x[:, c] for c, name in enumerate(flat.node_names)}
         for key, function in edge.items():
-            columns[f"{SUM_PREFIX}{key}"] = np.bincount(flat.receiver, weights=function(edge_x),
+            columns[summed_message(key)] = np.bincount(flat.receiver, weights=function(edge_x),
                                                         minlength=len(flat.node_x))
         node_in = np.column_stack(flat.node_inputs(composition, columns))
         return np.stack([function(node_in) for function in node], axis=1).reshape(*flat.shape, -1)

@@ -9,7 +9,8 @@ factor is the parameter: l' = g(l) per body and f = l' h, the same model with a 
 import numpy as np
 import sympy
 
-from symdistill.components.compose import Composition, function_role
+from symdistill.components.compose import Composition
+from symdistill.components.function_names import function_role
 from symdistill.components.sr.export import ExportError, from_sympy, to_sympy
 
 AGREEMENT = 1e-8  # relative: two functions read the same factor when their factors agree this closely

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 import numpy as np
 import xarray as xr
 
+from symdistill.components.function_names import SUM_PREFIX, FunctionName, summed_message
 from symdistill.components.sr import Program, SymbolicRegressor
 from symdistill.components.sr.siblings import SiblingExchange
 from symdistill.components.train_surrogate.graphs import AXES
 
-SUM_PREFIX = "sum_message"
 
 
 @dataclass(frozen=True)
@@ -78,18 +78,18 @@ def _functions(edge: xr.Dataset, node: xr.Dataset, max_rows: int) -> list[Functi
     in_axes = json.loads(edge.attrs.get("message_alignment", "null")) is not None
     edge_rows = _spread(edge.sizes["edge"], max_rows)
     edge_names = tuple(str(n) for n in edge["edge_feature"].values)
-    functions = [FunctionData(f"edge_message{k}", edge["inputs"].values[edge_rows].astype(float),
+    functions = [FunctionData(str(FunctionName.edge(k)), edge["inputs"].values[edge_rows].astype(float),
                               edge["messages"].values[edge_rows, k].astype(float), edge_names,
                               k if in_axes else None) for k in components]
     node_names = [str(n) for n in node["node_feature"].values]
     keep = [i for i, n in enumerate(node_names) if not n.startswith(SUM_PREFIX)]
-    keep += [node_names.index(f"{SUM_PREFIX}{k}") for k in components]
+    keep += [node_names.index(summed_message(k)) for k in components]
     node_rows = _spread(node.sizes["node"], max_rows)
     X = node["inputs"].values[np.ix_(node_rows, keep)].astype(float)
     outputs = [str(o) for o in node["output_component"].values]
     per_axis = in_axes and len(outputs) == len(components)  # e.g. acc_x, acc_y: one output per axis
     for d, output in enumerate(outputs):
-        functions.append(FunctionData(f"node_{output}", X, node["outputs"].values[node_rows, d].astype(float),
+        functions.append(FunctionData(str(FunctionName.node(output)), X, node["outputs"].values[node_rows, d].astype(float),
                                       tuple(node_names[i] for i in keep), d if per_axis else None))
     return functions
 
@@ -126,7 +126,7 @@ def axis_swap(names: tuple[str, ...], a: int | None, b: int | None) -> np.ndarra
     pairs = {}
     for pattern in ("d{}", "dv{}", "v{}_i", "v{}_j", "v{}"):
         pairs[pattern.format(AXES[a])], pairs[pattern.format(AXES[b])] = pattern.format(AXES[b]), pattern.format(AXES[a])
-    pairs[f"{SUM_PREFIX}{a}"], pairs[f"{SUM_PREFIX}{b}"] = f"{SUM_PREFIX}{b}", f"{SUM_PREFIX}{a}"
+    pairs[summed_message(a)], pairs[summed_message(b)] = summed_message(b), summed_message(a)
     swapped = [pairs.get(n, n) for n in names]
     if any(n not in names for n in swapped):
         return None

@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
 USER_ERRORS = (("symdistill.config.loader", "ConfigError"), ("symdistill.tasks.plan", "PlanError"),
                ("symdistill.components.ingest", "DatasetError"), ("symdistill.components.ood", "OODError"),
                ("symdistill.components.train_surrogate.graphs", "GraphDataError"),
-               ("symdistill.tasks.compose", "ComposeError"), ("symdistill.catalogs.store", "ArtifactError"),
+               ("symdistill.components.compose_choice", "ComposeError"), ("symdistill.catalogs.store", "ArtifactError"),
                ("symdistill.catalogs.equations", "CatalogError"), ("symdistill.catalogs.bundles", "BundleError"),
                ("symdistill.components.sr.options", "OptionsError"),
                ("symdistill.components.sr.operators", "UnknownOperatorError"))

@@ -181,8 +181,8 @@ def test_prediction_errors_are_relative_to_the_target_scale():
 
 
 def test_a_given_expression_is_parsed_without_evaluation_and_hostile_text_is_refused():
-    from symdistill.tasks.compose import ComposeError, _given
-    program = _given("edge_message0", "-2*(r - 0.99)*dx/r", EDGE)
+    from symdistill.components.compose_choice import ComposeError, given_program
+    program = given_program("edge_message0", "-2*(r - 0.99)*dx/r", EDGE)
     graphs_x = np.array([[1.0, 0.0, 2.0, 1, 1, 1, 1]])
     from symdistill.components.sr.export import to_numpy
     assert to_numpy(program)(graphs_x)[0] == pytest.approx(-2 * (2 - 0.99) / 2)
@@ -190,7 +190,7 @@ def test_a_given_expression_is_parsed_without_evaluation_and_hostile_text_is_ref
                              ("dx.__class__", "unsupported syntax"), ("speed * 2", "unknown name 'speed'"),
                              ("dx +", "cannot parse")):
         with pytest.raises(ComposeError, match=message):
-            _given("edge_message0", hostile, EDGE)
+            given_program("edge_message0", hostile, EDGE)
 
 
 def test_message_offsets_are_summed_apart_so_the_pair_term_is_the_law():
@@ -211,3 +211,12 @@ def test_message_offsets_are_summed_apart_so_the_pair_term_is_the_law():
         assert len(pair) == 1 and sympy.simplify(pair[0] - law) == 0, model[output]
         assert [float(s.args[0]) for s in sums if not s.args[0].free_symbols] == [offset]
         assert [float(t) for t in rest] == [constant]
+
+
+def test_function_names_round_trip_and_unknown_forms_name_the_allowed_ones():
+    from symdistill.components.function_names import FunctionName, function_role, summed_message
+    assert str(FunctionName.edge(1)) == "edge_message1" and function_role("edge_message1") == ("edge", 1)
+    assert FunctionName.parse("node_acc_x") == FunctionName.node("acc_x") and summed_message(2) == "sum_message2"
+    for bad in ("edge_messagex", "node_", "message0"):
+        with pytest.raises(ValueError, match="names are edge_message<k> or node_<output>"):
+            FunctionName.parse(bad)

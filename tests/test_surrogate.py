@@ -157,7 +157,7 @@ def test_message_force_fit_finds_a_planted_linear_message(spring_data):
     np.testing.assert_allclose(fit["coefficients"][0], [20, -10, 5], rtol=1e-9)
 
     # a message that carries the force per receiver mass is recognized as such
-    from symdistill.tasks.capture import message_force_check
+    from symdistill.components.capture_check import message_force_check
     mass = np.random.default_rng(1).uniform(0.5, 3.0, size=edge.sizes["edge"])
     per_mass = edge.assign(force=edge["force"] * mass[:, None])  # so messages are linear in force / mass
     summary, png = message_force_check(per_mass, {"mass": mass}, 2, 1.0)

@@ -1,0 +1,70 @@
+"""The catalog entries of a completed run: one for the composed model and one per internal function (edge
+message components, node outputs), each with the re-fitted program, metrics and lineage, read from the store.
+Ids are hashes of the entries' content, so registering the same run again adds nothing.
+"""
+from datetime import datetime, timezone
+
+import numpy as np
+import sympy
+
+from symdistill.catalogs.equations import content_id
+from symdistill.catalogs.fronts import composition_of
+from symdistill.catalogs.programs import composition_arrays, function_expressions, render
+from symdistill.catalogs.store import ArtifactRef, ArtifactStore
+from symdistill.components.train_surrogate import feature_units
+from symdistill.components.validate_ood import VALIDATED
+
+LINEAGE_FIELDS = ("stage", "key", "config", "inputs", "code_version", "host", "started", "finished", "duration_s")
+
+
+def run_entries(store: ArtifactStore, refs: dict[str, ArtifactRef], code_versions: dict[str, str],
+                experiment: dict, data_stage: str) -> list[dict]:
+    """The catalog entries of a completed run: ``refs`` are its artifacts in stage order, through validate_ood;
+    ``experiment`` is the whole config as a dict."""
+    provenance = {stage: store.provenance(ref) for stage, ref in refs.items()}
+    lineage = [{name: provenance[stage].get(name) for name in LINEAGE_FIELDS} for stage in refs]
+    run_key = refs["validate_ood"].key
+    refit_ds = store.read(refs["refit"])["model"]
+    composition = composition_of(refit_ds)
+    latent = refit_ds["latent"].values if "latent" in refit_ds else None
+    data = store.read(refs[data_stage])["data"]
+    target = data.attrs.get("target", "acc")
+    units = feature_units(data, [*composition.edge_features, *composition.node_features, *composition.node], target)
+    fronts = {name: ds for name, ds in store.read(refs["search"]).items() if name != "figures"}
+    selected = provenance["compose"]["figures"]["selected_complexity"]
+    refit_summary = provenance["refit"]["figures"]
+    model_metrics = {
+        "errors": provenance["validate_ood"]["figures"]["errors"],
+        "relative_mae_before_refit": refit_summary.get("relative_mae_before"),
+        "relative_mae_after_refit": refit_summary.get("relative_mae_after"),
+        "constant_units": refit_summary.get("constant_units"),
+        "composed_vs_network": provenance["compose"]["figures"].get("vs_network"),
+        "complexity": int(sum(len(p.codes) for p in [*composition.edge.values(), *composition.node.values()])),
+    }
+    verdict = provenance["validate_ood"]["figures"].get("verdict", {})
+    model_metrics["verdict"] = verdict
+    # an equation less accurate than its network is never presented as a candidate discovery
+    status = "candidate" if verdict.get("status") == VALIDATED else "failed_validation"
+    common = {"run_key": run_key, "experiment": experiment["experiment"]["name"], "lineage": lineage,
+              "config": experiment, "status": status,
+              "versions": {"code": code_versions,
+                           "packages": provenance["validate_ood"].get("package_versions", {})},
+              # when the run's validation finished, so registering the same run again gives the same entry
+              "created": provenance["validate_ood"].get("finished") or datetime.now(timezone.utc).isoformat()}
+    program = composition_arrays(composition, latent)
+    expression, latex = render(program, "composed")
+    entries = [{**common, "function": "model", "kind": "composed",
+                "program": program, "expression": expression, "latex": latex,
+                "units": units, "metrics": model_metrics}]
+    for function, (expression, features) in function_expressions(composition).items():
+        front = fronts.get(function)
+        metrics = {"model_errors": model_metrics["errors"], "complexity": selected.get(function)}
+        if front is not None and isinstance(selected.get(function), int):
+            row = int(np.flatnonzero(front["complexity"].values == selected[function])[0])
+            metrics["search_loss"] = float(front["loss"].values[row])
+        entries.append({**common, "function": function, "kind": "function",
+                        "program": composition_arrays(composition, None, [function]),
+                        "expression": str(expression), "latex": sympy.latex(expression),
+                        "units": {name: units.get(name) for name in features}, "metrics": metrics})
+    return [{**entry, "id": content_id(entry)} for entry in entries]
+

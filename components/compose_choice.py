@@ -1,0 +1,44 @@
+"""What compose chooses from: each function's front members, or the one expression a user pinned or wrote."""
+import numpy as np
+import sympy
+
+from symdistill.components.evidence import Candidate
+from symdistill.components.sr import Program
+from symdistill.components.sr.export import from_sympy
+from symdistill.components.sr.parse import parse
+
+
+class ComposeError(ValueError):
+    """A [compose] setting that does not fit the fronts: an unknown function, a size not on the front, an
+    expression that does not parse."""
+
+
+def check_function_names(pinned: dict, given: dict, functions) -> None:
+    unknown = (set(pinned) | set(given)) - set(functions)
+    if unknown:
+        raise ComposeError(f"[compose] names unknown function(s) {sorted(unknown)}; "
+                           f"functions: {', '.join(sorted(functions))}")
+
+
+def function_candidates(name: str, complexity: np.ndarray, loss: np.ndarray, programs: list[Program],
+                        feature_names, pinned: dict, given: dict) -> list[Candidate]:
+    """The front's members, simplest first; only the pinned one if [compose] pins the function."""
+    if name in given:
+        program = given_program(name, given[name], feature_names)
+        return [Candidate(len(program), None, program)]
+    if name in pinned:
+        matches = np.flatnonzero(complexity == pinned[name])
+        if not matches.size:
+            raise ComposeError(f"[compose] complexity {name} = {pinned[name]}: the front has sizes "
+                               f"{', '.join(map(str, complexity))}")
+        return [Candidate(int(complexity[matches[0]]), float(loss[matches[0]]), programs[int(matches[0])])]
+    return [Candidate(int(c), float(v), p) for c, v, p in zip(complexity, loss, programs)]
+
+
+def given_program(name: str, text: str, feature_names) -> Program:
+    """A user's expression for one function, parsed without evaluation into a program."""
+    symbols = {n: sympy.Symbol(n, real=True) for n in feature_names}
+    try:
+        return from_sympy(parse(text, symbols), list(feature_names))
+    except ValueError as err:
+        raise ComposeError(f"[compose] expressions {name} = {text!r}: {err}") from None
