@@ -21,7 +21,8 @@ SOURCE_ROOT = Path(__file__).resolve().parents[1]  # holds catalogs/, components
 # Modules that schedule, key, report or configure stages; their edits cannot change an artifact
 # (a changed config default already changes the config part of the key).
 ORCHESTRATION = ("symdistill.flows", "symdistill.config", "symdistill.tasks.context", "symdistill.tasks.plan",
-                 "symdistill.tasks.status", "symdistill.tasks.dask_cluster", "symdistill.catalogs.code_closure")
+                 "symdistill.tasks.status", "symdistill.tasks.dask_cluster", "symdistill.tasks.stages",
+                 "symdistill.tasks.run", "symdistill.tasks.preflight", "symdistill.catalogs.code_closure")
 # Third-party orchestration: where and when a stage runs (a task wrapper, a Dask cluster), not its result.
 ORCHESTRATION_PACKAGES = frozenset({"prefect", "dask", "distributed"})
 

@@ -1,21 +1,10 @@
-"""The discovery flow: the stages in order, each a task that decides for itself whether to run."""
+"""The discovery flow: the stages in order, each run by the generic stage task, which skips what is cached."""
 from prefect import flow
 
-from symdistill.tasks.capture import capture_stage
 from symdistill.tasks.catalog import catalog_stage
-from symdistill.tasks.compose import compose_stage
 from symdistill.tasks.context import open_run
-from symdistill.tasks.ingest import ingest_stage
-from symdistill.tasks.refit import refit_stage
 from symdistill.tasks.report import report_stage
-from symdistill.tasks.search import search_stage
-from symdistill.tasks.simulate import simulate_stage
-from symdistill.tasks.train_surrogate import train_surrogate_stage
-from symdistill.tasks.validate_ood import validate_ood_stage
-
-STAGE_TASKS = {"simulate": simulate_stage, "ingest": ingest_stage, "train_surrogate": train_surrogate_stage,
-               "capture": capture_stage, "search": search_stage, "compose": compose_stage, "refit": refit_stage,
-               "validate_ood": validate_ood_stage}
+from symdistill.tasks.run import stage_task
 
 
 @flow(name="symdistill-discovery", log_prints=False, validate_parameters=False)
@@ -30,7 +19,10 @@ def discovery(config_path: str, store_path: str | None = None, from_stage: str |
     """
     ctx, stages = open_run(config_path, store_path, from_stage, until_stage, repair, scheduler=scheduler,
                            catalog=catalog)
-    refs = {stage: STAGE_TASKS[stage](ctx) for stage in stages}
+    refs = {}
+    for stage in stages:  # each task is handed the artifacts it reads: Prefect sees the data flow
+        upstream = {name: refs[name] for name in ctx.plan[stage].inputs if name in refs}
+        refs[stage] = stage_task.with_options(name=stage)(ctx, stage, upstream)
     result = {"experiment": ctx.experiment.experiment.name, "store": str(ctx.store.root),
               "stages": {stage: {"key": ref.key, "ran": stage in ctx.executed} for stage, ref in refs.items()}}
     if "validate_ood" in refs:

@@ -1,8 +1,5 @@
 """The compose stage: one expression per function, composed into one model and checked against the network."""
-from prefect import task
-from prefect.cache_policies import NO_CACHE
 
-from symdistill.catalogs import ArtifactRef
 from symdistill.catalogs.fronts import composition_to_dataset, programs_of
 from symdistill.components.compose import (
     Composition, latex_text, non_affine_outputs, numpy_model, prediction_errors, sympy_model)
@@ -11,47 +8,42 @@ from symdistill.components.evidence import HELD_OUT_FRAMES, SELECTION_RULE, choo
 from symdistill.components.function_names import function_role
 from symdistill.components.refit import refitted_evidence, trial_budget
 from symdistill.components.train_surrogate import predict
-from symdistill.tasks.context import RunContext, run_stage
+from symdistill.tasks.context import RunContext, StageOutput
 from symdistill.tasks.surrogate_io import captured_graphs, load_surrogate, split_graphs, split_of, spread
 
 
-@task(name="compose", cache_policy=NO_CACHE)  # our keys decide what is cached, not Prefect's
-def compose_stage(ctx: RunContext) -> ArtifactRef:
+def compute(ctx: RunContext, inputs: dict) -> StageOutput:
     cfg = ctx.experiment.compose
     data_stage = ctx.experiment.data_stage
+    fronts = {name: ds for name, ds in inputs["search"].items() if name != "figures"}
+    check_function_names(cfg.complexity, cfg.expressions, fronts)
+    candidates = {name: function_candidates(name, front["complexity"].values, front["loss"].values,
+                                            programs_of(front), front.attrs["feature_names"], cfg.complexity,
+                                            cfg.expressions) for name, front in fronts.items()}
+    features = {function_role(name)[0]: tuple(front.attrs["feature_names"]) for name, front in fronts.items()}
+    data, trained = inputs[data_stage]["data"], inputs["train_surrogate"]
+    network = load_surrogate(trained)
+    latent = network.latent.detach().double().numpy() if network.spec.n_latent else None
 
-    def compute(inputs):
-        fronts = {name: ds for name, ds in inputs["search"].items() if name != "figures"}
-        check_function_names(cfg.complexity, cfg.expressions, fronts)
-        candidates = {name: function_candidates(name, front["complexity"].values, front["loss"].values,
-                                                programs_of(front), front.attrs["feature_names"], cfg.complexity,
-                                                cfg.expressions) for name, front in fronts.items()}
-        features = {function_role(name)[0]: tuple(front.attrs["feature_names"]) for name, front in fronts.items()}
-        data, trained = inputs[data_stage]["data"], inputs["train_surrogate"]
-        network = load_surrogate(trained)
-        latent = network.latent.detach().double().numpy() if network.spec.n_latent else None
-
-        def compose(programs):
-            return Composition.from_functions(programs, features.get("edge", ()), features["node"])
-        # the evidence: each candidate re-fitted on training frames of the original targets, then scored on
-        # validation frames, which neither the search nor any fit has seen
-        held_out = spread(split_graphs(ctx.experiment, data, split_of(trained, "validation")), HELD_OUT_FRAMES)
-        budget = trial_budget(split_graphs(ctx.experiment, data, split_of(trained, "train")))
-        choice, table = choose_expressions(
-            candidates, lambda programs: refitted_evidence(compose(programs), latent, budget, held_out))
-        composition = compose({name: candidates[name][choice[name]].program for name in candidates})
-        graphs = captured_graphs(ctx.experiment, data, trained)
-        composed = numpy_model(composition, latent)(graphs)
-        gnn = predict(network, graphs)
-        model = sympy_model(composition)
-        expressions = {name: str(expr) for name, expr in model.items()}
-        latex = latex_text(model)
-        summary = {"vs_network": prediction_errors(composed, gnn), "vs_truth": prediction_errors(composed, graphs.target),
-                   "network_vs_truth": prediction_errors(gnn, graphs.target), "expressions": expressions,
-                   "selection_rule": SELECTION_RULE, "non_affine_node": non_affine_outputs(composition),
-                   "n_held_out_frames": len(held_out), "candidates": table,
-                   "selected_complexity": {name: "given" if name in cfg.expressions else
-                                           candidates[name][choice[name]].complexity for name in fronts}}
-        return {"model": composition_to_dataset(composition, expressions, latex)}, summary
-
-    return run_stage(ctx, "compose", compute)
+    def compose(programs):
+        return Composition.from_functions(programs, features.get("edge", ()), features["node"])
+    # the evidence: each candidate re-fitted on training frames of the original targets, then scored on
+    # validation frames, which neither the search nor any fit has seen
+    held_out = spread(split_graphs(ctx.experiment, data, split_of(trained, "validation")), HELD_OUT_FRAMES)
+    budget = trial_budget(split_graphs(ctx.experiment, data, split_of(trained, "train")))
+    choice, table = choose_expressions(
+        candidates, lambda programs: refitted_evidence(compose(programs), latent, budget, held_out))
+    composition = compose({name: candidates[name][choice[name]].program for name in candidates})
+    graphs = captured_graphs(ctx.experiment, data, trained)
+    composed = numpy_model(composition, latent)(graphs)
+    gnn = predict(network, graphs)
+    model = sympy_model(composition)
+    expressions = {name: str(expr) for name, expr in model.items()}
+    latex = latex_text(model)
+    summary = {"vs_network": prediction_errors(composed, gnn), "vs_truth": prediction_errors(composed, graphs.target),
+               "network_vs_truth": prediction_errors(gnn, graphs.target), "expressions": expressions,
+               "selection_rule": SELECTION_RULE, "non_affine_node": non_affine_outputs(composition),
+               "n_held_out_frames": len(held_out), "candidates": table,
+               "selected_complexity": {name: "given" if name in cfg.expressions else
+                                       candidates[name][choice[name]].complexity for name in fronts}}
+    return {"model": composition_to_dataset(composition, expressions, latex)}, summary

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from symdistill.catalogs import ArtifactRef, ArtifactStore, CorruptArtifactError
 from symdistill.catalogs.equations import EquationCatalog
 from symdistill.catalogs.equations import catalog_path as resolve_catalog
-from symdistill.catalogs.store import export_figures, report_path
+from symdistill.catalogs.store import checkpoint_ref, export_figures, report_path
 from symdistill.config import Experiment, default_store_path, load_experiment
 from symdistill.tasks.plan import StageSpec, build_plan, refresh_inputs, select_stages
 
@@ -106,6 +106,7 @@ def run_stage(ctx: RunContext, stage: str, compute: Callable[[dict], StageOutput
         "duration_s": round(time.perf_counter() - clock, 3), "figures": figures,
     }
     ctx.store.write(spec.ref, datasets, provenance)
+    ctx.store.remove(checkpoint_ref(spec.ref))  # a resumable stage's checkpoint is spent once its artifact exists
     if "figures" in datasets:
         export_figures(ctx.store, spec.ref, datasets["figures"])
     ctx.executed.append(stage)

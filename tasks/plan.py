@@ -14,9 +14,9 @@ from symdistill.catalogs.code_closure import stage_code_version
 from symdistill.catalogs.keys import artifact_key, file_digest
 from symdistill.catalogs.store import ArtifactRef, ArtifactStore
 from symdistill.config import Experiment
+from symdistill.tasks.stages import STAGE_ORDER, stages_of
 
 PENDING = "pending:"
-STAGE_ORDER = ("simulate", "ingest", "train_surrogate", "capture", "search", "compose", "refit", "validate_ood")
 
 
 class PlanError(ValueError):
@@ -49,36 +49,20 @@ class StageSpec:
 
 def build_plan(experiment: Experiment, config_dir: Path, source_root: Path | None = None,
                store: ArtifactStore | None = None) -> dict[str, StageSpec]:
-    """Ordered stage name -> spec for the stages that exist so far.
+    """Ordered stage name -> spec for the experiment's stages (tasks/stages.py declares them).
 
     ``store``: where inputs' contents are looked up (none: every input is pending).
     ``source_root``: where symdistill's source is read for code versions (default: the installed package).
     """
     plan: dict[str, StageSpec] = {}
-    code = _coder(source_root)
-    data_stage = experiment.data_stage
-    config = getattr(experiment, data_stage).model_dump(mode="json")
-    if data_stage == "ingest":
-        config["file_sha256"] = _data_digest(resolve_data_path(experiment, config_dir))
-    plan[data_stage] = code(data_stage, config, {})
-    target = experiment.ingest.target if data_stage == "ingest" else "acc"
-    ood = None if experiment.validate_ood is None else experiment.validate_ood.model_dump(mode="json")
-    add = _adder(plan, code, store)
-    add("train_surrogate", {**experiment.train_surrogate.model_dump(mode="json"), "target": target, "ood": ood},
-        data_stage)
-    add("capture", experiment.capture.model_dump(mode="json"), data_stage, "train_surrogate")
-    # Where the Dask scheduler is, or how many workers run, does not change the result.
-    add("search", experiment.search.model_dump(mode="json", exclude={"scheduler", "n_workers"}), "capture")
-    add("compose", experiment.compose.model_dump(mode="json"), "search", data_stage, "train_surrogate")
-    add("refit", experiment.refit.model_dump(mode="json"), "compose", data_stage, "train_surrogate")
-    add("validate_ood", {"ood": ood}, "refit", data_stage, "train_surrogate")
+    for stage in stages_of(experiment):
+        config = stage.key_config(experiment)
+        if stage.name == "ingest":
+            config["file_sha256"] = _data_digest(resolve_data_path(experiment, config_dir))
+        version = stage_code_version(stage.name, source_root)
+        inputs = {name: input_content(plan[name], store) for name in stage.input_stages(experiment)}
+        plan[stage.name] = StageSpec(stage.name, config, inputs, version.digest, version.manifest())
     return plan
-
-
-def _adder(plan: dict[str, StageSpec], code, store: ArtifactStore | None):
-    def add(stage: str, config: dict, *inputs: str) -> None:
-        plan[stage] = code(stage, config, {name: input_content(plan[name], store) for name in inputs})
-    return add
 
 
 def input_content(spec: StageSpec, store: ArtifactStore | None) -> str:
@@ -96,13 +80,6 @@ def refresh_inputs(plan: dict[str, StageSpec], store: ArtifactStore) -> dict[str
         inputs = {upstream: input_content(fresh.get(upstream, plan[upstream]), store) for upstream in spec.inputs}
         fresh[name] = spec if inputs == spec.inputs else replace(spec, inputs=inputs)
     return fresh
-
-
-def _coder(source_root: Path | None):
-    def spec(stage: str, config: dict, inputs: dict) -> StageSpec:
-        version = stage_code_version(stage, source_root)
-        return StageSpec(stage, config, inputs, version.digest, version.manifest())
-    return spec
 
 
 def _data_digest(path: Path) -> str:

@@ -1,54 +1,46 @@
 """The refit stage: the composed model's constants re-fitted on the data stage's own targets."""
 import numpy as np
-from prefect import task
-from prefect.cache_policies import NO_CACHE
 
-from symdistill.catalogs import ArtifactRef
 from symdistill.catalogs.fronts import composition_of, composition_to_dataset
 from symdistill.components.compose import ComposedModel, latex_text, plain_text, sympy_model
 from symdistill.components.constant_units import law_constant_units
 from symdistill.components.evidence import HELD_OUT_FRAMES
 from symdistill.components.refit import readable_law, refit
 from symdistill.components.train_surrogate import feature_units
-from symdistill.tasks.context import RunContext, run_stage
+from symdistill.tasks.context import RunContext, StageOutput
 from symdistill.tasks.surrogate_io import load_surrogate, split_graphs, split_of, spread
 
 
 
-@task(name="refit", cache_policy=NO_CACHE)  # our keys decide what is cached, not Prefect's
-def refit_stage(ctx: RunContext) -> ArtifactRef:
+def compute(ctx: RunContext, inputs: dict) -> StageOutput:
     cfg = ctx.experiment.refit
     data_stage = ctx.experiment.data_stage
-
-    def compute(inputs):
-        data, trained = inputs[data_stage]["data"], inputs["train_surrogate"]
-        composition = composition_of(inputs["compose"]["model"])
-        network = load_surrogate(trained)
-        latent = network.latent.detach().double().numpy() if network.spec.n_latent else None
-        model = ComposedModel(composition, latent)
-        # the original targets of the training frames, never the network's outputs
-        graphs = spread(split_graphs(ctx.experiment, data, split_of(trained, "train")), cfg.max_graphs)
-        errors = refit(model, graphs, cfg.iterations)
-        fitted = model.composition_now()
-        latent = model.latent.detach().numpy().astype(np.float64) if latent is not None else None
-        fitted_expressions = {name: str(expr) for name, expr in sympy_model(fitted).items()}
-        held_out = spread(split_graphs(ctx.experiment, data, split_of(trained, "validation")), HELD_OUT_FRAMES)
-        readable, latent, simplification = readable_law(fitted, latent, graphs, held_out)
-        law = sympy_model(readable)  # built once: its simplification is the costly part
-        expressions = plain_text(law)
-        units = feature_units(data, [*readable.edge_features, *readable.node_features, *readable.node],
-                              data.attrs.get("target", "acc"))
-        constant_units = law_constant_units(law, readable, units)
-        constants = {name: p.constants.tolist() for name, p in readable.functions().items()}
-        summary = {**errors, "expressions": expressions, "fitted_expressions": fitted_expressions,
-                   "simplification": simplification, "constants": constants, "constant_units": constant_units,
-                   "n_graphs": len(graphs)}
-        dataset = composition_to_dataset(readable, expressions, latex_text(law))
-        if latent is not None:
-            dataset["latent"] = (("body", "latent_component"), latent)
-        return {"model": dataset}, summary
-
-    return run_stage(ctx, "refit", compute)
+    data, trained = inputs[data_stage]["data"], inputs["train_surrogate"]
+    composition = composition_of(inputs["compose"]["model"])
+    network = load_surrogate(trained)
+    latent = network.latent.detach().double().numpy() if network.spec.n_latent else None
+    model = ComposedModel(composition, latent)
+    # the original targets of the training frames, never the network's outputs
+    graphs = spread(split_graphs(ctx.experiment, data, split_of(trained, "train")), cfg.max_graphs)
+    errors = refit(model, graphs, cfg.iterations)
+    fitted = model.composition_now()
+    latent = model.latent.detach().numpy().astype(np.float64) if latent is not None else None
+    fitted_expressions = {name: str(expr) for name, expr in sympy_model(fitted).items()}
+    held_out = spread(split_graphs(ctx.experiment, data, split_of(trained, "validation")), HELD_OUT_FRAMES)
+    readable, latent, simplification = readable_law(fitted, latent, graphs, held_out)
+    law = sympy_model(readable)  # built once: its simplification is the costly part
+    expressions = plain_text(law)
+    units = feature_units(data, [*readable.edge_features, *readable.node_features, *readable.node],
+                          data.attrs.get("target", "acc"))
+    constant_units = law_constant_units(law, readable, units)
+    constants = {name: p.constants.tolist() for name, p in readable.functions().items()}
+    summary = {**errors, "expressions": expressions, "fitted_expressions": fitted_expressions,
+               "simplification": simplification, "constants": constants, "constant_units": constant_units,
+               "n_graphs": len(graphs)}
+    dataset = composition_to_dataset(readable, expressions, latex_text(law))
+    if latent is not None:
+        dataset["latent"] = (("body", "latent_component"), latent)
+    return {"model": dataset}, summary
 
 
 def refit_model(inputs) -> ComposedModel:

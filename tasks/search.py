@@ -1,45 +1,37 @@
 """The search stage: symbolic regression on every captured internal function, islands on Dask workers."""
 import xarray as xr
-from prefect import task
-from prefect.cache_policies import NO_CACHE
 from tqdm import tqdm
 
-from symdistill.catalogs import ArtifactRef
 from symdistill.catalogs.fronts import front_to_dataset
 from symdistill.components import plots
 from symdistill.components.search import functions_from_capture, search_functions
 from symdistill.config import SearchConfig
-from symdistill.tasks.context import RunContext, run_stage
+from symdistill.tasks.context import RunContext, StageOutput
 from symdistill.tasks.dask_cluster import dask_executor
 
 
-@task(name="search", cache_policy=NO_CACHE)  # our keys decide what is cached, not Prefect's
-def search_stage(ctx: RunContext) -> ArtifactRef:
+def compute(ctx: RunContext, inputs: dict) -> StageOutput:
     cfg = ctx.experiment.search
     options = search_options(cfg)
+    functions = functions_from_capture(inputs["capture"]["edge"], inputs["capture"]["node"], cfg.max_rows,
+                                       cfg.weighting)
+    bars = [tqdm(total=cfg.n_iterations, desc=f"search {f.name}", unit="round", position=i, disable=None)
+            for i, f in enumerate(functions)]
 
-    def compute(inputs):
-        functions = functions_from_capture(inputs["capture"]["edge"], inputs["capture"]["node"], cfg.max_rows,
-                                           cfg.weighting)
-        bars = [tqdm(total=cfg.n_iterations, desc=f"search {f.name}", unit="round", position=i, disable=None)
-                for i, f in enumerate(functions)]
-
-        def progress_of(index):
-            def progress(rounds, evaluations, best):
-                bars[index].update(rounds - bars[index].n)
-                bars[index].set_postfix(best_loss=f"{best:.3g}")
-            return progress
-        with dask_executor(ctx.scheduler or cfg.scheduler, cfg.n_workers) as executor:
-            fronts = search_functions(functions, seed=cfg.seed, executor=executor, progress=progress_of, **options)
-        for bar in bars:
-            bar.close()
-        datasets = {front.name: front_to_dataset(front) for front in fronts}
-        summary = {front.name: {"best": front.expressions[front.best_index], "seconds": front.seconds,
-                                "front_size": len(front.programs)} for front in fronts}
-        datasets["figures"] = xr.Dataset({"pareto_fronts": ("pareto_fronts_png", plots.pareto_fronts(fronts))})
-        return datasets, summary
-
-    return run_stage(ctx, "search", compute)
+    def progress_of(index):
+        def progress(rounds, evaluations, best):
+            bars[index].update(rounds - bars[index].n)
+            bars[index].set_postfix(best_loss=f"{best:.3g}")
+        return progress
+    with dask_executor(ctx.scheduler or cfg.scheduler, cfg.n_workers) as executor:
+        fronts = search_functions(functions, seed=cfg.seed, executor=executor, progress=progress_of, **options)
+    for bar in bars:
+        bar.close()
+    datasets = {front.name: front_to_dataset(front) for front in fronts}
+    summary = {front.name: {"best": front.expressions[front.best_index], "seconds": front.seconds,
+                            "front_size": len(front.programs)} for front in fronts}
+    datasets["figures"] = xr.Dataset({"pareto_fronts": ("pareto_fronts_png", plots.pareto_fronts(fronts))})
+    return datasets, summary
 
 
 def search_options(cfg: SearchConfig) -> dict:

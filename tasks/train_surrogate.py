@@ -6,8 +6,6 @@ import time
 import numpy as np
 import torch
 import xarray as xr
-from prefect import task
-from prefect.cache_policies import NO_CACHE
 from tqdm import tqdm
 
 from symdistill.catalogs import ArtifactRef
@@ -17,60 +15,53 @@ from symdistill.components import plots
 from symdistill.components.train_surrogate import (
     Checkpoint, GraphDataError, SurrogateSpec, TrainingSettings, from_arrays, prediction_error, split_simulations,
     train)
-from symdistill.tasks.context import RunContext, run_stage
+from symdistill.tasks.context import RunContext, StageOutput
 from symdistill.tasks.surrogate_io import split_graphs
 
 DEFAULT_MESSAGE_DIM = 100
 
 
-@task(name="train_surrogate", cache_policy=NO_CACHE)  # our keys decide what is cached, not Prefect's
-def train_surrogate_stage(ctx: RunContext) -> ArtifactRef:
+def compute(ctx: RunContext, inputs: dict) -> StageOutput:
     cfg = ctx.experiment.train_surrogate
     data_stage = ctx.experiment.data_stage
     ref = ctx.plan["train_surrogate"].ref
-
-    def compute(inputs):
-        data = inputs[data_stage]["data"]
-        torch.set_num_threads(cfg.threads or os.cpu_count() or 1)
-        train_sims, val_sims, test_sims = split_simulations(data.sizes["sim"], cfg.validation_fraction,
-                                                            cfg.test_fraction, cfg.seed)
-        train_set, val_set, test_set = (split_graphs(ctx.experiment, data, sims)  # OOD frames withheld
-                                        for sims in (train_sims, val_sims, test_sims))
-        for name, graphs in (("training", train_set), ("validation", val_set), ("test", test_set)):
-            if not len(graphs):
-                raise GraphDataError(f"the {name} split has no in-distribution frame left; widen the "
-                                     f"[validate_ood] bounds or the split fractions")
-        spec = surrogate_spec(cfg, train_set, data.sizes["dim"])
-        settings = training_settings(cfg)
-        resume = _load_checkpoint(ctx, ref)
-        clock = time.perf_counter()
-        with tqdm(total=cfg.epochs, initial=resume.epoch if resume else 0, desc="train_surrogate", unit="epoch",
-                  disable=None) as bar:
-            def progress(epoch, train_loss, validation_loss):
-                bar.update(1)
-                bar.set_postfix(train=f"{train_loss:.4g}", validation=f"{validation_loss:.4g}")
-            result = train(spec, settings, train_set, val_set, resume=resume,
-                           on_checkpoint=lambda c: _save_checkpoint(ctx, ref, c), progress=progress)
-        seconds = time.perf_counter() - clock
-        model = from_arrays(spec, result.weights).eval()
-        error = prediction_error(model, test_set)
-        summary = {"test_mae": error["mae"], "test_relative_mae": error["relative_mae"],
-                   "best_epoch": result.best_epoch, "epochs_run": len(result.curves["epoch"]),
-                   "stopped_early": result.stopped_early, "resumed_from_epoch": result.resumed_from_epoch,
-                   "train_seconds_this_run": seconds, "n_train_graphs": len(train_set)}
-        datasets = {
-            "weights": arrays_to_dataset(result.weights, {"spec": json.dumps(spec.as_dict())}),
-            "curves": xr.Dataset({k: ("epoch", np.asarray(v, dtype=float)) for k, v in result.curves.items()
-                                  if k != "epoch"}, coords={"epoch": result.curves["epoch"]}),
-            "split": xr.Dataset({"train_sims": ("train", train_sims), "validation_sims": ("validation", val_sims),
-                                 "test_sims": ("test", test_sims)}),
-            "figures": xr.Dataset({"training_curves": ("training_curves_png", plots.training_curves(result.curves))}),
-        }
-        return datasets, summary
-
-    done = run_stage(ctx, "train_surrogate", compute)
-    ctx.store.remove(checkpoint_ref(ref))
-    return done
+    data = inputs[data_stage]["data"]
+    torch.set_num_threads(cfg.threads or os.cpu_count() or 1)
+    train_sims, val_sims, test_sims = split_simulations(data.sizes["sim"], cfg.validation_fraction,
+                                                        cfg.test_fraction, cfg.seed)
+    train_set, val_set, test_set = (split_graphs(ctx.experiment, data, sims)  # OOD frames withheld
+                                    for sims in (train_sims, val_sims, test_sims))
+    for name, graphs in (("training", train_set), ("validation", val_set), ("test", test_set)):
+        if not len(graphs):
+            raise GraphDataError(f"the {name} split has no in-distribution frame left; widen the "
+                                 f"[validate_ood] bounds or the split fractions")
+    spec = surrogate_spec(cfg, train_set, data.sizes["dim"])
+    settings = training_settings(cfg)
+    resume = _load_checkpoint(ctx, ref)
+    clock = time.perf_counter()
+    with tqdm(total=cfg.epochs, initial=resume.epoch if resume else 0, desc="train_surrogate", unit="epoch",
+              disable=None) as bar:
+        def progress(epoch, train_loss, validation_loss):
+            bar.update(1)
+            bar.set_postfix(train=f"{train_loss:.4g}", validation=f"{validation_loss:.4g}")
+        result = train(spec, settings, train_set, val_set, resume=resume,
+                       on_checkpoint=lambda c: _save_checkpoint(ctx, ref, c), progress=progress)
+    seconds = time.perf_counter() - clock
+    model = from_arrays(spec, result.weights).eval()
+    error = prediction_error(model, test_set)
+    summary = {"test_mae": error["mae"], "test_relative_mae": error["relative_mae"],
+               "best_epoch": result.best_epoch, "epochs_run": len(result.curves["epoch"]),
+               "stopped_early": result.stopped_early, "resumed_from_epoch": result.resumed_from_epoch,
+               "train_seconds_this_run": seconds, "n_train_graphs": len(train_set)}
+    datasets = {
+        "weights": arrays_to_dataset(result.weights, {"spec": json.dumps(spec.as_dict())}),
+        "curves": xr.Dataset({k: ("epoch", np.asarray(v, dtype=float)) for k, v in result.curves.items()
+                              if k != "epoch"}, coords={"epoch": result.curves["epoch"]}),
+        "split": xr.Dataset({"train_sims": ("train", train_sims), "validation_sims": ("validation", val_sims),
+                             "test_sims": ("test", test_sims)}),
+        "figures": xr.Dataset({"training_curves": ("training_curves_png", plots.training_curves(result.curves))}),
+    }
+    return datasets, summary
 
 
 def training_settings(cfg) -> TrainingSettings:

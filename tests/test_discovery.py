@@ -8,15 +8,9 @@ import symdistill.tasks.search as search_task_module
 import symdistill.tasks.train_surrogate as train_task_module
 from symdistill.catalogs.fronts import composition_of
 from symdistill.components.compose import sympy_model
-from symdistill.tasks.capture import capture_stage
-from symdistill.tasks.compose import compose_stage
 from symdistill.tasks.context import open_run
-from symdistill.tasks.refit import refit_stage
-from symdistill.tasks.search import search_stage
-from symdistill.tasks.simulate import simulate_stage
+from symdistill.tasks.run import execute
 from symdistill.tasks.status import stage_status
-from symdistill.tasks.train_surrogate import train_surrogate_stage
-from symdistill.tasks.validate_ood import validate_ood_stage
 
 pytestmark = pytest.mark.slow
 
@@ -63,12 +57,11 @@ def plant_true_messages(monkeypatch):
 def run(config, store, stages, log=lambda _: None):
     ctx, _ = open_run(config, store, log=log)
     for stage in stages:
-        stage.fn(ctx)
+        execute(ctx, stage)
     return ctx
 
 
-STAGES = (simulate_stage, train_surrogate_stage, capture_stage, search_stage, compose_stage, refit_stage,
-          validate_ood_stage)
+STAGES = ("simulate", "train_surrogate", "capture", "search", "compose", "refit", "validate_ood")
 
 
 def test_planted_messages_give_back_the_spring_law(tiny_config, tmp_path, monkeypatch):
@@ -76,7 +69,7 @@ def test_planted_messages_give_back_the_spring_law(tiny_config, tmp_path, monkey
     config.write_text(config.read_text().split("[search]")[0] + PLANTED)
     plant_true_messages(monkeypatch)
     ctx = run(config, tmp_path / "store", STAGES)
-    assert ctx.executed == [s.name for s in STAGES]
+    assert ctx.executed == list(STAGES)
     refit = ctx.store.provenance(ctx.plan["refit"].ref)["figures"]
     assert refit["relative_mae_after"] < 1e-3, refit
     dx, r, mass = sympy.symbols("dx_ij r_ij mass", real=True)
@@ -103,7 +96,7 @@ def test_a_search_only_change_reruns_search_and_after_but_nothing_upstream(tiny_
         real = getattr(module, name)
         monkeypatch.setattr(module, name, lambda *a, _r=real, _n=name, **k: calls.append(_n) or _r(*a, **k))
     first = run(config, store, STAGES)
-    assert first.executed == [s.name for s in STAGES] and calls.count("train") == 1
+    assert first.executed == list(STAGES) and calls.count("train") == 1
     config.write_text(config.read_text().replace("max_size = 12", "max_size = 10"))
     second_ctx, _ = open_run(config, store, log=lambda _: None)
     states = {r["stage"]: r["state"] for r in stage_status(second_ctx.plan, second_ctx.store, "tiny")}

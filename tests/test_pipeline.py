@@ -6,7 +6,7 @@ import symdistill.tasks.simulate as simulate_task_module
 from symdistill.catalogs import ArtifactStore, CorruptArtifactError
 from symdistill.tasks.context import open_run, run_stage
 from symdistill.tasks.plan import PlanError, StageSpec, input_content
-from symdistill.tasks.simulate import simulate_stage
+from symdistill.tasks.run import execute
 from symdistill.tasks.status import stage_status
 
 
@@ -44,7 +44,7 @@ def with_probe(ctx, probe_config=None):
 def run_all(config, store, **kwargs):
     ctx, stages = open_run(config, store, log=lambda _: None, **kwargs)
     run_probe, probe_runs = with_probe(ctx)
-    simulate_stage.fn(ctx)
+    execute(ctx, "simulate")
     run_probe()
     return ctx, probe_runs
 
@@ -65,7 +65,7 @@ def test_a_changed_simulation_parameter_recomputes_exactly_downstream(tiny_confi
     assert changed.executed == ["simulate", "probe"] and simulate_calls == [6, 7]
     ctx, _ = open_run(tiny_config(7), store, log=lambda _: None)
     run_probe, probe_runs = with_probe(ctx, {"threshold": 2})  # only the downstream config changes
-    simulate_stage.fn(ctx)
+    execute(ctx, "simulate")
     run_probe()
     assert ctx.executed == ["probe"] and simulate_calls == [6, 7]
 
@@ -81,11 +81,11 @@ def test_a_crash_mid_write_is_recomputed_next_run(tiny_config, tmp_path, monkeyp
     monkeypatch.setattr(xr.Dataset, "to_zarr", write_then_die)
     ctx, _ = open_run(config, store, log=lambda _: None)
     with pytest.raises(RuntimeError, match="power cut"):
-        simulate_stage.fn(ctx)
+        execute(ctx, "simulate")
     assert not ctx.store.is_complete(ctx.plan["simulate"].ref)
     monkeypatch.setattr(xr.Dataset, "to_zarr", original)
     ctx, _ = open_run(config, store, log=lambda _: None)
-    simulate_stage.fn(ctx)
+    execute(ctx, "simulate")
     assert ctx.executed == ["simulate"] and simulate_calls == [6, 6]
 
 
@@ -112,7 +112,7 @@ def test_from_and_until(tiny_config, tmp_path, simulate_calls):
     assert ctx.forced == set(stages)
     ctx, stages = open_run(config, store, from_stage="simulate", until_stage="simulate", log=lambda _: None)
     assert stages == ["simulate"] and ctx.forced == {"simulate"}
-    simulate_stage.fn(ctx)
+    execute(ctx, "simulate")
     assert simulate_calls == [6, 6]
     with pytest.raises(PlanError, match="stage 'ingest' is not in this experiment; its stages are simulate, "
                                         "train_surrogate, capture, search"):
@@ -141,6 +141,6 @@ def test_a_recomputed_stage_with_unchanged_output_leaves_later_stages_alone(tiny
     run_all(config, store)
     ctx, _ = open_run(config, store, from_stage="simulate", until_stage="simulate", log=lambda _: None)
     run_probe, probe_runs = with_probe(ctx)
-    simulate_stage.fn(ctx)  # forced: recomputed, and the seeded simulation comes out the same
+    execute(ctx, "simulate")  # forced: recomputed, and the seeded simulation comes out the same
     run_probe()
     assert ctx.executed == ["simulate"] and simulate_calls == [6, 6] and probe_runs == []

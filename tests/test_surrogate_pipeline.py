@@ -5,10 +5,8 @@ import symdistill.tasks.capture as capture_task_module
 import symdistill.tasks.train_surrogate as train_task_module
 from symdistill.catalogs import ArtifactRef
 from symdistill.catalogs.store import checkpoint_ref
-from symdistill.tasks.capture import capture_stage
 from symdistill.tasks.context import open_run
-from symdistill.tasks.simulate import simulate_stage
-from symdistill.tasks.train_surrogate import train_surrogate_stage
+from symdistill.tasks.run import execute
 
 
 @pytest.fixture
@@ -26,7 +24,7 @@ def calls(monkeypatch):
 
 def run_until_capture(config, store):
     ctx, _ = open_run(config, store, log=lambda _: None)
-    simulate_stage.fn(ctx), train_surrogate_stage.fn(ctx), capture_stage.fn(ctx)
+    execute(ctx, "simulate"), execute(ctx, "train_surrogate"), execute(ctx, "capture")
     return ctx
 
 
@@ -64,15 +62,15 @@ def test_a_crashed_training_resumes_from_its_checkpoint(tiny_config, tmp_path, m
 
     monkeypatch.setattr(train_task_module, "train", crash_after_checkpoint)
     ctx, _ = open_run(config, store, log=lambda _: None)
-    simulate_stage.fn(ctx)
+    execute(ctx, "simulate")
     with pytest.raises(KeyboardInterrupt):
-        train_surrogate_stage.fn(ctx)
+        execute(ctx, "train_surrogate")
     ref = ctx.plan["train_surrogate"].ref
     assert not ctx.store.is_complete(ref) and ctx.store.is_complete(checkpoint_ref(ref))
     monkeypatch.setattr(train_task_module, "train", real_train)
     messages = []
     ctx, _ = open_run(config, store, log=messages.append)
-    train_surrogate_stage.fn(ctx)
+    execute(ctx, "train_surrogate")
     assert "train_surrogate: resuming from the checkpoint of epoch 2" in messages
     provenance = ctx.store.provenance(ArtifactRef("train_surrogate", ref.key))
     assert provenance["figures"]["resumed_from_epoch"] == 2 and provenance["figures"]["epochs_run"] == 4

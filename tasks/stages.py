@@ -1,0 +1,56 @@
+"""Every stage declared once: its name (that of its component module, task module, config section and store
+group), its inputs, the config subset in its key, and the function that computes it.
+
+The plan, the flow, ``status`` and the checks before work all read this table. It imports nothing heavy:
+the compute functions are named ``tasks.<stage>.compute`` and imported only when a stage runs.
+"""
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from symdistill.config import Experiment
+
+DATA = "data"  # stands for the experiment's data stage, simulate or ingest
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    inputs: tuple[str, ...]
+    key_config: Callable[[Experiment], dict]  # the part of the config the stage's output depends on
+
+    @property
+    def compute(self) -> str:
+        """Module whose ``compute(ctx, inputs) -> (datasets, summary)`` makes the stage's artifact."""
+        return f"symdistill.tasks.{self.name}"
+
+    def input_stages(self, experiment: Experiment) -> tuple[str, ...]:
+        return tuple(experiment.data_stage if name == DATA else name for name in self.inputs)
+
+
+def _ood(experiment: Experiment):
+    return None if experiment.validate_ood is None else experiment.validate_ood.model_dump(mode="json")
+
+
+def _target(experiment: Experiment) -> str:
+    return experiment.ingest.target if experiment.data_stage == "ingest" else "acc"
+
+
+STAGES = {stage.name: stage for stage in (
+    Stage("simulate", (), lambda e: e.simulate.model_dump(mode="json")),
+    Stage("ingest", (), lambda e: e.ingest.model_dump(mode="json")),  # the plan adds the file's sha256
+    Stage("train_surrogate", (DATA,),
+          lambda e: {**e.train_surrogate.model_dump(mode="json"), "target": _target(e), "ood": _ood(e)}),
+    Stage("capture", (DATA, "train_surrogate"), lambda e: e.capture.model_dump(mode="json")),
+    # Where the Dask scheduler is, or how many workers run, does not change the result.
+    Stage("search", ("capture",), lambda e: e.search.model_dump(mode="json", exclude={"scheduler", "n_workers"})),
+    Stage("compose", ("search", DATA, "train_surrogate"), lambda e: e.compose.model_dump(mode="json")),
+    Stage("refit", ("compose", DATA, "train_surrogate"), lambda e: e.refit.model_dump(mode="json")),
+    Stage("validate_ood", ("refit", DATA, "train_surrogate"), lambda e: {"ood": _ood(e)}),
+)}
+STAGE_ORDER = tuple(STAGES)
+
+
+def stages_of(experiment: Experiment) -> list[Stage]:
+    """The experiment's stages in order: its one data stage, then the rest."""
+    return [stage for name, stage in STAGES.items()
+            if name == experiment.data_stage or name not in ("simulate", "ingest")]
