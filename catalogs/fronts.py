@@ -4,7 +4,7 @@ import json
 import numpy as np
 import xarray as xr
 
-from symdistill.components.compose import Composition
+from symdistill.components.compose import ComposedModel, Composition
 from symdistill.components.search import FunctionFront
 from symdistill.components.sr import Program
 
@@ -32,3 +32,9 @@ def composition_to_dataset(composition: Composition, expressions: dict[str, str]
 
 def composition_of(ds: xr.Dataset) -> Composition:
     return Composition.from_dict(json.loads(ds.attrs["composition"]))
+
+
+def composed_model_of(ds: xr.Dataset) -> ComposedModel:
+    """The model of a refit artifact's ``model`` dataset, with its latent parameters if it has any."""
+    latent = ds["latent"].values if "latent" in ds else None
+    return ComposedModel(composition_of(ds), latent)

@@ -41,12 +41,3 @@ def compute(ctx: RunContext, inputs: dict) -> StageOutput:
     if latent is not None:
         dataset["latent"] = (("body", "latent_component"), latent)
     return {"model": dataset}, summary
-
-
-def refit_model(inputs) -> ComposedModel:
-    """The re-fitted composed model of a refit artifact (with its latent parameters, if any)."""
-    ds = inputs["refit"]["model"]
-    latent = ds["latent"].values if "latent" in ds else None
-    return ComposedModel(composition_of(ds), latent)
-
-

@@ -3,12 +3,12 @@ import numpy as np
 import torch
 import xarray as xr
 
+from symdistill.catalogs.fronts import composed_model_of
 from symdistill.components import plots
 from symdistill.components.compose import prediction_errors
 from symdistill.components.validate_ood import verdict
 from symdistill.components.train_surrogate import predict
 from symdistill.tasks.context import RunContext, StageOutput
-from symdistill.tasks.refit import refit_model
 from symdistill.tasks.surrogate_io import load_surrogate, split_graphs, split_of, spread
 
 MAX_GRAPHS = 5000
@@ -17,7 +17,7 @@ MAX_GRAPHS = 5000
 def compute(ctx: RunContext, inputs: dict) -> StageOutput:
     data_stage = ctx.experiment.data_stage
     data, trained = inputs[data_stage]["data"], inputs["train_surrogate"]
-    network, symbolic = load_surrogate(trained), refit_model(inputs)
+    network, symbolic = load_surrogate(trained), composed_model_of(inputs["refit"]["model"])
     splits = {"in_distribution": spread(split_graphs(ctx.experiment, data, split_of(trained, "test")), MAX_GRAPHS)}
     withheld = split_graphs(ctx.experiment, data, np.arange(data.sizes["sim"]), out_of_distribution=True)
     if len(withheld):
