@@ -1,11 +1,13 @@
 """What compose chooses from: each function's front members, or the one expression a user pinned or wrote."""
 import numpy as np
 import sympy
+import xarray as xr
 
 from symdistill.components.evidence import Candidate
 from symdistill.components.sr import Program
 from symdistill.components.sr.export import from_sympy
 from symdistill.components.sr.parse import parse
+from symdistill.components.train_surrogate import GraphSet
 
 
 class ComposeError(ValueError):
@@ -42,3 +44,13 @@ def given_program(name: str, text: str, feature_names) -> Program:
         return from_sympy(parse(text, symbols), list(feature_names))
     except ValueError as err:
         raise ComposeError(f"[compose] expressions {name} = {text!r}: {err}") from None
+
+
+def recorded_outputs(node: xr.Dataset, graphs: GraphSet) -> np.ndarray:
+    """The network's outputs [graph, body, output] as capture recorded them on ``graphs``' frames."""
+    n_graphs, n_bodies = graphs.node_x.shape[:2]
+    frames = np.stack([node["sim"].values, node["time"].values], axis=1)[::n_bodies]
+    expected = np.stack([np.asarray(graphs.sim), np.asarray(graphs.time)], axis=1)
+    if frames.shape != expected.shape or not np.array_equal(frames, expected):
+        raise ValueError("capture's records are not of the frames compose checks against; rerun capture")
+    return node["outputs"].values.reshape(n_graphs, n_bodies, -1)

@@ -3,11 +3,10 @@
 from symdistill.catalogs.fronts import composition_to_dataset, programs_of
 from symdistill.components.compose import (
     Composition, latex_text, non_affine_outputs, numpy_model, prediction_errors, sympy_model)
-from symdistill.components.compose_choice import check_function_names, function_candidates
+from symdistill.components.compose_choice import check_function_names, function_candidates, recorded_outputs
 from symdistill.components.evidence import HELD_OUT_FRAMES, SELECTION_RULE, choose_expressions
 from symdistill.components.function_names import function_role
 from symdistill.components.refit import refitted_evidence, trial_budget
-from symdistill.components.train_surrogate import predict
 from symdistill.tasks.context import RunContext, StageOutput
 from symdistill.tasks.surrogate_io import captured_graphs, load_surrogate, split_graphs, split_of, spread
 
@@ -36,7 +35,7 @@ def compute(ctx: RunContext, inputs: dict) -> StageOutput:
     composition = compose({name: candidates[name][choice[name]].program for name in candidates})
     graphs = captured_graphs(ctx.experiment, data, trained)
     composed = numpy_model(composition, latent)(graphs)
-    gnn = predict(network, graphs)
+    gnn = recorded_outputs(inputs["capture"]["node"], graphs)  # what capture recorded; the network is not rerun
     model = sympy_model(composition)
     expressions = {name: str(expr) for name, expr in model.items()}
     latex = latex_text(model)

@@ -43,7 +43,7 @@ STAGES = {stage.name: stage for stage in (
     Stage("capture", (DATA, "train_surrogate"), lambda e: e.capture.model_dump(mode="json")),
     # Where the Dask scheduler is, or how many workers run, does not change the result.
     Stage("search", ("capture",), lambda e: e.search.model_dump(mode="json", exclude={"scheduler", "n_workers"})),
-    Stage("compose", ("search", DATA, "train_surrogate"), lambda e: e.compose.model_dump(mode="json")),
+    Stage("compose", ("search", "capture", DATA, "train_surrogate"), lambda e: e.compose.model_dump(mode="json")),
     Stage("refit", ("compose", DATA, "train_surrogate"), lambda e: e.refit.model_dump(mode="json")),
     Stage("validate_ood", ("refit", DATA, "train_surrogate"), lambda e: {"ood": _ood(e)}),
 )}

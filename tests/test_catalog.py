@@ -5,6 +5,7 @@ import multiprocessing
 import zipfile
 
 import numpy as np
+import xarray as xr
 import pytest
 
 from symdistill.catalogs.bundles import BundleError, read_bundle, write_bundle
@@ -317,3 +318,16 @@ def test_a_catalog_from_before_the_failed_validation_status_migrates_with_its_en
     assert catalog.get(old["id"])["tags"] == ["kept"]
     EquationCatalog(path)  # opening a migrated catalog again changes nothing
     assert catalog.get(old["id"])["status"] == "failed_validation"
+
+
+def test_compose_reads_the_networks_outputs_from_capture_and_refuses_other_frames(spring_graphs):
+    from symdistill.components.compose_choice import recorded_outputs
+    n_graphs, n_bodies, n_out = spring_graphs.target.shape
+    outputs = np.arange(n_graphs * n_bodies * n_out, dtype=float).reshape(-1, n_out)
+    node = xr.Dataset({"outputs": (("node", "output_component"), outputs)},
+                      coords={"sim": ("node", np.repeat(spring_graphs.sim, n_bodies)),
+                              "time": ("node", np.repeat(spring_graphs.time, n_bodies))})
+    np.testing.assert_array_equal(recorded_outputs(node, spring_graphs), outputs.reshape(n_graphs, n_bodies, n_out))
+    shifted = node.assign_coords(time=("node", node["time"].values + 1.0))
+    with pytest.raises(ValueError, match="not of the frames compose checks against"):
+        recorded_outputs(shifted, spring_graphs)
