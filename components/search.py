@@ -89,7 +89,8 @@ def _functions(edge: xr.Dataset, node: xr.Dataset, max_rows: int) -> list[Functi
     outputs = [str(o) for o in node["output_component"].values]
     per_axis = in_axes and len(outputs) == len(components)  # e.g. acc_x, acc_y: one output per axis
     for d, output in enumerate(outputs):
-        functions.append(FunctionData(str(FunctionName.node(output)), X, node["outputs"].values[node_rows, d].astype(float),
+        functions.append(FunctionData(str(FunctionName.node(output)), X,
+                                      node["outputs"].values[node_rows, d].astype(float),
                                       tuple(node_names[i] for i in keep), d if per_axis else None))
     return functions
 

@@ -8,7 +8,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 from symdistill.catalogs import ArtifactRef, ArtifactStore, CorruptArtifactError
@@ -101,7 +100,8 @@ def run_stage(ctx: RunContext, stage: str, compute: Callable[[dict], StageOutput
     provenance = {
         "stage": stage, "key": spec.key, "experiment": ctx.experiment.experiment.name,
         "config_file": str(ctx.config_path), "config": spec.config, "inputs": spec.inputs,
-        "code_version": spec.code, "code_manifest": spec.code_manifest, "package_versions": package_versions(), "host": socket.gethostname(),
+        "code_version": spec.code, "code_manifest": spec.code_manifest, "package_versions": package_versions(),
+        "host": socket.gethostname(),
         "started": started.isoformat(), "finished": datetime.now(timezone.utc).isoformat(),
         "duration_s": round(time.perf_counter() - clock, 3), "figures": figures,
     }
