@@ -3,7 +3,8 @@
 A stage's key is made of its config, its code version and the *content* of its inputs (early cutoff: a
 recomputed stage whose output is identical to the stored one leaves every key after it unchanged, so nothing
 after it reruns). Until an input exists, the key stands on that input's own key instead ("pending:<key>")
-and the spec says it is ``waiting_on`` that input; the flow rebuilds the plan after each stage it computes.
+and the spec says it is ``waiting_on`` that input; after each stage it computes, the run re-reads the inputs
+of the stages after it (``refresh_inputs``).
 Both the flow (to run) and ``symdistill status`` (to explain) use this one plan, so they agree.
 """
 from dataclasses import dataclass, field, replace
