@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from symdistill.catalogs.keys import KEY_LENGTH, canonical_json
+from symdistill.catalogs.keys import KEY_LENGTH, content_hash
 
 PACKAGE = "symdistill"
 SOURCE_ROOT = Path(__file__).resolve().parents[1]  # holds catalogs/, components/, ... (symdistill.<layer>)
@@ -47,8 +47,7 @@ def stage_code_version(stage: str, root: Path | None = None) -> CodeVersion:
     files, third_party = import_closure([e for e in entries if _module_file(root, e) is not None], root)
     modules = {str(path.relative_to(root)): _file_hash(path) for path in files}
     packages = {"python": "%d.%d.%d" % sys.version_info[:3], **distribution_versions(third_party)}
-    digest = hashlib.sha256(canonical_json({"modules": modules, "packages": packages}).encode()).hexdigest()
-    return CodeVersion(digest[:KEY_LENGTH], modules, packages)
+    return CodeVersion(content_hash({"modules": modules, "packages": packages}), modules, packages)
 
 
 def import_closure(entry_modules: list[str], root: Path) -> tuple[list[Path], set[str]]:
@@ -138,6 +137,13 @@ def _is_orchestration(name: str) -> bool:
 
 
 def _file_hash(path: Path) -> str:
+    # a plan hashes each stage's closure, and most modules are in several closures: read each file once
+    stat = path.stat()
+    return _file_hash_cached(path, stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=1024)
+def _file_hash_cached(path: Path, mtime_ns: int, size: int) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()[:KEY_LENGTH]
 
 

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from symdistill.catalogs.keys import KEY_LENGTH
+
 if TYPE_CHECKING:
     import xarray as xr
 # xarray and zarr are imported where arrays are read or written: planning and `status` only read the
@@ -67,7 +69,7 @@ def variable_checksum(values: np.ndarray) -> str:
 def content_digest(checksums: dict, attributes: dict) -> str:
     """Hash of an artifact's variable checksums and dataset attributes (numpy scalars by their repr)."""
     payload = json.dumps({"checksums": checksums, "attrs": attributes}, sort_keys=True, default=repr)
-    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+    return hashlib.sha256(payload.encode()).hexdigest()[:KEY_LENGTH]
 
 
 def dataset_checksums(ds: xr.Dataset) -> dict[str, str]:
