@@ -33,7 +33,6 @@ sys.path.insert(0, str(HERE))
 RESULTS = HERE / "results" / "discovery_matrix.jsonl"
 SIMULATOR_LAWS = ("r2", "r1", "spring", "damped", "charge", "discontinuous")
 CHECK_SECONDS = 120
-STAGES = ("simulate", "ingest", "train_surrogate", "capture", "search", "compose", "refit", "validate_ood")
 
 # The one shared default: what a new user would write. Only the data section differs between cases.
 SHARED = """
@@ -48,7 +47,7 @@ latent_per_body = {latent}
 
 # Frames in which two bodies come closer than 0.1 length units are withheld: close encounters are the OOD
 # test. (Withholding far pairs instead, > 3, left 5-20% of the frames of unbound laws, r2 and charge, to train.)
-[validate_ood]
+[split.ood]
 kind = "pair_distance"
 low = 0.1
 """

@@ -18,8 +18,9 @@ from symdistill.catalogs import ArtifactRef
 from symdistill.catalogs.fronts import composition_of
 from symdistill.components.compose import sympy_model
 from symdistill.tasks.context import open_run
+from symdistill.tasks.stages import STAGE_ORDER
 
-STAGES = ("simulate", "ingest", "train_surrogate", "capture", "search", "compose", "refit", "validate_ood")
+STAGES = STAGE_ORDER
 
 
 def true_acceleration(law: dict, dim_symbol: str = "dx") -> sympy.Expr:

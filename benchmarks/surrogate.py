@@ -15,8 +15,9 @@ import torch
 
 from symdistill.components.capture import capture, message_force_fit
 from symdistill.components.simulate import ForceLaw, simulate
-from symdistill.components.train_surrogate import from_arrays, prediction_error, split_simulations, train
-from symdistill.config import TrainSurrogateConfig, load_experiment
+from symdistill.components.split import split_simulations
+from symdistill.components.train_surrogate import from_arrays, prediction_error, train
+from symdistill.config import SplitConfig, TrainSurrogateConfig, load_experiment
 from symdistill.components.capture_check import true_pair_force
 from symdistill.tasks.surrogate_io import graphs_for
 from symdistill.tasks.train_surrogate import surrogate_spec, training_settings
@@ -39,7 +40,8 @@ def dataset(config_name):
 def run(data, variant, epochs):
     overrides = {"variant": variant} | ({"epochs": epochs} if epochs else {})
     cfg = TrainSurrogateConfig(**overrides)
-    splits = split_simulations(data.sizes["sim"], cfg.validation_fraction, cfg.test_fraction, cfg.seed)
+    split = SplitConfig()
+    splits = split_simulations(data.sizes["sim"], split.validation_fraction, split.test_fraction, split.seed)
     train_set, val_set, test_set = (graphs_for(cfg, data, sims) for sims in splits)
     spec = surrogate_spec(cfg, train_set, data.sizes["dim"])
     settings = training_settings(cfg)

@@ -20,6 +20,8 @@ def canonical_floats(value):
         return [canonical_floats(v) for v in value]
     if isinstance(value, float):
         return {"$float": value.hex()}
+    if hasattr(value, "dtype") and hasattr(value, "tolist"):  # a numpy scalar or array (numpy not imported here)
+        return canonical_floats(value.tolist())
     return value
 
 

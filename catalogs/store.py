@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from symdistill.catalogs.keys import KEY_LENGTH
+from symdistill.catalogs.keys import content_hash
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -67,9 +67,8 @@ def variable_checksum(values: np.ndarray) -> str:
 
 
 def content_digest(checksums: dict, attributes: dict) -> str:
-    """Hash of an artifact's variable checksums and dataset attributes (numpy scalars by their repr)."""
-    payload = json.dumps({"checksums": checksums, "attrs": attributes}, sort_keys=True, default=repr)
-    return hashlib.sha256(payload.encode()).hexdigest()[:KEY_LENGTH]
+    """Content address of an artifact: its variables' checksums and its datasets' attributes."""
+    return content_hash({"checksums": checksums, "attrs": attributes})
 
 
 def dataset_checksums(ds: xr.Dataset) -> dict[str, str]:
@@ -162,15 +161,22 @@ class ArtifactStore:
             raise
         return ref
 
-    def read(self, ref: ArtifactRef) -> dict[str, xr.Dataset]:
-        """Load every dataset of ``ref`` into memory and verify its checksums."""
+    def read(self, ref: ArtifactRef, names: tuple[str, ...] | None = None) -> dict[str, xr.Dataset]:
+        """Load the datasets ``names`` of ``ref`` (default: all) into memory and verify their checksums."""
         attrs = self._attrs(self.path(ref))
         if not attrs.get("complete"):
             raise MissingArtifactError(f"no complete artifact {ref} in {self.root}")
         import xarray as xr
 
+        checksums = attrs.get("checksums", {})
+        missing = sorted(set(names or ()) - set(checksums))
+        if missing:
+            raise CorruptArtifactError(f"artifact {ref} has no dataset {', '.join(missing)} (it has "
+                                       f"{', '.join(checksums)}); rerun with --repair to recompute it")
         out = {}
-        for name, expected in attrs.get("checksums", {}).items():
+        for name, expected in checksums.items():
+            if names is not None and name not in names:
+                continue
             try:
                 ds = xr.open_zarr(str(self.path(ref)), group=name, consolidated=False).load()
             except Exception as err:  # any decoding failure of stored bytes means corruption

@@ -55,8 +55,3 @@ def _outside_per_body(ds, rule, target):
         flagged = np.nan_to_num(outside(distance), nan=0).astype(bool).any(axis=(2, 3))
         return xr.DataArray(flagged, dims=("sim", "time"))
     return outside(np.abs(ds[target]))
-
-
-def frame_index(ds: xr.Dataset, mask: np.ndarray, sims) -> np.ndarray:
-    """Graph indices, in ``build_graphs`` order for ``sims``, of the frames where ``mask`` [sim, time] is True."""
-    return np.flatnonzero(mask[np.asarray(sims)].reshape(-1))

@@ -38,7 +38,8 @@ def _section(name: str, model: type[BaseModel], optional: bool, prefix: str = ""
     for key, field in model.model_fields.items():
         inner = _model_of(field.annotation)
         if inner is not None:
-            nested.append(_section(key, inner, False, prefix=f"{prefix}{name}."))
+            optional_inner = type(None) in typing.get_args(field.annotation)
+            nested.append(_section(key, inner, optional_inner, prefix=f"{prefix}{name}."))
             continue
         rows.append(f"| `{key}` | {_allowed(field)} | {_default(field)} | {_cell(field.description or '')} |")
     table = "\n".join(["| key | allowed | default | meaning |", "| --- | --- | --- | --- |", *rows])

@@ -212,17 +212,10 @@ class TrainSurrogateConfig(Section):
     kl_weight: float = Field(1e-3, ge=0, description="Weight of the KL term per graph (kl variant); at 1.0 the "
                                                      "messages collapse to the prior on our CPU budgets.")
     patience: int = Field(8, ge=1, description="Early stopping: epochs without a better validation loss.")
-    validation_fraction: float = Field(0.1, gt=0, lt=1, description="Simulations held out for early stopping.")
-    test_fraction: float = Field(0.2, gt=0, lt=1, description="Simulations held out for capture and errors.")
-    seed: int = Field(0, ge=0, description="Seed of the split, the initial weights and the batches.")
+    seed: int = Field(0, ge=0, description="Seed of the initial weights and the batches (the split has its own, "
+                                           "[split] seed).")
     threads: int = Field(0, ge=0, description="torch threads; 0: one per core.")
     checkpoint_every: int = Field(5, ge=1, description="Epochs between resumable checkpoints.")
-
-    @model_validator(mode="after")
-    def _consistent(self):
-        if self.validation_fraction + self.test_fraction >= 0.9:
-            raise ValueError("validation_fraction + test_fraction must leave at least 10% for training")
-        return self
 
 
 class CaptureConfig(Section):
@@ -286,8 +279,8 @@ class RefitConfig(Section):
     max_graphs: int = Field(5000, ge=1, description="Training frames used for the fit (evenly spread).")
 
 
-class ValidateOodConfig(Section):
-    """The out-of-distribution split, withheld from surrogate training and search, and the final comparison."""
+class OodRuleConfig(Section):
+    """What is out of distribution: withheld from training, search and every fit, and evaluated at the end."""
 
     kind: Literal["body_property", "pair_distance", "target"] = Field(
         description="body_property (a per-body variable), pair_distance, or target (|target| component).")
@@ -307,18 +300,64 @@ class ValidateOodConfig(Section):
         return self
 
 
+class SplitConfig(Section):
+    """Which frames train the network, stop its training, test it, and which are out of distribution.
+
+    Made once (the split stage) and read by every later stage. Simulations are split into train, validation
+    and test; the frames the OOD rule flags are withheld from all three.
+    """
+
+    validation_fraction: float = Field(0.1, gt=0, lt=1, description="Simulations held out for early stopping "
+                                       "and for choosing each function's expression.")
+    test_fraction: float = Field(0.2, gt=0, lt=1, description="Simulations held out for capture and the final "
+                                 "in-distribution errors.")
+    seed: int = Field(0, ge=0, description="Seed of the assignment of simulations to train, validation and test.")
+    ood: OodRuleConfig | None = Field(None, description="The out-of-distribution rule (none: nothing withheld).")
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        if self.validation_fraction + self.test_fraction >= 0.9:
+            raise ValueError("validation_fraction + test_fraction must leave at least 10% for training")
+        return self
+
+
+class ValidateOodConfig(Section):
+    """The final comparison of the network and the equation on the test frames and the OOD frames of [split]."""
+
+    max_graphs: int = Field(5000, ge=1, description="Frames evaluated per split (evenly spread).")
+
+
+# Keys that moved to [split]; an old config gets one line saying where, not "unknown key".
+MOVED_KEYS = {"train_surrogate": {"validation_fraction": "[split] validation_fraction",
+                                  "test_fraction": "[split] test_fraction"},
+              "validate_ood": {key: f"[split.ood] {key}" for key in ("kind", "variable", "low", "high")}}
+
+
 class Experiment(Section):
     """A whole experiment: what data, and (in later stages) how to distil it."""
 
     experiment: ExperimentInfo
     simulate: SimulateConfig | None = None
     ingest: IngestConfig | None = None
+    split: SplitConfig = Field(default_factory=SplitConfig)
     train_surrogate: TrainSurrogateConfig = Field(default_factory=TrainSurrogateConfig)
     capture: CaptureConfig = Field(default_factory=CaptureConfig)
     search: SearchConfig = Field(default_factory=SearchConfig)
     compose: ComposeConfig = Field(default_factory=ComposeConfig)
     refit: RefitConfig = Field(default_factory=RefitConfig)
-    validate_ood: ValidateOodConfig | None = None
+    validate_ood: ValidateOodConfig = Field(default_factory=ValidateOodConfig)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _moved_keys(cls, raw):
+        if isinstance(raw, dict):
+            for section, moved in MOVED_KEYS.items():
+                given = [key for key in moved if isinstance(raw.get(section), dict) and key in raw[section]]
+                if given:
+                    raise ValueError(f"[{section}] {', '.join(given)}: moved to "
+                                     f"{', '.join(moved[key] for key in given)}; the split is made once, for "
+                                     f"every stage")
+        return raw
 
     @model_validator(mode="after")
     def _one_data_stage(self):

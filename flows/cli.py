@@ -78,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
 USER_ERRORS = (("symdistill.config.loader", "ConfigError"), ("symdistill.tasks.plan", "PlanError"),
                ("symdistill.components.ingest", "DatasetError"), ("symdistill.components.ood", "OODError"),
                ("symdistill.components.train_surrogate.graphs", "GraphDataError"),
+               ("symdistill.components.split", "SplitError"),
                ("symdistill.components.compose_choice", "ComposeError"), ("symdistill.catalogs.store", "ArtifactError"),
                ("symdistill.catalogs.equations", "CatalogError"), ("symdistill.catalogs.bundles", "BundleError"),
                ("symdistill.components.sr.options", "OptionsError"),

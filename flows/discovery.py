@@ -19,14 +19,15 @@ def discovery(config_path: str, store_path: str | None = None, from_stage: str |
     """
     ctx, stages = open_run(config_path, store_path, from_stage, until_stage, repair, scheduler=scheduler,
                            catalog=catalog)
-    refs = {}
+    results = {}
     for stage in stages:  # each task is handed the artifacts it reads: Prefect sees the data flow
-        upstream = {name: refs[name] for name in ctx.plan[stage].inputs if name in refs}
-        refs[stage] = stage_task.with_options(name=stage)(ctx, stage, upstream)
+        upstream = {name: results[name].ref for name in ctx.plan[stage].inputs}
+        results[stage] = stage_task.with_options(name=stage)(ctx, stage, upstream)
     result = {"experiment": ctx.experiment.experiment.name, "store": str(ctx.store.root),
-              "stages": {stage: {"key": ref.key, "ran": stage in ctx.executed} for stage, ref in refs.items()}}
-    if "validate_ood" in refs:
+              "stages": {stage: {"key": done.ref.key, "ran": done.ran} for stage, done in results.items()}}
+    if "validate_ood" in results:
+        refs = {stage: done.ref for stage, done in results.items()}
         result["catalog"] = str(ctx.catalog_path)
-        result["entries"] = catalog_stage(ctx)
-        result["report"] = str(report_stage(ctx, result["entries"]))
+        result["entries"] = catalog_stage(ctx, refs)
+        result["report"] = str(report_stage(ctx, refs, result["entries"]))
     return result

@@ -1,6 +1,7 @@
 """The capture stage: record the trained surrogate's internal functions on held-out simulations."""
 import xarray as xr
 
+from symdistill.catalogs import ArtifactRef
 from symdistill.components import plots
 from symdistill.components.capture import capture
 from symdistill.components.capture_check import message_force_check, receiver_properties, true_pair_force
@@ -9,12 +10,12 @@ from symdistill.tasks.context import RunContext, StageOutput
 from symdistill.tasks.surrogate_io import captured_graphs, load_surrogate
 
 
-def compute(ctx: RunContext, inputs: dict) -> StageOutput:
+def compute(ctx: RunContext, ref: ArtifactRef, inputs: dict) -> StageOutput:
     cfg = ctx.experiment.capture
     data_stage = ctx.experiment.data_stage
     data, trained = inputs[data_stage]["data"], inputs["train_surrogate"]
     model = load_surrogate(trained)
-    graphs = captured_graphs(ctx.experiment, data, trained)
+    graphs = captured_graphs(ctx.experiment, data, inputs["split"])
     law = data.attrs.get("force_law")
     force = true_pair_force(data, graphs, ForceLaw.from_attrs(law)) if law else None
     datasets = capture(model, graphs, true_force=force, significance=cfg.significance)

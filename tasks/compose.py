@@ -1,5 +1,6 @@
 """The compose stage: one expression per function, composed into one model and checked against the network."""
 
+from symdistill.catalogs import ArtifactRef
 from symdistill.catalogs.fronts import composition_to_dataset, programs_of
 from symdistill.components.compose import (
     Composition, latex_text, non_affine_outputs, numpy_model, prediction_errors, sympy_model)
@@ -8,10 +9,10 @@ from symdistill.components.evidence import HELD_OUT_FRAMES, SELECTION_RULE, choo
 from symdistill.components.function_names import function_role
 from symdistill.components.refit import refitted_evidence, trial_budget
 from symdistill.tasks.context import RunContext, StageOutput
-from symdistill.tasks.surrogate_io import captured_graphs, load_surrogate, split_graphs, split_of, spread
+from symdistill.tasks.surrogate_io import captured_graphs, load_surrogate, role_graphs, spread
 
 
-def compute(ctx: RunContext, inputs: dict) -> StageOutput:
+def compute(ctx: RunContext, ref: ArtifactRef, inputs: dict) -> StageOutput:
     cfg = ctx.experiment.compose
     data_stage = ctx.experiment.data_stage
     fronts = {name: ds for name, ds in inputs["search"].items() if name != "figures"}
@@ -28,12 +29,12 @@ def compute(ctx: RunContext, inputs: dict) -> StageOutput:
         return Composition.from_functions(programs, features.get("edge", ()), features["node"])
     # the evidence: each candidate re-fitted on training frames of the original targets, then scored on
     # validation frames, which neither the search nor any fit has seen
-    held_out = spread(split_graphs(ctx.experiment, data, split_of(trained, "validation")), HELD_OUT_FRAMES)
-    budget = trial_budget(split_graphs(ctx.experiment, data, split_of(trained, "train")))
+    held_out = spread(role_graphs(ctx.experiment, data, inputs["split"], "validation"), HELD_OUT_FRAMES)
+    budget = trial_budget(role_graphs(ctx.experiment, data, inputs["split"], "train"))
     choice, table = choose_expressions(
         candidates, lambda programs: refitted_evidence(compose(programs), latent, budget, held_out))
     composition = compose({name: candidates[name][choice[name]].program for name in candidates})
-    graphs = captured_graphs(ctx.experiment, data, trained)
+    graphs = captured_graphs(ctx.experiment, data, inputs["split"])
     composed = numpy_model(composition, latent)(graphs)
     gnn = recorded_outputs(inputs["capture"]["node"], graphs)  # what capture recorded; the network is not rerun
     model = sympy_model(composition)

@@ -4,13 +4,14 @@ from __future__ import annotations
 import importlib.metadata
 import socket
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING
 
-from symdistill.catalogs import ArtifactRef, ArtifactStore, CorruptArtifactError
+from symdistill.catalogs import ArtifactRef, ArtifactStore, CorruptArtifactError, MissingArtifactError
 from symdistill.catalogs.equations import EquationCatalog
 from symdistill.catalogs.equations import catalog_path as resolve_catalog
 from symdistill.catalogs.store import checkpoint_ref, export_figures, report_path
@@ -25,21 +26,30 @@ PACKAGES = ("symdistill", "numpy", "numba", "xarray", "zarr", "pint", "prefect",
 StageOutput = tuple[dict[str, "xr.Dataset"], dict]  # datasets to store, figures to record
 
 
-@dataclass
+@dataclass(frozen=True)
 class RunContext:
+    """What a run was asked to do, fixed when it opens; stages report what they did through StageResult.
+
+    ``plan``: every stage's spec as the store stood when the run opened. A stage whose inputs were still to
+    be computed then has a provisional key; it gets its real one from the content of the artifacts it is
+    handed (``settled_spec``).
+    """
+
     experiment: Experiment
     config_path: Path
     store: ArtifactStore
-    plan: dict[str, StageSpec]
-    forced: set[str] = field(default_factory=set)
+    plan: Mapping[str, StageSpec]
+    forced: frozenset[str] = frozenset()
     repair: bool = False
-    executed: list[str] = field(default_factory=list)
     log: Callable[[str], None] = print
     scheduler: str | None = None  # an existing Dask scheduler for the search, else a local cluster
     catalog_path: Path = field(default_factory=resolve_catalog)
 
-    def inputs_of(self, stage: str) -> dict[str, dict[str, xr.Dataset]]:
-        return {name: self.store.read(self.plan[name].ref) for name in self.plan[stage].inputs}
+
+@dataclass(frozen=True)
+class StageResult:
+    ref: ArtifactRef
+    ran: bool  # computed in this run, rather than found complete in the store
 
 
 def open_run(config_path: str | Path, store_path: str | Path | None = None, from_stage: str | None = None,
@@ -55,8 +65,8 @@ def open_run(config_path: str | Path, store_path: str | Path | None = None, from
     store.clean_incomplete()
     plan = build_plan(experiment, config_path.parent, store=store)
     stages, forced = select_stages(plan, from_stage, until_stage)
-    context = RunContext(experiment, config_path, store, plan, forced, repair, log=log, scheduler=scheduler,
-                         catalog_path=resolve_catalog(catalog))
+    context = RunContext(experiment, config_path, store, MappingProxyType(plan), frozenset(forced), repair, log=log,
+                         scheduler=scheduler, catalog_path=resolve_catalog(catalog))
     return context, stages
 
 
@@ -81,22 +91,46 @@ def cached_result(ctx: RunContext, stages: list[str]) -> dict | None:
     return result
 
 
-def run_stage(ctx: RunContext, stage: str, compute: Callable[[dict], StageOutput]) -> ArtifactRef:
-    """Skip ``stage`` if its artifact is complete (and intact under --repair), else compute and write it."""
+def settled_spec(ctx: RunContext, stage: str, upstream: Mapping[str, ArtifactRef] | None = None):
+    """(spec, input refs) of ``stage`` with its key standing on the content of its inputs' artifacts.
+
+    ``upstream``: the input artifacts, as the tasks that made them returned them; None: as the store holds
+    them now (the plan's inputs, re-read in stage order).
+    """
+    if upstream is None:
+        current = refresh_inputs(ctx.plan, ctx.store)
+        return current[stage], {name: current[name].ref for name in current[stage].inputs}
     spec = ctx.plan[stage]
+    if set(upstream) != set(spec.inputs):
+        raise ValueError(f"{stage} reads {', '.join(spec.inputs)}; it was handed {', '.join(upstream)}")
+    missing = [str(ref) for ref in upstream.values() if not ctx.store.is_complete(ref)]
+    if missing:
+        raise MissingArtifactError(f"{stage}: its input {', '.join(missing)} is not complete in {ctx.store.root}")
+    return replace(spec, inputs={name: ctx.store.content(ref) for name, ref in upstream.items()}), dict(upstream)
+
+
+def run_stage(ctx: RunContext, stage: str, compute: Callable[[ArtifactRef, dict], StageOutput],
+              upstream: Mapping[str, ArtifactRef] | None = None) -> StageResult:
+    """Skip ``stage`` if its artifact is complete (and intact under --repair), else compute and write it.
+
+    ``compute(ref, inputs)``: the stage's datasets and summary from its input datasets (``ref``: where the
+    output will be written, for a stage that checkpoints).
+    """
+    spec, input_refs = settled_spec(ctx, stage, upstream)
     if stage not in ctx.forced and ctx.store.is_complete(spec.ref):
         if not ctx.repair:
             ctx.log(f"{stage}: cached ({spec.key})")
-            return spec.ref
+            return StageResult(spec.ref, ran=False)
         try:
             ctx.store.verify(spec.ref)
             ctx.log(f"{stage}: cached and verified ({spec.key})")
-            return spec.ref
+            return StageResult(spec.ref, ran=False)
         except CorruptArtifactError as err:
             ctx.log(f"{stage}: {err}; recomputing")
     started = datetime.now(timezone.utc)
     clock = time.perf_counter()
-    datasets, figures = compute(ctx.inputs_of(stage))
+    inputs = {name: ctx.store.read(ref, spec.reads.get(name)) for name, ref in input_refs.items()}
+    datasets, figures = compute(spec.ref, inputs)
     provenance = {
         "stage": stage, "key": spec.key, "experiment": ctx.experiment.experiment.name,
         "config_file": str(ctx.config_path), "config": spec.config, "inputs": spec.inputs,
@@ -109,11 +143,8 @@ def run_stage(ctx: RunContext, stage: str, compute: Callable[[dict], StageOutput
     ctx.store.remove(checkpoint_ref(spec.ref))  # a resumable stage's checkpoint is spent once its artifact exists
     if "figures" in datasets:
         export_figures(ctx.store, spec.ref, datasets["figures"])
-    ctx.executed.append(stage)
     ctx.log(f"{stage}: computed ({spec.key}) in {provenance['duration_s']:.1f} s")
-    # Later keys stand on this output's content: identical content leaves them, and their artifacts, as they were.
-    ctx.plan = refresh_inputs(ctx.plan, ctx.store)
-    return spec.ref
+    return StageResult(spec.ref, ran=True)
 
 
 def package_versions() -> dict[str, str]:

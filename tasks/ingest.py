@@ -1,15 +1,12 @@
 """The ingest stage: the user's own data file, validated into the shared schema."""
 
-from symdistill.catalogs import ArtifactRef, read_dataset_file
-from symdistill.components.ingest import ingest
+from symdistill.catalogs import ArtifactRef
 from symdistill.tasks.context import RunContext, StageOutput
-from symdistill.tasks.plan import resolve_data_path
+from symdistill.tasks.plan import read_ingest_data
 
 
-def compute(ctx: RunContext, inputs: dict) -> StageOutput:
-    cfg = ctx.experiment.ingest
-    raw = read_dataset_file(resolve_data_path(ctx.experiment, ctx.config_path.parent), cfg.format)
-    ds = ingest(raw, target=cfg.target, units=cfg.units)
+def compute(ctx: RunContext, ref: ArtifactRef, inputs: dict) -> StageOutput:
+    ds = read_ingest_data(ctx.experiment, ctx.config_path.parent)
     figures = {"n_samples": int(ds.sizes["sim"] * ds.sizes["time"]), "n_bodies": int(ds.sizes["body"]),
                "acc_derived": "derived" in ds.attrs}
     return {"data": ds}, figures

@@ -3,8 +3,8 @@
 A stage's key is made of its config, its code version and the *content* of its inputs (early cutoff: a
 recomputed stage whose output is identical to the stored one leaves every key after it unchanged, so nothing
 after it reruns). Until an input exists, the key stands on that input's own key instead ("pending:<key>")
-and the spec says it is ``waiting_on`` that input; after each stage it computes, the run re-reads the inputs
-of the stages after it (``refresh_inputs``).
+and the spec says it is ``waiting_on`` that input; in a run, each stage settles its key from the content of
+the artifacts it is handed (tasks/context.py ``settled_spec``).
 Both the flow (to run) and ``symdistill status`` (to explain) use this one plan, so they agree.
 """
 from dataclasses import dataclass, field, replace
@@ -33,6 +33,7 @@ class StageSpec:
     inputs: dict[str, str] = field(default_factory=dict)  # upstream stage -> its content, or "pending:<key>"
     code: str = ""
     code_manifest: dict = field(default_factory=dict, compare=False)  # module -> hash, package -> version
+    reads: dict = field(default_factory=dict, compare=False)  # upstream stage -> datasets loaded (None: all)
 
     @property
     def waiting_on(self) -> list[str]:
@@ -62,7 +63,8 @@ def build_plan(experiment: Experiment, config_dir: Path, source_root: Path | Non
             config["file_sha256"] = _data_digest(resolve_data_path(experiment, config_dir))
         version = stage_code_version(stage.name, source_root)
         inputs = {name: input_content(plan[name], store) for name in stage.input_stages(experiment)}
-        plan[stage.name] = StageSpec(stage.name, config, inputs, version.digest, version.manifest())
+        plan[stage.name] = StageSpec(stage.name, config, inputs, version.digest, version.manifest(),
+                                     stage.datasets_read(experiment))
     return plan
 
 
@@ -100,6 +102,19 @@ def resolve_data_path(experiment: Experiment, config_dir: Path) -> Path:
     if not path.exists():
         raise PlanError(f"[ingest] path {experiment.ingest.path!r}: no such file (looked at {path})")
     return path
+
+
+def read_ingest_data(experiment: Experiment, config_dir: Path):
+    """The [ingest] file, read and validated into the shared schema; a DatasetError names the file."""
+    from symdistill.catalogs import read_dataset_file
+    from symdistill.components.ingest import DatasetError, ingest
+
+    path = resolve_data_path(experiment, config_dir)
+    raw = read_dataset_file(path, experiment.ingest.format)  # its errors already name the file
+    try:
+        return ingest(raw, target=experiment.ingest.target, units=experiment.ingest.units)
+    except DatasetError as err:
+        raise DatasetError(f"{path}: {err}") from None
 
 
 def select_stages(plan: dict[str, StageSpec], from_stage: str | None, until_stage: str | None):

@@ -2,16 +2,16 @@
 
 What the schema cannot know (operator names of the SR engine, the data's variables, how the OOD rule and the
 split fractions cut the data) is checked here, so a bad config or bad data fails in one line before anything
-is computed or written. ``symdistill run`` calls it whenever something is left to compute.
+is computed or written. ``symdistill run`` calls it whenever something is left to compute. The split is
+checked by making it (components/split.py), the same function the split stage calls.
 """
-from symdistill.catalogs import ArtifactStore, read_dataset_file
-from symdistill.components.ingest import DatasetError, ingest
-from symdistill.components.ood import OODError, ood_frames
+from symdistill.catalogs import ArtifactStore
+from symdistill.components.ood import OODError
+from symdistill.components.split import make_split, split_simulations
 from symdistill.components.sr.operators import CODE_OF, arity_of_code
-from symdistill.components.train_surrogate import GraphDataError, split_simulations
 from symdistill.config import ConfigError, Experiment
-from symdistill.tasks.plan import StageSpec, resolve_data_path
-from symdistill.tasks.surrogate_io import ood_rule
+from symdistill.tasks.plan import StageSpec, read_ingest_data
+from symdistill.tasks.split import split_settings
 
 SIMULATED_BODY_PROPERTIES = ("mass", "charge")  # what [simulate] records per body
 OPERATOR_FIELDS = {"binary_operators": 2, "unary_operators": 1}
@@ -19,26 +19,25 @@ OPERATOR_FIELDS = {"binary_operators": 2, "unary_operators": 1}
 
 def preflight(experiment: Experiment, config_dir, store: ArtifactStore, plan: dict[str, StageSpec],
               stages: list[str]) -> None:
-    """Raise ConfigError, DatasetError or GraphDataError naming the first problem; return None if all is well.
+    """Raise ConfigError, DatasetError or SplitError naming the first problem; return None if all is well.
 
     The config is checked whole; the data only for what the ``stages`` to run need of it.
     """
     check_operators(experiment)
     if experiment.data_stage == "simulate":
-        check_simulation_plan(experiment, training="train_surrogate" in stages)
+        check_simulation_plan(experiment, splitting="split" in stages)
         return
-    if store.is_complete(plan["ingest"].ref) and "train_surrogate" not in stages:
-        return
-    if store.is_complete(plan["train_surrogate"].ref):
-        return  # the data passed these checks when the network was trained
+    if store.is_complete(plan["split"].ref) or ("split" not in stages and store.is_complete(plan["ingest"].ref)):
+        return  # the data passed these checks when it was split, or nothing will split it
     if store.is_complete(plan["ingest"].ref):
-        data = store.read(plan["ingest"].ref)["data"]
+        data = store.read(plan["ingest"].ref, ("data",))["data"]
     else:
-        cfg = experiment.ingest
-        data = ingest(read_dataset_file(resolve_data_path(experiment, config_dir), cfg.format),
-                      target=cfg.target, units=cfg.units)
-    if "train_surrogate" in stages:
-        check_data(experiment, data)
+        data = read_ingest_data(experiment, config_dir)
+    if "split" in stages:
+        try:
+            make_split(data, split_settings(experiment.split))
+        except OODError as err:
+            raise ConfigError(f"[split.ood] {err}") from None
 
 
 def check_operators(experiment: Experiment) -> None:
@@ -53,38 +52,13 @@ def check_operators(experiment: Experiment) -> None:
                                   f"(allowed here: {', '.join(allowed)})")
 
 
-def check_simulation_plan(experiment: Experiment, training: bool) -> None:
-    sim, train = experiment.simulate, experiment.train_surrogate
-    try:
-        if training:
-            split_simulations(sim.n_sims, train.validation_fraction, train.test_fraction, train.seed)
-    except GraphDataError as err:
-        raise ConfigError(f"[simulate] n_sims = {sim.n_sims}: {err}") from None
-    ood = experiment.validate_ood
+def check_simulation_plan(experiment: Experiment, splitting: bool) -> None:
+    """What can be known of a simulation's split before it is simulated: enough simulations, and an OOD
+    variable the simulator records (whether frames fall on both sides of the rule shows only once simulated)."""
+    cfg = experiment.split
+    if splitting:
+        split_simulations(experiment.simulate.n_sims, cfg.validation_fraction, cfg.test_fraction, cfg.seed)
+    ood = cfg.ood
     if ood is not None and ood.kind == "body_property" and ood.variable not in SIMULATED_BODY_PROPERTIES:
-        raise ConfigError(f"[validate_ood] variable = {ood.variable!r}: not a per-body variable of the simulation; "
+        raise ConfigError(f"[split.ood] variable = {ood.variable!r}: not a per-body variable of the simulation; "
                           f"allowed: {', '.join(SIMULATED_BODY_PROPERTIES)}")
-
-
-def check_data(experiment: Experiment, data) -> None:
-    """The data can be split for training and, with an OOD rule, leaves frames on both sides of it."""
-    train = experiment.train_surrogate
-    splits = dict(zip(("training", "validation", "test"),
-                      split_simulations(data.sizes["sim"], train.validation_fraction, train.test_fraction,
-                                        train.seed)))
-    rule = ood_rule(experiment)
-    if rule is None:
-        return
-    try:
-        outside = ood_frames(data, rule, data.attrs.get("target", "acc"))
-    except OODError as err:
-        raise ConfigError(f"[validate_ood] {err}") from None
-    low, high = experiment.validate_ood.low, experiment.validate_ood.high
-    bounds = f"[{'-inf' if low is None else f'{low:g}'}, {'inf' if high is None else f'{high:g}'}]"
-    for name, sims in splits.items():
-        if not (~outside[sims]).any():
-            raise GraphDataError(f"[validate_ood] the {name} split has no frame inside {bounds} left; widen the "
-                                 f"bounds or change the split fractions")
-    if not outside.any():
-        raise DatasetError(f"[validate_ood] no frame of the data lies outside {bounds}: there is nothing to test "
-                           f"out of distribution; narrow the bounds")

@@ -1,6 +1,7 @@
 """The refit stage: the composed model's constants re-fitted on the data stage's own targets."""
 import numpy as np
 
+from symdistill.catalogs import ArtifactRef
 from symdistill.catalogs.fronts import composition_of, composition_to_dataset
 from symdistill.components.compose import ComposedModel, latex_text, plain_text, sympy_model
 from symdistill.components.constant_units import law_constant_units
@@ -8,11 +9,10 @@ from symdistill.components.evidence import HELD_OUT_FRAMES
 from symdistill.components.refit import readable_law, refit
 from symdistill.components.train_surrogate import feature_units
 from symdistill.tasks.context import RunContext, StageOutput
-from symdistill.tasks.surrogate_io import load_surrogate, split_graphs, split_of, spread
+from symdistill.tasks.surrogate_io import load_surrogate, role_graphs, spread
 
 
-
-def compute(ctx: RunContext, inputs: dict) -> StageOutput:
+def compute(ctx: RunContext, ref: ArtifactRef, inputs: dict) -> StageOutput:
     cfg = ctx.experiment.refit
     data_stage = ctx.experiment.data_stage
     data, trained = inputs[data_stage]["data"], inputs["train_surrogate"]
@@ -21,12 +21,12 @@ def compute(ctx: RunContext, inputs: dict) -> StageOutput:
     latent = network.latent.detach().double().numpy() if network.spec.n_latent else None
     model = ComposedModel(composition, latent)
     # the original targets of the training frames, never the network's outputs
-    graphs = spread(split_graphs(ctx.experiment, data, split_of(trained, "train")), cfg.max_graphs)
+    graphs = spread(role_graphs(ctx.experiment, data, inputs["split"], "train"), cfg.max_graphs)
     errors = refit(model, graphs, cfg.iterations)
     fitted = model.composition_now()
     latent = model.latent.detach().numpy().astype(np.float64) if latent is not None else None
     fitted_expressions = {name: str(expr) for name, expr in sympy_model(fitted).items()}
-    held_out = spread(split_graphs(ctx.experiment, data, split_of(trained, "validation")), HELD_OUT_FRAMES)
+    held_out = spread(role_graphs(ctx.experiment, data, inputs["split"], "validation"), HELD_OUT_FRAMES)
     readable, latent, simplification = readable_law(fitted, latent, graphs, held_out)
     law = sympy_model(readable)  # built once: its simplification is the costly part
     expressions = plain_text(law)

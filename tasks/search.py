@@ -2,6 +2,7 @@
 import xarray as xr
 from tqdm import tqdm
 
+from symdistill.catalogs import ArtifactRef
 from symdistill.catalogs.fronts import front_to_dataset
 from symdistill.components import plots
 from symdistill.components.search import functions_from_capture, search_functions
@@ -10,7 +11,7 @@ from symdistill.tasks.context import RunContext, StageOutput
 from symdistill.tasks.dask_cluster import dask_executor
 
 
-def compute(ctx: RunContext, inputs: dict) -> StageOutput:
+def compute(ctx: RunContext, ref: ArtifactRef, inputs: dict) -> StageOutput:
     cfg = ctx.experiment.search
     options = search_options(cfg)
     functions = functions_from_capture(inputs["capture"]["edge"], inputs["capture"]["node"], cfg.max_rows,

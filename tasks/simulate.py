@@ -3,11 +3,12 @@ import time
 
 from tqdm import tqdm
 
+from symdistill.catalogs import ArtifactRef
 from symdistill.components.simulate import ForceLaw, simulate
 from symdistill.tasks.context import RunContext, StageOutput
 
 
-def compute(ctx: RunContext, inputs: dict) -> StageOutput:
+def compute(ctx: RunContext, ref: ArtifactRef, inputs: dict) -> StageOutput:
     cfg = ctx.experiment.simulate
     clock = time.perf_counter()
     with tqdm(total=cfg.n_sims, desc="simulate", unit="sim", disable=None) as bar:

@@ -4,8 +4,8 @@ group), its inputs, the config subset in its key, and the function that computes
 The plan, the flow, ``status`` and the checks before work all read this table. It imports nothing heavy:
 the compute functions are named ``tasks.<stage>.compute`` and imported only when a stage runs.
 """
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 from symdistill.config import Experiment
 
@@ -17,6 +17,7 @@ class Stage:
     name: str
     inputs: tuple[str, ...]
     key_config: Callable[[Experiment], dict]  # the part of the config the stage's output depends on
+    reads: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # input -> its datasets read (default all)
 
     @property
     def compute(self) -> str:
@@ -26,26 +27,34 @@ class Stage:
     def input_stages(self, experiment: Experiment) -> tuple[str, ...]:
         return tuple(experiment.data_stage if name == DATA else name for name in self.inputs)
 
-
-def _ood(experiment: Experiment):
-    return None if experiment.validate_ood is None else experiment.validate_ood.model_dump(mode="json")
+    def datasets_read(self, experiment: Experiment) -> dict[str, tuple[str, ...] | None]:
+        """Input stage -> the datasets of its artifact this stage loads (None: all of them)."""
+        return {actual: self.reads.get(name) for name, actual in zip(self.inputs, self.input_stages(experiment))}
 
 
 def _target(experiment: Experiment) -> str:
     return experiment.ingest.target if experiment.data_stage == "ingest" else "acc"
 
 
+# What a stage loads of its inputs: the data, the split's masks and the network's weights, not whole artifacts.
+_DATA, _SPLIT, _WEIGHTS = {DATA: ("data",)}, {"split": ("masks",)}, {"train_surrogate": ("weights",)}
+
 STAGES = {stage.name: stage for stage in (
     Stage("simulate", (), lambda e: e.simulate.model_dump(mode="json")),
     Stage("ingest", (), lambda e: e.ingest.model_dump(mode="json")),  # the plan adds the file's sha256
-    Stage("train_surrogate", (DATA,),
-          lambda e: {**e.train_surrogate.model_dump(mode="json"), "target": _target(e), "ood": _ood(e)}),
-    Stage("capture", (DATA, "train_surrogate"), lambda e: e.capture.model_dump(mode="json")),
+    Stage("split", (DATA,), lambda e: e.split.model_dump(mode="json"), reads=_DATA),
+    Stage("train_surrogate", (DATA, "split"),
+          lambda e: {**e.train_surrogate.model_dump(mode="json"), "target": _target(e)}, reads=_DATA | _SPLIT),
+    Stage("capture", (DATA, "split", "train_surrogate"), lambda e: e.capture.model_dump(mode="json"),
+          reads=_DATA | _SPLIT | _WEIGHTS),
     # Where the Dask scheduler is, or how many workers run, does not change the result.
     Stage("search", ("capture",), lambda e: e.search.model_dump(mode="json", exclude={"scheduler", "n_workers"})),
-    Stage("compose", ("search", "capture", DATA, "train_surrogate"), lambda e: e.compose.model_dump(mode="json")),
-    Stage("refit", ("compose", DATA, "train_surrogate"), lambda e: e.refit.model_dump(mode="json")),
-    Stage("validate_ood", ("refit", DATA, "train_surrogate"), lambda e: {"ood": _ood(e)}),
+    Stage("compose", ("search", "capture", DATA, "split", "train_surrogate"), lambda e: e.compose.model_dump(mode="json"),
+          reads={"capture": ("node",)} | _DATA | _SPLIT | _WEIGHTS),
+    Stage("refit", ("compose", DATA, "split", "train_surrogate"), lambda e: e.refit.model_dump(mode="json"),
+          reads={"compose": ("model",)} | _DATA | _SPLIT | _WEIGHTS),
+    Stage("validate_ood", ("refit", DATA, "split", "train_surrogate"),
+          lambda e: e.validate_ood.model_dump(mode="json"), reads={"refit": ("model",)} | _DATA | _SPLIT | _WEIGHTS),
 )}
 STAGE_ORDER = tuple(STAGES)
 

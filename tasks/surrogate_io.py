@@ -5,7 +5,6 @@ import numpy as np
 import xarray as xr
 
 from symdistill.catalogs.weights import dataset_to_arrays
-from symdistill.components.ood import OODRule, frame_index, ood_frames
 from symdistill.components.train_surrogate import GraphNetwork, GraphSet, SurrogateSpec, build_graphs, from_arrays
 from symdistill.config import Experiment, TrainSurrogateConfig
 
@@ -24,27 +23,12 @@ def load_surrogate(trained: dict[str, xr.Dataset]) -> GraphNetwork:
     return from_arrays(spec, dataset_to_arrays(weights)).eval()
 
 
-def split_of(trained: dict[str, xr.Dataset], name: str) -> np.ndarray:
-    """Simulation indices of the train, validation or test split the surrogate was trained with."""
-    return trained["split"][f"{name}_sims"].values
-
-
-def ood_rule(experiment: Experiment) -> OODRule | None:
-    cfg = experiment.validate_ood
-    if cfg is None:
-        return None
-    return OODRule(cfg.kind, cfg.variable, -np.inf if cfg.low is None else cfg.low,
-                   np.inf if cfg.high is None else cfg.high)
-
-
-def split_graphs(experiment: Experiment, data: xr.Dataset, sims, *, out_of_distribution: bool = False) -> GraphSet:
-    """Graphs of ``sims``: the in-distribution frames, or (``out_of_distribution``) the withheld ones."""
-    graphs = graphs_for(experiment.train_surrogate, data, sims)
-    rule = ood_rule(experiment)
-    if rule is None:
-        return graphs.subset(slice(0, 0)) if out_of_distribution else graphs
-    mask = ood_frames(data, rule, data.attrs.get("target", "acc"))
-    return graphs.subset(frame_index(data, mask if out_of_distribution else ~mask, sims))
+def role_graphs(experiment: Experiment, data: xr.Dataset, split: dict[str, xr.Dataset], role: str) -> GraphSet:
+    """Graphs of the frames the split artifact gives ``role`` (train, validation, test, out_of_distribution)."""
+    mask = split["masks"][role].values
+    sims = np.flatnonzero(mask.any(axis=1))
+    graphs = graphs_for(experiment.train_surrogate, data, sims)  # every frame of those simulations
+    return graphs.subset(np.flatnonzero(mask[sims].reshape(-1)))
 
 
 def spread(graphs: GraphSet, limit: int) -> GraphSet:
@@ -52,6 +36,6 @@ def spread(graphs: GraphSet, limit: int) -> GraphSet:
     return graphs.subset(np.unique(np.linspace(0, len(graphs) - 1, min(limit, len(graphs))).astype(int)))
 
 
-def captured_graphs(experiment: Experiment, data: xr.Dataset, trained: dict[str, xr.Dataset]) -> GraphSet:
+def captured_graphs(experiment: Experiment, data: xr.Dataset, split: dict[str, xr.Dataset]) -> GraphSet:
     """The held-out, in-distribution frames that capture records (and compose checks against)."""
-    return spread(split_graphs(experiment, data, split_of(trained, "test")), experiment.capture.max_graphs)
+    return spread(role_graphs(experiment, data, split, "test"), experiment.capture.max_graphs)

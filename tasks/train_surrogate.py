@@ -13,28 +13,20 @@ from symdistill.catalogs.store import checkpoint_ref, read_checkpoint
 from symdistill.catalogs.weights import arrays_to_dataset, dataset_to_arrays
 from symdistill.components import plots
 from symdistill.components.train_surrogate import (
-    Checkpoint, GraphDataError, SurrogateSpec, TrainingSettings, from_arrays, prediction_error, split_simulations,
-    train)
+    Checkpoint, SurrogateSpec, TrainingSettings, from_arrays, prediction_error, train)
 from symdistill.tasks.context import RunContext, StageOutput
-from symdistill.tasks.surrogate_io import split_graphs
+from symdistill.tasks.surrogate_io import role_graphs
 
 DEFAULT_MESSAGE_DIM = 100
 
 
-def compute(ctx: RunContext, inputs: dict) -> StageOutput:
+def compute(ctx: RunContext, ref: ArtifactRef, inputs: dict) -> StageOutput:
     cfg = ctx.experiment.train_surrogate
     data_stage = ctx.experiment.data_stage
-    ref = ctx.plan["train_surrogate"].ref
     data = inputs[data_stage]["data"]
     torch.set_num_threads(cfg.threads or os.cpu_count() or 1)
-    train_sims, val_sims, test_sims = split_simulations(data.sizes["sim"], cfg.validation_fraction,
-                                                        cfg.test_fraction, cfg.seed)
-    train_set, val_set, test_set = (split_graphs(ctx.experiment, data, sims)  # OOD frames withheld
-                                    for sims in (train_sims, val_sims, test_sims))
-    for name, graphs in (("training", train_set), ("validation", val_set), ("test", test_set)):
-        if not len(graphs):
-            raise GraphDataError(f"the {name} split has no in-distribution frame left; widen the "
-                                 f"[validate_ood] bounds or the split fractions")
+    train_set, val_set, test_set = (role_graphs(ctx.experiment, data, inputs["split"], role)
+                                    for role in ("train", "validation", "test"))
     spec = surrogate_spec(cfg, train_set, data.sizes["dim"])
     settings = training_settings(cfg)
     resume = _load_checkpoint(ctx, ref)
@@ -57,8 +49,6 @@ def compute(ctx: RunContext, inputs: dict) -> StageOutput:
         "weights": arrays_to_dataset(result.weights, {"spec": json.dumps(spec.as_dict())}),
         "curves": xr.Dataset({k: ("epoch", np.asarray(v, dtype=float)) for k, v in result.curves.items()
                               if k != "epoch"}, coords={"epoch": result.curves["epoch"]}),
-        "split": xr.Dataset({"train_sims": ("train", train_sims), "validation_sims": ("validation", val_sims),
-                             "test_sims": ("test", test_sims)}),
         "figures": xr.Dataset({"training_curves": ("training_curves_png", plots.training_curves(result.curves))}),
     }
     return datasets, summary

@@ -1,6 +1,7 @@
 """Shared fixtures. Prefect and numba are pointed at throwaway folders before anything imports them."""
 import os
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 _SCRATCH = Path(tempfile.mkdtemp(prefix="symdistill-tests-"))
@@ -67,3 +68,35 @@ def tiny_config(tmp_path):
 def pytest_configure(config):
     # numba flags the function tables of custom operators as experimental; their behaviour is tested here.
     config.addinivalue_line("filterwarnings", "ignore:.*First-class function type:numba.core.errors.NumbaExperimentalFeatureWarning")
+
+
+@dataclass
+class StagesRun:
+    """What running stages in order did, as the flow runs them: each stage handed its inputs' artifacts."""
+
+    ctx: object
+    results: dict
+
+    @property
+    def executed(self) -> list[str]:
+        return [stage for stage, result in self.results.items() if result.ran]
+
+    @property
+    def store(self):
+        return self.ctx.store
+
+    def ref(self, stage):
+        return self.results[stage].ref
+
+
+def run_stages(config, store, stages, log=lambda _: None, **kwargs) -> StagesRun:
+    from symdistill.tasks.context import open_run
+    from symdistill.tasks.run import execute
+
+    ctx, _ = open_run(config, store, log=log, **kwargs)
+    results = {}
+    for stage in stages:
+        inputs = ctx.plan[stage].inputs
+        upstream = {name: results[name].ref for name in inputs} if set(inputs) <= set(results) else None
+        results[stage] = execute(ctx, stage, upstream)
+    return StagesRun(ctx, results)

@@ -53,36 +53,42 @@ CASES = {
     "unary operator listed as binary": (_simulated('binary_operators = ["add", "sin"]\n'), None,
                                         "'sin' takes 1 argument(s); list it in unary_operators"),
     "OOD variable the simulation lacks": (
-        _simulated('[validate_ood]\nkind = "body_property"\nvariable = "radius"\nhigh = 2.0\n'), None,
-        "[validate_ood] variable = 'radius': not a per-body variable of the simulation; allowed: mass, charge"),
+        _simulated('[split.ood]\nkind = "body_property"\nvariable = "radius"\nhigh = 2.0\n'), None,
+        "[split.ood] variable = 'radius': not a per-body variable of the simulation; allowed: mass, charge"),
     "too few simulations to split": (_simulated(n_sims=2), None,
-                                     "[simulate] n_sims = 2: training needs at least 3 simulations"),
+                                     "[split] needs at least 3 simulations (train, validation, test); the data has 2"),
     "unknown key": (_simulated("populations = 3\n"), None, "search.populations = 3: unknown key; allowed keys here"),
     "not TOML": ("[experiment\nname = 'x'\n", None, "not valid TOML"),
     "two data stages": (_simulated() + '[ingest]\npath = "data.csv"\n', None, "exactly one data stage section"),
-    "OOD bounds reversed": (_simulated('[validate_ood]\nkind = "pair_distance"\nlow = 3.0\nhigh = 1.0\n'), None,
+    "OOD bounds reversed": (_simulated('[split.ood]\nkind = "pair_distance"\nlow = 3.0\nhigh = 1.0\n'), None,
                             "low (3.0) must be below high (1.0)"),
+    "OOD rule where it was before [split]": (
+        _simulated('[validate_ood]\nkind = "pair_distance"\nhigh = 3.0\n'), None,
+        "[validate_ood] kind, high: moved to [split.ood] kind, [split.ood] high"),
+    "split fraction where it was before [split]": (
+        _ingested(extra='[train_surrogate]\ntest_fraction = 0.3\n'), None,
+        "[train_surrogate] test_fraction: moved to [split] test_fraction"),
     "unknown unit": (_simulated('[simulate.units]\nlength = "furlong_per_blip"\n'), None,
                      "unknown unit 'furlong_per_blip'"),
     "missing data file": (_ingested(path="nowhere.csv"), None, "[ingest] path 'nowhere.csv': no such file"),
     "unknown file format": (_ingested(path="data.txt"), ("data.txt", _table()), "cannot tell the format"),
     "CSV without the long-table columns": (_ingested(), ("data.csv", "a,b\n1,2\n"), "CSV lacks column(s)"),
-    "NaN in the data": (_ingested(), ("data.csv", _with_nan()), "'vel' has 1 NaN/Inf value(s)"),
-    "unknown target": (_ingested(target="jerk"), ("data.csv", _table()), "missing target variable 'jerk'"),
+    "NaN in the data": (_ingested(), ("data.csv", _with_nan()), "data.csv: 'vel' has 1 NaN/Inf value(s)"),
+    "unknown target": (_ingested(target="jerk"), ("data.csv", _table()), "data.csv: missing target variable 'jerk'"),
     "units for a variable the data lacks": (_ingested(extra_units='charge = "C"'), ("data.csv", _table()),
                                             "[ingest.units] names ['charge']"),
     "too few simulations in the file": (_ingested(), ("data.csv", _table(1)),
-                                        "training needs at least 3 simulations (train, validation, test); "
+                                        "[split] needs at least 3 simulations (train, validation, test); "
                                         "the data has 2"),
     "OOD rule that leaves no training frame": (
-        _ingested(extra='[validate_ood]\nkind = "pair_distance"\nhigh = 0.001\n'), ("data.csv", _table()),
-        "[validate_ood] the training split has no frame inside [-inf, 0.001] left"),
+        _ingested(extra='[split.ood]\nkind = "pair_distance"\nhigh = 0.001\n'), ("data.csv", _table()),
+        "[split.ood] the training split has no frame inside [-inf, 0.001] left"),
     "OOD variable the data lacks": (
-        _ingested(extra='[validate_ood]\nkind = "body_property"\nvariable = "charge"\nhigh = 1.0\n'),
-        ("data.csv", _table()), "[validate_ood] OOD variable 'charge' is not a per-body property of the data; "
+        _ingested(extra='[split.ood]\nkind = "body_property"\nvariable = "charge"\nhigh = 1.0\n'),
+        ("data.csv", _table()), "[split.ood] OOD variable 'charge' is not a per-body property of the data; "
                                 "per-body variables: "),
     "OOD rule that withholds nothing": (
-        _ingested(extra='[validate_ood]\nkind = "pair_distance"\nhigh = 1e9\n'), ("data.csv", _table()),
+        _ingested(extra='[split.ood]\nkind = "pair_distance"\nhigh = 1e9\n'), ("data.csv", _table()),
         "no frame of the data lies outside [-inf, 1e+09]: there is nothing to test out of distribution"),
 }
 

@@ -55,12 +55,12 @@ def test_a_run_catalogs_its_model_and_every_function_with_lineage(finished_run):
 
     text = symdistill("provenance", composed["id"][:8], "--catalog", root / "catalog.sqlite", cwd=root)
     assert text.returncode == 0, text.stderr
-    for stage in ("simulate", "train_surrogate", "capture", "search", "compose", "refit", "validate_ood"):
+    for stage in ("simulate", "split", "train_surrogate", "capture", "search", "compose", "refit", "validate_ood"):
         assert stage in text.stdout
     prov = json.loads(symdistill("provenance", composed["id"], "--format", "prov-json",
                                  "--catalog", root / "catalog.sqlite", cwd=root).stdout)
     artifacts = [e for e in prov["entity"].values() if e.get("prov:type") == "sd:Artifact"]
-    assert len(artifacts) == 7 and len(prov["used"]) >= 6
+    assert len(artifacts) == 8 and len(prov["used"]) >= 7
     assert f"sd:equation/{composed['id']}" in prov["entity"]
 
 
@@ -140,7 +140,7 @@ def test_a_fully_cached_rerun_answers_the_same_without_starting_prefect(finished
     again = symdistill("run", config, "--catalog", root / "catalog.sqlite", cwd=root)
     assert again.returncode == 0, again.stderr
     assert "nothing to compute: Prefect was not started" in again.stdout
-    assert "0 stage(s) computed, 7 cached" in again.stdout
+    assert "0 stage(s) computed, 8 cached" in again.stdout
 
     def answer(stdout):  # the model, its errors, the catalog entries, the report and the verdict
         lines = stdout[stdout.index("discovered model:"):].splitlines()

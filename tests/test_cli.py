@@ -37,7 +37,7 @@ def test_run_rerun_status_and_show(tiny_config, tmp_path):
     record, *downstream = status["stages"]
     assert record["stage"] == "simulate" and record["state"] == "complete"
     assert [(r["stage"], r["state"]) for r in downstream] == [
-        (stage, "missing") for stage in ("train_surrogate", "capture", "search", "compose", "refit", "validate_ood")]
+        (stage, "missing") for stage in ("split", "train_surrogate", "capture", "search", "compose", "refit", "validate_ood")]
 
     shown = json.loads(symdistill("show", "simulate", record["key"], "--json", cwd=tmp_path).stdout)
     assert shown["provenance"]["config"]["n_sims"] == 5
@@ -57,14 +57,14 @@ def test_ingest_example_runs_end_to_end(tmp_path):
     assert "ingest: computed" in result.stdout
     too_small = symdistill("run", tmp_path / "spring_long.toml", cwd=tmp_path)  # 2 simulations cannot be split
     assert too_small.returncode == 2
-    assert "training needs at least 3 simulations (train, validation, test); the data has 2" in too_small.stderr
+    assert "[split] needs at least 3 simulations (train, validation, test); the data has 2" in too_small.stderr
 
 
 def test_run_until_capture_then_show_the_message_force_fit(tiny_config, tmp_path):
     config = tiny_config(8)
     result = symdistill("run", config, "--until", "capture", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert "3 stage(s) computed, 0 cached" in result.stdout
+    assert "4 stage(s) computed, 0 cached" in result.stdout
     status = json.loads(symdistill("status", config, "--json", cwd=tmp_path).stdout)
     key = {r["stage"]: r["key"] for r in status["stages"]}["capture"]
     shown = json.loads(symdistill("show", "capture", key, "--json", cwd=tmp_path).stdout)

@@ -127,7 +127,7 @@ def test_a_scheduled_deployment_on_a_prefect_server_runs_and_caches(tmp_path):
 
         assert run_once() == "COMPLETED", (tmp_path / "deploy.log").read_text()[-3000:]
         store = ArtifactStore(tmp_path / "store.zarr")
-        stages = ("simulate", "train_surrogate", "capture", "search", "compose", "refit", "validate_ood")
+        stages = ("simulate", "split", "train_surrogate", "capture", "search", "compose", "refit", "validate_ood")
         finished = {stage: store.artifacts(stage) for stage in stages}
         assert all(len(records) == 1 for records in finished.values()), finished
         listed = symdistill("catalog", "list", "--json", "--catalog", tmp_path / "catalog.sqlite", cwd=tmp_path)

@@ -60,7 +60,9 @@ def test_every_edit_in_a_closure_and_only_those_make_stages_stale(source, config
 def test_closures_hold_what_the_hand_kept_lists_missed():
     def modules(stage):
         return code_closure.stage_code_version(stage).modules
-    assert {"tasks/surrogate_io.py", "components/ood.py"} <= set(modules("train_surrogate"))
+    assert "tasks/surrogate_io.py" in modules("train_surrogate")
+    assert {"components/ood.py", "components/split.py"} <= set(modules("split"))  # the OOD rule acts in the split
+    assert "components/ood.py" not in modules("train_surrogate")  # training sees only the split's masks
     assert {"catalogs/fronts.py", "components/compose.py"} <= set(modules("validate_ood"))  # reads the refit model
     assert "components/simulate/forces.py" in modules("capture")
     assert "catalogs/fronts.py" in modules("search")
@@ -79,7 +81,8 @@ def test_a_package_upgrade_makes_the_stages_that_import_it_stale(monkeypatch):
         return {**versions, "torch": "9.9.9"} if "torch" in versions else versions
     monkeypatch.setattr(code_closure, "distribution_versions", upgraded)
     plan = build_plan(experiment, config.parent)
-    assert plan["simulate"].key == base["simulate"].key  # the simulator does not import torch
+    for stage in ("simulate", "split"):  # neither imports torch
+        assert plan[stage].key == base[stage].key
     for stage in ("train_surrogate", "capture", "search", "compose", "refit", "validate_ood"):
         assert plan[stage].key != base[stage].key
     reasons = [describe(r) for r in explain_change(_provenance(base["train_surrogate"]), plan["train_surrogate"])]

@@ -16,14 +16,15 @@ def test_the_measured_example_plans_every_stage_from_its_shipped_file():
     from symdistill.tasks.plan import build_plan
     config = REPO / "config" / "spring2d_measured.toml"
     plan = build_plan(load_experiment(config), config.parent)
-    assert list(plan) == ["ingest", "train_surrogate", "capture", "search", "compose", "refit", "validate_ood"]
-    assert plan["train_surrogate"].config["ood"] == {"kind": "pair_distance", "variable": "", "low": None,
-                                                     "high": 4.0}
+    assert list(plan) == ["ingest", "split", "train_surrogate", "capture", "search", "compose", "refit",
+                          "validate_ood"]
+    assert plan["split"].config["ood"] == {"kind": "pair_distance", "variable": "", "low": None, "high": 4.0}
+    assert "ood" not in plan["train_surrogate"].config  # training sees the rule only through the split's masks
 
 
 def test_ood_section_needs_a_bound(tmp_path):
     path = tmp_path / "e.toml"
-    path.write_text('[experiment]\nname = "x"\n[simulate]\nlaw = "spring"\n[validate_ood]\nkind = "pair_distance"\n')
+    path.write_text('[experiment]\nname = "x"\n[simulate]\nlaw = "spring"\n[split.ood]\nkind = "pair_distance"\n')
     with pytest.raises(ConfigError, match="give low, high or both"):
         load_experiment(path)
 

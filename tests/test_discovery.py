@@ -9,8 +9,9 @@ import symdistill.tasks.train_surrogate as train_task_module
 from symdistill.catalogs.fronts import composition_of
 from symdistill.components.compose import sympy_model
 from symdistill.tasks.context import open_run
-from symdistill.tasks.run import execute
 from symdistill.tasks.status import stage_status
+
+from conftest import run_stages
 
 pytestmark = pytest.mark.slow
 
@@ -23,7 +24,7 @@ max_rows = 300
 max_size = 14
 n_workers = 1
 
-[validate_ood]
+[split.ood]
 kind = "body_property"
 variable = "mass"
 high = 3.6
@@ -54,27 +55,20 @@ def plant_true_messages(monkeypatch):
     monkeypatch.setattr(capture_task_module, "capture", planted)
 
 
-def run(config, store, stages, log=lambda _: None):
-    ctx, _ = open_run(config, store, log=log)
-    for stage in stages:
-        execute(ctx, stage)
-    return ctx
-
-
-STAGES = ("simulate", "train_surrogate", "capture", "search", "compose", "refit", "validate_ood")
+STAGES = ("simulate", "split", "train_surrogate", "capture", "search", "compose", "refit", "validate_ood")
 
 
 def test_planted_messages_give_back_the_spring_law(tiny_config, tmp_path, monkeypatch):
     config = tiny_config(10)
     config.write_text(config.read_text().split("[search]")[0] + PLANTED)
     plant_true_messages(monkeypatch)
-    ctx = run(config, tmp_path / "store", STAGES)
+    ctx = run_stages(config, tmp_path / "store", STAGES)
     assert ctx.executed == list(STAGES)
-    refit = ctx.store.provenance(ctx.plan["refit"].ref)["figures"]
+    refit = ctx.store.provenance(ctx.ref("refit"))["figures"]
     assert refit["relative_mae_after"] < 1e-3, refit
     dx, r, mass = sympy.symbols("dx_ij r_ij mass", real=True)
     truth = -2 * (r + sympy.Rational(1, 100) - 1) * dx / r / mass
-    composed = sympy_model(composition_of(ctx.store.read(ctx.plan["refit"].ref)["model"]))["acc_x"]
+    composed = sympy_model(composition_of(ctx.store.read(ctx.ref("refit"))["model"]))["acc_x"]
     found = composed.replace(lambda e: isinstance(e, sympy.Sum), lambda e: e.args[0])  # one pair's term
     # SRBench-style: 3 significant digits, and constants that vanish (below 1e-6) become 0
     rounded = found.xreplace({f: 0 if abs(f) < 1e-6 else sympy.Rational(f"{float(f):.3g}")
@@ -83,7 +77,7 @@ def test_planted_messages_give_back_the_spring_law(tiny_config, tmp_path, monkey
     # the simulation is in SI units: the spring's stiffness and its force at rest length as a person writes them
     units = refit["constant_units"]["acc_x"]
     assert units["consistent"] and {u for _, u in units["constants"]} == {"kg/s²", "kg·m/s²"}, units
-    ood = ctx.store.provenance(ctx.plan["validate_ood"].ref)["figures"]["errors"]
+    ood = ctx.store.provenance(ctx.ref("validate_ood"))["figures"]["errors"]
     assert ood["symbolic"]["out_of_distribution"]["relative_mae"] < 1e-3
     assert set(ood["gnn"]) == {"in_distribution", "out_of_distribution"}
 
@@ -95,15 +89,15 @@ def test_a_search_only_change_reruns_search_and_after_but_nothing_upstream(tiny_
                          (search_task_module, "search_functions")):
         real = getattr(module, name)
         monkeypatch.setattr(module, name, lambda *a, _r=real, _n=name, **k: calls.append(_n) or _r(*a, **k))
-    first = run(config, store, STAGES)
+    first = run_stages(config, store, STAGES)
     assert first.executed == list(STAGES) and calls.count("train") == 1
     config.write_text(config.read_text().replace("max_size = 12", "max_size = 10"))
     second_ctx, _ = open_run(config, store, log=lambda _: None)
     states = {r["stage"]: r["state"] for r in stage_status(second_ctx.plan, second_ctx.store, "tiny")}
-    assert states == {"simulate": "complete", "train_surrogate": "complete", "capture": "complete",
+    assert states == {"simulate": "complete", "split": "complete", "train_surrogate": "complete", "capture": "complete",
                       "search": "stale", "compose": "stale", "refit": "stale", "validate_ood": "stale"}
     searches_before = calls.count("search_functions")
-    second = run(config, store, STAGES)
+    second = run_stages(config, store, STAGES)
     assert second.executed == ["search", "compose", "refit", "validate_ood"]
     assert calls.count("train") == 1 and calls.count("capture") == 1
     assert calls.count("search_functions") > searches_before
@@ -151,8 +145,8 @@ def test_the_spring_law_comes_back_from_the_networks_own_messages(tmp_path):
     held-out evidence, refit; the per-pair law must equal the simulated one (3 digits, symbolically)."""
     config = tmp_path / "through.toml"
     config.write_text(THROUGH_THE_NETWORK)
-    ctx = run(config, tmp_path / "store", STAGES)
-    composed = sympy_model(composition_of(ctx.store.read(ctx.plan["refit"].ref)["model"]))["acc_x"]
+    ctx = run_stages(config, tmp_path / "store", STAGES)
+    composed = sympy_model(composition_of(ctx.store.read(ctx.ref("refit"))["model"]))["acc_x"]
     pair = sum((t.args[0] for t in sympy.Add.make_args(composed) if isinstance(t, sympy.Sum) and
                 t.args[0].free_symbols), sympy.Integer(0))
     dx, r, mass = sympy.symbols("dx_ij r_ij mass", real=True)
@@ -160,5 +154,5 @@ def test_the_spring_law_comes_back_from_the_networks_own_messages(tmp_path):
     rounded = pair.xreplace({f: 0 if abs(f) < 1e-6 else sympy.Rational(f"{float(f):.3g}")
                              for f in pair.atoms(sympy.Float)})
     assert sympy.simplify(rounded - truth) == 0, composed
-    verdict = ctx.store.provenance(ctx.plan["validate_ood"].ref)["figures"]["verdict"]
+    verdict = ctx.store.provenance(ctx.ref("validate_ood"))["figures"]["verdict"]
     assert verdict["status"] == "validated", verdict

@@ -7,8 +7,9 @@ from symdistill.catalogs import ArtifactRef, ArtifactStore
 from symdistill.catalogs.weights import arrays_to_dataset, dataset_to_arrays
 from symdistill.components.capture import capture, message_force_fit
 from symdistill.components.simulate import ForceLaw, simulate
+from symdistill.components.split import SplitError, split_simulations
 from symdistill.components.train_surrogate import (
-    GraphDataError, GraphNetwork, SurrogateSpec, TrainingSettings, build_graphs, from_arrays, split_simulations,
+    GraphDataError, GraphNetwork, SurrogateSpec, TrainingSettings, build_graphs, from_arrays,
     to_arrays, train)
 
 UNITS = {"length": "m", "time": "s", "mass": "kg", "charge": "C"}
@@ -182,7 +183,7 @@ def test_bad_data_gets_clear_errors(spring_data):
         build_graphs(spring_data, target="force")
     with pytest.raises(GraphDataError, match="unknown edge feature"):
         build_graphs(spring_data, edge_features=("dx", "angle"))
-    with pytest.raises(GraphDataError, match="at least 3 simulations"):
+    with pytest.raises(SplitError, match="at least 3 simulations"):
         split_simulations(2, 0.1, 0.2, 0)
     with pytest.raises(ValueError, match="unknown surrogate variant 'sparse'"):
         SurrogateSpec(3, 1, 2, 3, variant="sparse")
@@ -198,7 +199,7 @@ def test_data_without_per_body_properties_trains_with_latent_parameters_and_capt
     cfg = TrainSurrogateConfig(latent_per_body=1, epochs=2, hidden=8, layers=1, batch_size=16, message_dim=4,
                                variant="standard", edge_features=["dx", "r", "properties"],
                                node_features=["properties"])  # features that ask for properties
-    sims = split_simulations(data.sizes["sim"], cfg.validation_fraction, cfg.test_fraction, cfg.seed)
+    sims = split_simulations(data.sizes["sim"], 0.1, 0.2, 0)
     train_set, val_set, test_set = (graphs_for(cfg, data, split) for split in sims)
     assert train_set.edge_features == ("dx", "dy", "r") and train_set.node_x.shape[-1] == 0
     spec = surrogate_spec(cfg, train_set, data.sizes["dim"])

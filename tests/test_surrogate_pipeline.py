@@ -5,8 +5,10 @@ import symdistill.tasks.capture as capture_task_module
 import symdistill.tasks.train_surrogate as train_task_module
 from symdistill.catalogs import ArtifactRef
 from symdistill.catalogs.store import checkpoint_ref
-from symdistill.tasks.context import open_run
+from symdistill.tasks.context import open_run, settled_spec
 from symdistill.tasks.run import execute
+
+from conftest import run_stages
 
 
 @pytest.fixture
@@ -23,9 +25,7 @@ def calls(monkeypatch):
 
 
 def run_until_capture(config, store):
-    ctx, _ = open_run(config, store, log=lambda _: None)
-    execute(ctx, "simulate"), execute(ctx, "train_surrogate"), execute(ctx, "capture")
-    return ctx
+    return run_stages(config, store, ("simulate", "split", "train_surrogate", "capture"))
 
 
 def edit(config, old, new):
@@ -37,14 +37,14 @@ def edit(config, old, new):
 def test_capture_settings_never_retrain_but_model_settings_do(tiny_config, tmp_path, calls):
     config, store = tiny_config(6), tmp_path / "store"
     first = run_until_capture(config, store)
-    assert first.executed == ["simulate", "train_surrogate", "capture"] and calls == ["train", "capture"]
+    assert first.executed == ["simulate", "split", "train_surrogate", "capture"] and calls == ["train", "capture"]
     edit(config, "max_graphs = 20", "max_graphs = 10")
     second = run_until_capture(config, store)
     assert second.executed == ["capture"] and calls[2:] == ["capture"]
     edit(config, "hidden = 8", "hidden = 6")
     third = run_until_capture(config, store)
     assert third.executed == ["train_surrogate", "capture"] and calls[3:] == ["train", "capture"]
-    ref = third.plan["train_surrogate"].ref
+    ref = third.ref("train_surrogate")
     assert not third.store.is_complete(checkpoint_ref(ref))  # the finished stage leaves no checkpoint behind
     assert third.store.read(ref)["weights"].attrs["spec"]
 
@@ -62,10 +62,10 @@ def test_a_crashed_training_resumes_from_its_checkpoint(tiny_config, tmp_path, m
 
     monkeypatch.setattr(train_task_module, "train", crash_after_checkpoint)
     ctx, _ = open_run(config, store, log=lambda _: None)
-    execute(ctx, "simulate")
+    execute(ctx, "simulate"), execute(ctx, "split")
     with pytest.raises(KeyboardInterrupt):
         execute(ctx, "train_surrogate")
-    ref = ctx.plan["train_surrogate"].ref
+    ref = settled_spec(ctx, "train_surrogate")[0].ref  # its key, now that its inputs exist
     assert not ctx.store.is_complete(ref) and ctx.store.is_complete(checkpoint_ref(ref))
     monkeypatch.setattr(train_task_module, "train", real_train)
     messages = []

@@ -1,6 +1,6 @@
 """The train_surrogate stage's science: graphs from particle data, the graph network, and its training."""
 from symdistill.components.train_surrogate.graphs import (
-    EDGE_FEATURE_GROUPS, GraphDataError, GraphSet, build_graphs, feature_units, split_simulations)
+    EDGE_FEATURE_GROUPS, GraphDataError, GraphSet, build_graphs, feature_units)
 from symdistill.components.train_surrogate.model import (
     VARIANTS, GraphNetwork, SurrogateSpec, from_arrays, to_arrays)
 from symdistill.components.train_surrogate.train import (
@@ -8,4 +8,4 @@ from symdistill.components.train_surrogate.train import (
 
 __all__ = ["EDGE_FEATURE_GROUPS", "VARIANTS", "Checkpoint", "GraphDataError", "GraphNetwork", "GraphSet",
            "SurrogateSpec", "TrainingResult", "TrainingSettings", "build_graphs", "evaluate_loss", "feature_units", "from_arrays", "predict",
-           "prediction_error", "split_simulations", "to_arrays", "train"]
+           "prediction_error", "to_arrays", "train"]

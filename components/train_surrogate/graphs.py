@@ -174,15 +174,3 @@ def _check_dataset(ds: xr.Dataset, target: str) -> None:
             first = np.argwhere(~np.isfinite(var.values))[0]
             where = ", ".join(f"{d}={int(i)}" for d, i in zip(var.dims, first))
             raise GraphDataError(f"variable {name!r} has NaN or Inf (first at {where}); clean the data first")
-
-
-def split_simulations(n_sims: int, validation_fraction: float, test_fraction: float, seed: int):
-    """Disjoint (train, validation, test) simulation indices; each split gets at least one simulation."""
-    if n_sims < 3:
-        raise GraphDataError(f"training needs at least 3 simulations (train, validation, test); the data has {n_sims}")
-    order = np.random.default_rng(seed).permutation(n_sims)
-    n_test = max(1, int(round(test_fraction * n_sims)))
-    n_val = max(1, int(round(validation_fraction * n_sims)))
-    if n_test + n_val >= n_sims:
-        raise GraphDataError(f"validation and test fractions leave no training simulation out of {n_sims}")
-    return np.sort(order[n_test + n_val:]), np.sort(order[n_test:n_test + n_val]), np.sort(order[:n_test])
