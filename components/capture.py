@@ -12,29 +12,29 @@ import torch
 import xarray as xr
 
 from symdistill.components.function_names import summed_message
-from symdistill.components.train_surrogate import GraphNetwork, GraphSet
+from symdistill.components.train_surrogate import Batch, GraphNetwork, GraphSet
 from symdistill.components.train_surrogate.graphs import AXES
 
 
 def record_functions(model: GraphNetwork, graphs: GraphSet) -> dict[str, np.ndarray]:
-    """Run the model once with hooks on its edge and node models; return their inputs and outputs."""
+    """Run the model once with hooks on its edge and node models; return their inputs and outputs (edge rows
+    in the GraphSet's order, however many chunks the edge model ran in)."""
     seen = {}
 
     def hook(name):
         def store(_module, inputs, output):
-            seen[f"{name}_inputs"] = inputs[0].detach().numpy()
-            seen[f"{name}_outputs"] = output.detach().numpy()
+            seen.setdefault(f"{name}_inputs", []).append(inputs[0].detach().numpy())
+            seen.setdefault(f"{name}_outputs", []).append(output.detach().numpy())
         return store
     handles = [model.edge_model.register_forward_hook(hook("edge")),
                model.node_model.register_forward_hook(hook("node"))]
     try:
         with torch.no_grad():
-            output, messages, _ = model(torch.from_numpy(graphs.edge_x),
-                                        torch.from_numpy(graphs.edge_mask.astype(np.float32)),
-                                        torch.from_numpy(graphs.node_x), torch.from_numpy(graphs.sender))
+            output, messages, _ = Batch.of(graphs).run(model)
     finally:
         for handle in handles:
             handle.remove()
+    seen = {name: np.concatenate(parts) for name, parts in seen.items()}
     seen["messages"] = messages.numpy()  # the mean messages (kl: the first half of the edge output)
     seen["output"] = output.numpy()
     return seen
@@ -42,48 +42,47 @@ def record_functions(model: GraphNetwork, graphs: GraphSet) -> dict[str, np.ndar
 
 def capture(model: GraphNetwork, graphs: GraphSet, *, true_force: np.ndarray | None = None,
             significance: float = 0.1) -> dict[str, xr.Dataset]:
-    """Edge and node datasets of ``graphs`` (true_force: [graph, receiver, other, dim] or None).
+    """Edge and node datasets of ``graphs`` (true_force: [edge, dim] or None).
 
-    Message components are ranked by standard deviation over the real edges; a component is
-    significant when its std is at least ``significance`` times the largest.
+    Message components are ranked by standard deviation over the edges; a component is significant when
+    its std is at least ``significance`` times the largest.
     """
     seen = record_functions(model, graphs)
     alignment = message_alignment(model, graphs, seen["messages"])
     if alignment is not None:
         seen = aligned(seen, graphs, alignment)
-    mask = graphs.edge_mask
-    g, i, k = np.nonzero(mask)  # one row per real edge
+    edge_graph, node_graph = graphs.edge_graph, graphs.node_graph
     latent = [f"latent{c}_{end}" for end in model.spec.latent_ends for c in range(model.spec.n_latent)]
     edge_names = list(graphs.edge_features) + latent
-    messages = seen["messages"][g, i, k]
+    messages = seen["messages"]
     std = messages.std(axis=0)
     rank = np.argsort(-std, kind="stable")
     n_significant = int((std >= significance * std.max()).sum()) if std.max() > 0 else 0
     edge = xr.Dataset(
-        {"inputs": (("edge", "edge_feature"), seen["edge_inputs"][g, i, k]),
+        {"inputs": (("edge", "edge_feature"), seen["edge_inputs"]),
          "messages": (("edge", "message_component"), messages),
          "message_std": ("message_component", std),
          "message_rank": ("rank", rank)},
         coords={"edge_feature": edge_names, "message_component": np.arange(messages.shape[1]),
-                "rank": np.arange(messages.shape[1]), "sim": ("edge", graphs.sim[g]),
-                "time": ("edge", graphs.time[g]), "receiver": ("edge", i), "sender": ("edge", graphs.sender[i, k])})
+                "rank": np.arange(messages.shape[1]), "sim": ("edge", graphs.sim[edge_graph]),
+                "time": ("edge", graphs.time[edge_graph]), "receiver": ("edge", graphs.body[graphs.receiver]),
+                "sender": ("edge", graphs.body[graphs.sender])})
     edge.attrs.update(significant_components=n_significant, significance=significance,
                       message_alignment=json.dumps(alignment and {k: np.asarray(v).tolist()
                                                                   for k, v in alignment.items()}))
     dims = graphs.target_names
     if true_force is not None:
-        edge["force"] = (("edge", "force_component"), true_force[g, i, k])
+        edge["force"] = (("edge", "force_component"), true_force)
         edge = edge.assign_coords(force_component=[f"F{name.split('_')[-1]}" for name in dims[:true_force.shape[-1]]])
     node_names = (list(graphs.node_features) + [f"latent{c}" for c in range(model.spec.n_latent)]
                   + [summed_message(c) for c in range(model.spec.message_dim)])
-    n_graphs, n_bodies = graphs.node_x.shape[:2]
     node = xr.Dataset(
-        {"inputs": (("node", "node_feature"), seen["node_inputs"].reshape(n_graphs * n_bodies, -1)),
-         "outputs": (("node", "output_component"), seen["output"].reshape(n_graphs * n_bodies, -1)),
-         "target": (("node", "output_component"), graphs.target.reshape(n_graphs * n_bodies, -1))},
+        {"inputs": (("node", "node_feature"), seen["node_inputs"]),
+         "outputs": (("node", "output_component"), seen["output"]),
+         "target": (("node", "output_component"), graphs.node_target)},
         coords={"node_feature": node_names, "output_component": list(dims),
-                "sim": ("node", np.repeat(graphs.sim, n_bodies)), "time": ("node", np.repeat(graphs.time, n_bodies)),
-                "body": ("node", np.tile(np.arange(n_bodies), n_graphs))})
+                "sim": ("node", graphs.sim[node_graph]), "time": ("node", graphs.time[node_graph]),
+                "body": ("node", graphs.body)})
     return {"edge": edge, "node": node}
 
 
@@ -106,11 +105,10 @@ def message_alignment(model: GraphNetwork, graphs: GraphSet, messages: np.ndarra
     axes = [a for a in AXES if f"d{a}" in names]
     if not axes or model.spec.message_dim != len(axes):
         return None
-    mask = graphs.edge_mask
     flips = {a: [i for i, n in enumerate(names) if n in (f"d{a}", f"dv{a}", f"v{a}_i", f"v{a}_j")] for a in axes}
     columns, explained = [], []
     for a in axes:
-        change = (messages - edge_messages(model, graphs, flips[a]))[mask]
+        change = messages - edge_messages(model, graphs, flips[a])
         _, singular, vt = np.linalg.svd(change, full_matrices=False)
         explained.append(float(singular[0] ** 2 / max((singular ** 2).sum(), 1e-300)))
         column = vt[0] if vt[0][np.argmax(np.abs(vt[0]))] > 0 else -vt[0]
@@ -119,16 +117,18 @@ def message_alignment(model: GraphNetwork, graphs: GraphSet, messages: np.ndarra
     if min(explained) < ALIGNMENT_MIN_EXPLAINED or np.linalg.cond(A) > ALIGNMENT_MAX_CONDITION:
         return None
     every_axis = [i for a in axes for i in flips[a]]
-    offset = 0.5 * (messages + edge_messages(model, graphs, every_axis))[mask].mean(axis=0)
+    offset = 0.5 * (messages + edge_messages(model, graphs, every_axis)).mean(axis=0)
     return {"transform": np.linalg.inv(A), "offset": offset, "explained": np.asarray(explained)}
 
 
 def edge_messages(model: GraphNetwork, graphs: GraphSet, negated: list[int]) -> np.ndarray:
     """The (mean) messages with the edge feature columns ``negated`` multiplied by -1."""
     edge_x = graphs.edge_x.copy()
-    edge_x[..., negated] *= -1
+    edge_x[:, negated] *= -1
+    body = torch.from_numpy(graphs.body)
     with torch.no_grad():
-        raw = model.edge_model(model.edge_inputs(torch.from_numpy(edge_x), torch.from_numpy(graphs.sender)))
+        raw = model.edge_outputs(torch.from_numpy(edge_x), body[torch.from_numpy(graphs.receiver)],
+                                 body[torch.from_numpy(graphs.sender)])
     return (raw.chunk(2, dim=-1)[0] if model.spec.variant == "kl" else raw).numpy()
 
 
@@ -137,7 +137,7 @@ def aligned(seen: dict, graphs: GraphSet, alignment: dict) -> dict:
     model node(sum of edge functions) is unchanged by the change of basis."""
     W, b = alignment["transform"], alignment["offset"]
     dim = W.shape[0]
-    n_in = graphs.edge_mask.sum(axis=-1)[..., None]  # [graph, receiver, 1]
+    n_in = np.bincount(graphs.receiver, minlength=graphs.n_nodes)[:, None]  # [node, 1]
     node_inputs = seen["node_inputs"].copy()
     node_inputs[..., -dim:] = (node_inputs[..., -dim:] - n_in * b) @ W.T
     return seen | {"messages": (seen["messages"] - b) @ W.T, "node_inputs": node_inputs}

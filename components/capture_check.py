@@ -39,22 +39,23 @@ def message_force_check(edge: xr.Dataset, receiver: dict[str, np.ndarray], dim: 
 
 
 def receiver_properties(data: xr.Dataset, graphs: GraphSet) -> dict[str, np.ndarray]:
-    """Per real edge, in capture's order, the receiver's mass and charge (those the data has)."""
+    """Per edge, in capture's order, the receiver's mass and charge (those the data has)."""
     frame = _graph_frames(data, graphs)
-    g, i, _ = np.nonzero(graphs.edge_mask)
-    return {name: _per_body(frame, name, graphs.node_x.shape[:2])[g, i] for name in ("mass", "charge") if name in data}
+    g, i = graphs.edge_graph, graphs.body[graphs.receiver]
+    shape = (len(graphs), frame.sizes["body"])
+    return {name: _per_body(frame, name, shape)[g, i] for name in ("mass", "charge") if name in data}
 
 
 def true_pair_force(data: xr.Dataset, graphs: GraphSet, law: ForceLaw) -> np.ndarray:
-    """[graph, receiver, other, dim]: the simulator's force on each receiver from each sender."""
+    """[edge, dim]: the simulator's force on each edge's receiver from its sender."""
     frame = _graph_frames(data, graphs)
     pos = frame["pos"].transpose("graph", "body", "dim").values
     vel = frame["vel"].transpose("graph", "body", "dim").values
     mass = _per_body(frame, "mass", pos.shape[:2])
     charge = _per_body(frame, "charge", pos.shape[:2])
-    s = graphs.sender
-    return pair_force(law, pos[:, :, None, :] - pos[:, s, :], vel[:, :, None, :] - vel[:, s, :],
-                      mass[:, :, None], mass[:, s], charge[:, :, None], charge[:, s])
+    g, i, j = graphs.edge_graph, graphs.body[graphs.receiver], graphs.body[graphs.sender]
+    return pair_force(law, pos[g, i] - pos[g, j], vel[g, i] - vel[g, j], mass[g, i], mass[g, j],
+                      charge[g, i], charge[g, j])
 
 
 def _graph_frames(data: xr.Dataset, graphs: GraphSet) -> xr.Dataset:

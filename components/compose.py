@@ -156,10 +156,10 @@ def latex_text(model: dict[str, sympy.Expr], precision: int = 4) -> dict[str, st
 
 @dataclass(frozen=True)
 class FlatGraphs:
-    """The real edges and the bodies of a GraphSet as flat rows, as both forms of the composed model read them."""
+    """The edges and the nodes of a GraphSet as float64 rows, as both forms of the composed model read them."""
 
     edge_x: np.ndarray  # [edge, edge feature]
-    node_x: np.ndarray  # [node, node feature]; node = graph * n_bodies + body
+    node_x: np.ndarray  # [node, node feature]
     receiver: np.ndarray  # [edge]: the node row each edge's message is summed into
     receiver_body: np.ndarray  # [edge]
     sender_body: np.ndarray  # [edge]
@@ -169,12 +169,10 @@ class FlatGraphs:
 
     @classmethod
     def of(cls, graphs: GraphSet, n_latent: int) -> "FlatGraphs":
-        g, i, k = np.nonzero(graphs.edge_mask)
-        n_graphs, n_bodies = graphs.node_x.shape[:2]
-        return cls(graphs.edge_x[g, i, k].astype(np.float64),
-                   graphs.node_x.reshape(n_graphs * n_bodies, -1).astype(np.float64), g * n_bodies + i, i,
-                   graphs.sender[i, k], np.tile(np.arange(n_bodies), n_graphs),
-                   tuple(graphs.node_features) + tuple(f"latent{c}" for c in range(n_latent)), (n_graphs, n_bodies))
+        return cls(graphs.edge_x.astype(np.float64), graphs.node_x.astype(np.float64), graphs.receiver,
+                   graphs.body[graphs.receiver], graphs.body[graphs.sender], graphs.body,
+                   tuple(graphs.node_features) + tuple(f"latent{c}" for c in range(n_latent)),
+                   (len(graphs), graphs.bodies_per_graph))
 
     def edge_latent(self, composition: Composition, latent):
         """The latent columns the composition's edge features name after the graph's own (latent<c>_i of

@@ -48,9 +48,9 @@ def given_program(name: str, text: str, feature_names) -> Program:
 
 def recorded_outputs(node: xr.Dataset, graphs: GraphSet) -> np.ndarray:
     """The network's outputs [graph, body, output] as capture recorded them on ``graphs``' frames."""
-    n_graphs, n_bodies = graphs.node_x.shape[:2]
-    frames = np.stack([node["sim"].values, node["time"].values], axis=1)[::n_bodies]
-    expected = np.stack([np.asarray(graphs.sim), np.asarray(graphs.time)], axis=1)
-    if frames.shape != expected.shape or not np.array_equal(frames, expected):
+    rows = np.stack([node["sim"].values, node["time"].values, node["body"].values], axis=1)
+    node_graph = graphs.node_graph
+    expected = np.stack([np.asarray(graphs.sim)[node_graph], np.asarray(graphs.time)[node_graph], graphs.body], axis=1)
+    if rows.shape != expected.shape or not np.array_equal(rows, expected):
         raise ValueError("capture's records are not of the frames compose checks against; rerun capture")
-    return node["outputs"].values.reshape(n_graphs, n_bodies, -1)
+    return graphs.per_graph(node["outputs"].values)

@@ -2,8 +2,7 @@
 
 Memory and time grow with the number of edges, not with the square of the number of points, so a catalog of
 10^5 halos with tens of neighbours each is a few million edges. Periodic boxes use the minimum image: the
-displacement to the nearest copy of the other point. (Groundwork for sparse graphs, issue 16: the surrogate
-does not use it yet.)
+displacement to the nearest copy of the other point. ``build_graphs`` uses it for radius graphs.
 """
 import numpy as np
 from scipy.spatial import cKDTree

@@ -81,7 +81,8 @@ def levenberg_marquardt(model: ComposedModel, graphs: GraphSet, target: torch.Te
     # forward-mode differentiation carries one tangent per parameter through every edge: the Jacobian is
     # built from chunks of frames, so memory stays bounded (all 5,000 frames at once took 24 GB)
     program_nodes = sum(len(program.codes) for program in model.composition.functions().values())
-    per_frame = max(1, int(graphs.edge_mask[0].sum())) * max(1, sum(sizes)) * max(1, program_nodes)
+    edges_per_frame = graphs.n_edges / max(len(graphs), 1)
+    per_frame = max(1, int(np.ceil(edges_per_frame))) * max(1, sum(sizes)) * max(1, program_nodes)
     chunk = max(1, JACOBIAN_BUDGET // per_frame)
     chunks = [np.arange(start, min(start + chunk, len(graphs))) for start in range(0, len(graphs), chunk)]
     pieces = [(graphs.subset(index), root_weights[index], target[index]) for index in chunks]

@@ -66,7 +66,7 @@ def surrogate_spec(cfg, train_set, n_dim: int) -> SurrogateSpec:
     if cfg.variant == "bottleneck":
         message_dim = n_dim
     return SurrogateSpec(n_edge_features=len(train_set.edge_features), n_node_features=len(train_set.node_features),
-                         n_out=len(train_set.target_names), n_bodies=train_set.node_x.shape[1],
+                         n_out=len(train_set.target_names), n_bodies=int(train_set.body.max()) + 1,
                          message_dim=message_dim, hidden=cfg.hidden, layers=cfg.layers, variant=cfg.variant,
                          n_latent=cfg.latent_per_body, latent_ends=latent_ends(cfg.edge_features))
 

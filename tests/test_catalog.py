@@ -326,7 +326,8 @@ def test_compose_reads_the_networks_outputs_from_capture_and_refuses_other_frame
     outputs = np.arange(n_graphs * n_bodies * n_out, dtype=float).reshape(-1, n_out)
     node = xr.Dataset({"outputs": (("node", "output_component"), outputs)},
                       coords={"sim": ("node", np.repeat(spring_graphs.sim, n_bodies)),
-                              "time": ("node", np.repeat(spring_graphs.time, n_bodies))})
+                              "time": ("node", np.repeat(spring_graphs.time, n_bodies)),
+                              "body": ("node", np.tile(np.arange(n_bodies), n_graphs))})
     np.testing.assert_array_equal(recorded_outputs(node, spring_graphs), outputs.reshape(n_graphs, n_bodies, n_out))
     shifted = node.assign_coords(time=("node", node["time"].values + 1.0))
     with pytest.raises(ValueError, match="not of the frames compose checks against"):

@@ -1,5 +1,4 @@
 """Held-out evidence: choosing each function's expression, pruning terms, snapping constants, honest errors."""
-import dataclasses
 
 import numpy as np
 import pytest
@@ -27,7 +26,7 @@ def graphs():
 
 
 def with_targets(graphs, composition):
-    return dataclasses.replace(graphs, target=numpy_model(composition)(graphs))
+    return graphs.with_target(numpy_model(composition)(graphs))
 
 
 def test_the_simplest_candidate_no_worse_than_the_best_frame_by_frame_is_chosen():
@@ -136,8 +135,8 @@ def test_a_softening_the_messages_hid_is_grown_back_on_the_original_targets(grap
 def test_a_law_without_a_hidden_offset_grows_none(graphs):
     truth = spring_composition()
     train, held_out = with_targets(graphs.subset(slice(0, 120)), truth), with_targets(graphs.subset(slice(120, None)), truth)
-    noisy = dataclasses.replace(train, target=train.target * (1 + 0.01 * np.random.default_rng(3).normal(size=train.target.shape)))
-    held = dataclasses.replace(held_out, target=held_out.target * (1 + 0.01 * np.random.default_rng(4).normal(size=held_out.target.shape)))
+    noisy = train.with_target(train.target * (1 + 0.01 * np.random.default_rng(3).normal(size=train.target.shape)))
+    held = held_out.with_target(held_out.target * (1 + 0.01 * np.random.default_rng(4).normal(size=held_out.target.shape)))
     _, _, record = readable_law(truth, None, noisy, held)
     assert record["grown_offsets"] == []
 

@@ -9,7 +9,7 @@ from symdistill.components.capture import capture, message_force_fit
 from symdistill.components.simulate import ForceLaw, simulate
 from symdistill.components.split import SplitError, split_simulations
 from symdistill.components.train_surrogate import (
-    GraphDataError, GraphNetwork, SurrogateSpec, TrainingSettings, build_graphs, from_arrays,
+    Batch, GraphDataError, GraphNetwork, SurrogateSpec, TrainingSettings, build_graphs, from_arrays,
     to_arrays, train)
 
 UNITS = {"length": "m", "time": "s", "mass": "kg", "charge": "C"}
@@ -24,7 +24,7 @@ def spring_data():
 def small_model(graphs, variant="standard", message_dim=8, n_latent=0, seed=0, latent_ends=("i", "j")):
     torch.manual_seed(seed)
     spec = SurrogateSpec(len(graphs.edge_features), len(graphs.node_features), len(graphs.target_names),
-                         graphs.node_x.shape[1], message_dim=message_dim, hidden=16, layers=2, variant=variant,
+                         graphs.bodies_per_graph, message_dim=message_dim, hidden=16, layers=2, variant=variant,
                          n_latent=n_latent, latent_ends=latent_ends)
     model = GraphNetwork(spec)
     if n_latent:
@@ -34,16 +34,16 @@ def small_model(graphs, variant="standard", message_dim=8, n_latent=0, seed=0, l
 
 
 def forward(model, graphs):
-    tensors = [torch.from_numpy(a).double() for a in (graphs.edge_x, graphs.edge_mask.astype(float), graphs.node_x)]
+    """(outputs [node, output], messages [edge, message], kl [edge])."""
     with torch.no_grad():
-        return model(*tensors, torch.from_numpy(graphs.sender))
+        return Batch.of(graphs).run(model)
 
 
 @pytest.mark.parametrize("n_latent, latent_ends", [(0, ("i", "j")), (2, ("i", "j")), (2, ("j",)), (1, ())])
 def test_batched_edges_equal_a_per_edge_loop(spring_data, n_latent, latent_ends):
     graphs = build_graphs(spring_data, sims=[0, 1], dtype=np.float64)
     model = small_model(graphs, n_latent=n_latent, latent_ends=latent_ends)
-    output, _, _ = forward(model, graphs)
+    output = graphs.per_graph(forward(model, graphs)[0].numpy())
     pos, mass, charge = spring_data["pos"].values, spring_data["mass"].values, spring_data["charge"].values
     latent = model.latent.detach().double()
     n_times = spring_data.sizes["time"]
@@ -59,18 +59,29 @@ def test_batched_edges_equal_a_per_edge_loop(spring_data, n_latent, latent_ends)
                 x = torch.cat([torch.tensor(features), *[latent[{"i": i, "j": j}[end]] for end in latent_ends]])
                 summed += model.edge_model(x)
             node_in = torch.cat([torch.tensor([charge[s, i], mass[s, i]]), latent[i], summed])
-            np.testing.assert_allclose(output[graph, i].numpy(), model.node_model(node_in).detach().numpy(), rtol=1e-12)
+            np.testing.assert_allclose(output[graph, i], model.node_model(node_in).detach().numpy(), rtol=1e-12)
 
 
-def test_radius_graph_masks_far_pairs(spring_data):
-    graphs = build_graphs(spring_data, sims=[0], radius=1.0, dtype=np.float64)
-    r = graphs.edge_x[..., graphs.edge_features.index("r")]
-    assert (graphs.edge_mask == (r <= 1.0)).all() and 0 < graphs.edge_mask.mean() < 1
-    model = small_model(graphs)
-    far_only = graphs.edge_x.copy()
-    far_only[~graphs.edge_mask] += 100.0  # what a masked edge sees must not matter
-    moved = type(graphs)(**{**graphs.__dict__, "edge_x": far_only})
-    np.testing.assert_allclose(forward(model, graphs)[0].numpy(), forward(model, moved)[0].numpy(), rtol=1e-12)
+def test_radius_graph_holds_exactly_the_near_pairs_and_sums_only_them(spring_data):
+    full = build_graphs(spring_data, sims=[0], dtype=np.float64)
+    near = build_graphs(spring_data, sims=[0], radius=1.0, dtype=np.float64)
+    r = full.edge_x[:, full.edge_features.index("r")]
+    keep = r < 1.0
+    assert 0 < keep.mean() < 1 and near.n_edges == keep.sum()
+    for graphs, rows in ((full, keep), (near, slice(None))):  # the same (frame, receiver, sender) triples, in order
+        triples = np.stack([graphs.edge_graph, graphs.body[graphs.receiver], graphs.body[graphs.sender]], 1)[rows]
+        if graphs is full:
+            expected = triples
+    np.testing.assert_array_equal(triples, expected)
+    np.testing.assert_allclose(near.edge_x, full.edge_x[keep], rtol=1e-12)
+    model = small_model(full)
+    # the full graph with its far messages zeroed gives the radius graph's outputs
+    output, messages, _ = forward(model, full)
+    summed = np.zeros((full.n_nodes, messages.shape[1]))
+    np.add.at(summed, full.receiver[keep], messages.numpy()[keep])
+    node_in = torch.cat([torch.from_numpy(full.node_x), torch.from_numpy(summed)], dim=1)
+    np.testing.assert_allclose(forward(model, near)[0].numpy(), model.node_model(node_in).detach().numpy(),
+                               rtol=1e-12)
 
 
 def test_sender_properties_give_the_edges_only_the_senders_properties(spring_data):
@@ -88,7 +99,7 @@ def test_captured_functions_equal_a_fresh_forward_pass(spring_data):
     datasets = capture(model, graphs)
     edge, node = datasets["edge"], datasets["node"]
     output, messages, _ = forward(model, graphs)
-    assert edge.sizes["edge"] == graphs.edge_mask.sum() == len(graphs) * 6
+    assert edge.sizes["edge"] == graphs.n_edges == len(graphs) * 6
     np.testing.assert_allclose(node["outputs"].values, output.numpy().reshape(-1, 2), rtol=1e-12)
     mu = model.edge_model(torch.from_numpy(edge["inputs"].values)).detach().numpy()[:, :8]
     np.testing.assert_allclose(edge["messages"].values, mu, rtol=1e-12)  # kl: messages are the means
@@ -104,10 +115,9 @@ def test_model_reloaded_from_the_store_gives_identical_outputs(spring_data, tmp_
     ref = ArtifactRef("train_surrogate", "k1")
     store.write(ref, {"weights": arrays_to_dataset(to_arrays(model))}, {})
     reloaded = from_arrays(model.spec, dataset_to_arrays(store.read(ref)["weights"])).eval()
-    tensors = [torch.from_numpy(a) for a in (graphs.edge_x, graphs.edge_mask.astype(np.float32), graphs.node_x)]
-    sender = torch.from_numpy(graphs.sender)
+    batch = Batch.of(graphs)
     with torch.no_grad():
-        assert torch.equal(model(*tensors, sender)[0], reloaded(*tensors, sender)[0])
+        assert torch.equal(batch.run(model)[0], batch.run(reloaded)[0])
     with pytest.raises(ValueError, match="stored weight 'edge_model.1.weight' has shape"):
         bad = dataset_to_arrays(store.read(ref)["weights"])
         bad["edge_model.1.weight"] = bad["edge_model.1.weight"][:, :2]

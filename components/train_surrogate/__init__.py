@@ -4,8 +4,8 @@ from symdistill.components.train_surrogate.graphs import (
 from symdistill.components.train_surrogate.model import (
     VARIANTS, GraphNetwork, SurrogateSpec, from_arrays, to_arrays)
 from symdistill.components.train_surrogate.train import (
-    Checkpoint, TrainingResult, TrainingSettings, evaluate_loss, predict, prediction_error, train)
+    Batch, Checkpoint, TrainingResult, TrainingSettings, evaluate_loss, predict, predict_nodes, prediction_error, train)
 
-__all__ = ["EDGE_FEATURE_GROUPS", "VARIANTS", "Checkpoint", "GraphDataError", "GraphNetwork", "GraphSet",
-           "SurrogateSpec", "TrainingResult", "TrainingSettings", "build_graphs", "evaluate_loss", "feature_units", "from_arrays", "predict",
+__all__ = ["EDGE_FEATURE_GROUPS", "VARIANTS", "Batch", "Checkpoint", "GraphDataError", "GraphNetwork", "GraphSet",
+           "SurrogateSpec", "TrainingResult", "TrainingSettings", "build_graphs", "evaluate_loss", "feature_units", "from_arrays", "predict", "predict_nodes",
            "prediction_error", "to_arrays", "train"]

@@ -1,14 +1,18 @@
-"""Graphs from a particle dataset: per-edge and per-node feature tensors with named features.
+"""Graphs from a particle dataset as flat edge lists: the one sparse format of training, capture and the
+composed model.
 
-Every frame (sim, time) is one graph of the same bodies. Edges run from each sender j to each receiver
-i != j and are laid out densely as [graph, receiver, other body], with a mask that drops pairs beyond
-the radius of a radius graph, so a batch is plain tensor slicing and the sum over incoming edges is a
-masked sum over one axis.
+Every frame (sim, time) is one graph. Its nodes are rows of ``node_x``; its edges are rows of ``edge_x``
+with the node rows of their ``receiver`` and ``sender``, so memory and time grow with the number of
+edges: all ordered pairs of a small system, or the pairs closer than a radius (found by a KD-tree,
+periodic when the data names its box) in a catalog of many points. Edges are ordered by graph, then
+receiver, then sender; the sum over incoming edges is a scatter-add.
 """
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import xarray as xr
+
+from symdistill.components.neighbours import radius_edges
 
 EDGE_FEATURE_GROUPS = ("dx", "r", "dv", "v", "properties", "sender_properties")
 AXES = "xyz"
@@ -20,32 +24,91 @@ class GraphDataError(ValueError):
 
 @dataclass(frozen=True)
 class GraphSet:
-    """Graphs of one split. edge_x: [graph, body, body-1, edge feature]; edge_mask: [graph, body, body-1];
-    node_x: [graph, body, node feature]; target: [graph, body, target dim]; sim, time: [graph];
-    sender: [body, body-1] (the sender of edge slot (i, k) to receiver i)."""
+    """Graphs of one split as flat rows.
+
+    edge_x: [edge, edge feature]; receiver, sender: [edge], node rows; edge_offsets: [graph + 1] (graph g's
+    edges are rows edge_offsets[g]:edge_offsets[g+1]); node_x: [node, node feature]; node_target: [node,
+    target component]; body: [node], the body's index in the data (its latent parameters); node_offsets:
+    [graph + 1]; sim, time: [graph].
+    """
 
     edge_x: np.ndarray
-    edge_mask: np.ndarray
+    receiver: np.ndarray
+    sender: np.ndarray
+    edge_offsets: np.ndarray
     node_x: np.ndarray
-    target: np.ndarray
+    node_target: np.ndarray
+    body: np.ndarray
+    node_offsets: np.ndarray
     sim: np.ndarray
     time: np.ndarray
-    sender: np.ndarray
     edge_features: tuple[str, ...]
     node_features: tuple[str, ...]
     target_names: tuple[str, ...]
 
     def __len__(self) -> int:
-        return self.edge_x.shape[0]
+        return len(self.sim)
+
+    @property
+    def n_nodes(self) -> int:
+        return len(self.node_x)
+
+    @property
+    def n_edges(self) -> int:
+        return len(self.edge_x)
+
+    @property
+    def node_graph(self) -> np.ndarray:
+        """[node]: the graph each node belongs to."""
+        return np.repeat(np.arange(len(self)), np.diff(self.node_offsets))
+
+    @property
+    def edge_graph(self) -> np.ndarray:
+        return np.repeat(np.arange(len(self)), np.diff(self.edge_offsets))
+
+    @property
+    def bodies_per_graph(self) -> int:
+        """The number of nodes of every graph; a ValueError if graphs differ in size."""
+        sizes = np.diff(self.node_offsets)
+        if len(sizes) and (sizes != sizes[0]).any():
+            raise ValueError(f"graphs hold {sizes.min()} to {sizes.max()} nodes; this needs equal-sized graphs")
+        return int(sizes[0]) if len(sizes) else 0
+
+    def per_graph(self, values: np.ndarray) -> np.ndarray:
+        """[node, ...] values as [graph, body, ...] (equal-sized graphs)."""
+        return np.asarray(values).reshape(len(self), self.bodies_per_graph, *np.shape(values)[1:])
+
+    @property
+    def target(self) -> np.ndarray:
+        """[graph, body, target component]."""
+        return self.per_graph(self.node_target)
+
+    def with_target(self, values: np.ndarray) -> "GraphSet":
+        """The same graphs with other targets, given [graph, body, component] or [node, component]."""
+        values = np.asarray(values)
+        return replace(self, node_target=values.reshape(self.n_nodes, -1).astype(self.node_target.dtype))
 
     def subset(self, index) -> "GraphSet":
-        return GraphSet(self.edge_x[index], self.edge_mask[index], self.node_x[index], self.target[index],
-                        self.sim[index], self.time[index], self.sender, self.edge_features, self.node_features,
+        """The graphs ``index`` (a slice, an index array or a mask), their node and edge rows renumbered."""
+        graphs = np.arange(len(self))[index]
+        nodes, node_offsets = _rows_of(self.node_offsets, graphs)
+        edges, edge_offsets = _rows_of(self.edge_offsets, graphs)
+        shift = np.repeat(node_offsets[:-1] - self.node_offsets[graphs], np.diff(edge_offsets))
+        return GraphSet(self.edge_x[edges], self.receiver[edges] + shift, self.sender[edges] + shift, edge_offsets,
+                        self.node_x[nodes], self.node_target[nodes], self.body[nodes], node_offsets,
+                        self.sim[graphs], self.time[graphs], self.edge_features, self.node_features,
                         self.target_names)
 
 
+def _rows_of(offsets: np.ndarray, graphs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(rows of ``graphs`` in order, their new offsets) for rows laid out by ``offsets``."""
+    starts, counts = offsets[graphs], offsets[graphs + 1] - offsets[graphs]
+    new_offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    return np.repeat(starts - new_offsets[:-1], counts) + np.arange(new_offsets[-1]), new_offsets
+
+
 def sender_table(n_bodies: int) -> np.ndarray:
-    """[body, body-1]: the other bodies of each receiver, in order."""
+    """[body, body-1]: the other bodies of each receiver, in order (the edges of a fully connected graph)."""
     return np.array([[j for j in range(n_bodies) if j != i] for i in range(n_bodies)], dtype=np.int64)
 
 
@@ -115,13 +178,13 @@ def build_graphs(ds: xr.Dataset, *, target: str = "acc", edge_features=("dx", "r
     frames = ds.stack(graph=("sim", "time")).transpose("graph", "body", ...)
     pos = frames["pos"].transpose("graph", "body", "dim").values.astype(np.float64)
     n_graphs, n_bodies, n_dim = pos.shape
-    vel = frames["vel"].transpose("graph", "body", "dim").values if "vel" in frames else None
+    vel = frames["vel"].transpose("graph", "body", "dim").values.reshape(-1, n_dim) if "vel" in frames else None
     props = {name: np.broadcast_to(frames[name].transpose("graph", "body").values
-                                   if "graph" in frames[name].dims else frames[name].values, (n_graphs, n_bodies))
+                                   if "graph" in frames[name].dims else frames[name].values,
+                                   (n_graphs, n_bodies)).reshape(-1)
              for name in property_names(ds, target)}
     axes = [AXES[k] if n_dim <= 3 else str(k) for k in range(n_dim)]
-    senders = sender_table(n_bodies)
-    dx = pos[:, :, None, :] - pos[:, senders, :]  # [graph, receiver, other, dim]
+    receiver, sender, dx, edge_offsets = _edges(pos, radius, ds.attrs.get("box"))
     r = np.sqrt((dx ** 2).sum(-1, keepdims=True))
     columns, names = [], []
     for group in edge_features:
@@ -133,32 +196,54 @@ def build_graphs(ds: xr.Dataset, *, target: str = "acc", edge_features=("dx", "r
             if vel is None:
                 raise GraphDataError(f"edge feature {group!r} needs a 'vel' variable in the data")
             if group == "dv":
-                columns.append(vel[:, :, None, :] - vel[:, senders, :]), names.extend(f"dv{a}" for a in axes)
+                columns.append(vel[receiver] - vel[sender]), names.extend(f"dv{a}" for a in axes)
             else:
-                columns.append(np.broadcast_to(vel[:, :, None, :], dx.shape)), names.extend(f"v{a}_i" for a in axes)
-                columns.append(vel[:, senders, :]), names.extend(f"v{a}_j" for a in axes)
+                columns.append(vel[receiver]), names.extend(f"v{a}_i" for a in axes)
+                columns.append(vel[sender]), names.extend(f"v{a}_j" for a in axes)
         else:
             for name, value in props.items():
                 if group == "properties":
-                    columns.append(np.broadcast_to(value[:, :, None, None], r.shape)), names.append(f"{name}_i")
-                columns.append(value[:, senders, None]), names.append(f"{name}_j")
-    edge_x = (np.concatenate(columns, axis=-1) if columns else np.zeros(r.shape[:3] + (0,))).astype(dtype)
-    edge_mask = np.ones(edge_x.shape[:3], dtype=bool) if radius is None else r[..., 0] <= radius
+                    columns.append(value[receiver, None]), names.append(f"{name}_i")
+                columns.append(value[sender, None]), names.append(f"{name}_j")
+    edge_x = (np.concatenate(columns, axis=-1) if columns else np.zeros((len(receiver), 0))).astype(dtype)
     node_columns, node_names = [], []
     for group in node_features:
         if group == "properties":
             for name, value in props.items():
-                node_columns.append(value[:, :, None]), node_names.append(name)
+                node_columns.append(value[:, None]), node_names.append(name)
         else:
             if vel is None:
                 raise GraphDataError("node feature 'v' needs a 'vel' variable in the data")
             node_columns.append(vel), node_names.extend(f"v{a}" for a in axes)
-    node_x = (np.concatenate(node_columns, axis=-1) if node_columns else np.zeros((n_graphs, n_bodies, 0))).astype(dtype)
-    target_values = frames[target].transpose("graph", "body", ...).values
-    target_values = target_values.reshape(n_graphs, n_bodies, -1).astype(dtype)
+    n_nodes = n_graphs * n_bodies
+    node_x = (np.concatenate(node_columns, axis=-1) if node_columns else np.zeros((n_nodes, 0))).astype(dtype)
+    target_values = frames[target].transpose("graph", "body", ...).values.reshape(n_nodes, -1).astype(dtype)
     target_names = tuple(f"{target}_{a}" for a in axes) if "dim" in ds[target].dims else (target,)
-    return GraphSet(edge_x, edge_mask, node_x, target_values, frames["sim"].values, frames["time"].values,
-                    senders, tuple(names), tuple(node_names), target_names)
+    return GraphSet(edge_x, receiver, sender, edge_offsets, node_x, target_values,
+                    np.tile(np.arange(n_bodies), n_graphs), np.arange(n_graphs + 1, dtype=np.int64) * n_bodies,
+                    frames["sim"].values, frames["time"].values, tuple(names), tuple(node_names), target_names)
+
+
+def _edges(pos: np.ndarray, radius: float | None, box: float | None):
+    """(receiver, sender, dx = x_receiver - x_sender, edge offsets) over frames ``pos`` [graph, body, dim]:
+    every ordered pair, or (``radius``) the pairs closer than it, by minimum image in a periodic ``box``."""
+    n_graphs, n_bodies, n_dim = pos.shape
+    if radius is None:
+        senders = sender_table(n_bodies)
+        local_receiver = np.repeat(np.arange(n_bodies), n_bodies - 1)
+        base = (np.arange(n_graphs) * n_bodies)[:, None]
+        receiver = (base + local_receiver).reshape(-1)
+        sender = (base + senders.reshape(-1)).reshape(-1)
+        flat = pos.reshape(-1, n_dim)
+        counts = np.full(n_graphs, n_bodies * (n_bodies - 1))
+        return receiver, sender, flat[receiver] - flat[sender], np.concatenate([[0], np.cumsum(counts)])
+    parts = [radius_edges(frame, radius, box) for frame in pos]
+    counts = np.array([len(p[0]) for p in parts], dtype=np.int64)
+    base = np.repeat(np.arange(n_graphs) * n_bodies, counts)
+    receiver = np.concatenate([p[0] for p in parts]) + base if parts else np.zeros(0, np.int64)
+    sender = np.concatenate([p[1] for p in parts]) + base if parts else np.zeros(0, np.int64)
+    dx = np.concatenate([p[2] for p in parts]) if parts else np.zeros((0, n_dim))
+    return receiver, sender, dx, np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
 
 
 def _check_dataset(ds: xr.Dataset, target: str) -> None:

@@ -1,8 +1,10 @@
 """The graph network surrogate: an edge model playing the force, a node model playing Newton's law.
 
-messages = edge_model(edge features)                     # [graph, receiver, other, message_dim]
-summed   = sum over incoming edges (masked)              # [graph, receiver, message_dim]
-output   = node_model(node features, summed)             # [graph, receiver, n_out]
+messages = edge_model(edge features)                     # [edge, message_dim]
+summed   = sum of the messages into each receiver        # [node, message_dim] (a scatter-add)
+output   = node_model(node features, summed)             # [node, n_out]
+Edges go through the edge model in chunks of EDGE_CHUNK rows; while training, each chunk's activations are
+recomputed in the backward pass instead of kept, so memory grows with the edges, not with edges x hidden.
 Variants: standard, l1 (L1 penalty on messages), kl (variational messages with a KL term to N(0, 1)),
 bottleneck (message_dim = spatial dimension). Optional learned per-body latent parameters are appended
 to the node features and to the edge features of the ends that see per-body properties (unknown masses,
@@ -14,8 +16,10 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 VARIANTS = ("standard", "l1", "kl", "bottleneck")
+EDGE_CHUNK = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -88,9 +92,12 @@ class GraphNetwork(nn.Module):
                               spec.n_out)
         self.latent = nn.Parameter(torch.zeros(spec.n_bodies, spec.n_latent))
 
-    def fit_scales(self, edge_x: np.ndarray, edge_mask: np.ndarray, node_x: np.ndarray, target: np.ndarray,
+    def fit_scales(self, edge_x: np.ndarray, node_x: np.ndarray, target: np.ndarray,
                    scale_outputs: bool = False) -> None:
-        """Standardize the data features (latent and message inputs stay as they are); scale outputs to the target."""
+        """Standardize the data features (latent and message inputs stay as they are); scale outputs to the target.
+
+        ``edge_x``: [edge, feature]; ``node_x``: [node, feature]; ``target``: [node, component].
+        """
         def standardizer(values, n_total):
             mean, std = values.mean(axis=0), values.std(axis=0)
             std = np.where(std > 0, std, 1.0)
@@ -98,45 +105,56 @@ class GraphNetwork(nn.Module):
             scale[:values.shape[1]], shift[:values.shape[1]] = 1.0 / std, -mean / std
             return scale, shift
         edge_in, node_in = self.edge_model[0], self.node_model[0]
-        edge_in.set(*standardizer(edge_x[edge_mask], edge_in.scale.numel()))
-        # Explicit row count: reshape(-1, 0) is ambiguous, and data without per-body properties has no node features.
-        node_in.set(*standardizer(node_x.reshape(node_x.shape[0] * node_x.shape[1], node_x.shape[-1]),
-                                  node_in.scale.numel()))
+        edge_in.set(*standardizer(edge_x, edge_in.scale.numel()))
+        node_in.set(*standardizer(node_x, node_in.scale.numel()))
         spread = target.reshape(-1, target.shape[-1]).std(axis=0)
         if scale_outputs:
             self.node_model[-1].set(np.where(spread > 0, spread, 1.0), np.zeros(spread.size))
 
-    def edge_inputs(self, edge_x: torch.Tensor, sender: torch.Tensor) -> torch.Tensor:
-        """edge_x: [graph, receiver, other, feature] plus the latent parameters of the ends in ``latent_ends``."""
+    def edge_inputs(self, edge_x: torch.Tensor, receiver_body: torch.Tensor, sender_body: torch.Tensor) -> torch.Tensor:
+        """edge_x [edge, feature] plus the latent parameters of the ends in ``latent_ends`` (i: receiver, j: sender)."""
         if self.spec.n_latent == 0 or not self.spec.latent_ends:
             return edge_x
-        g, n, k, _ = edge_x.shape
-        of_end = {"i": self.latent[:, None, :].expand(n, k, -1), "j": self.latent[sender]}  # [receiver, other, n_latent]
-        pair = torch.cat([of_end[end] for end in self.spec.latent_ends], dim=-1).to(edge_x.dtype)
-        return torch.cat([edge_x, pair.expand(g, -1, -1, -1)], dim=-1)
+        of_end = {"i": receiver_body, "j": sender_body}
+        pair = [self.latent[of_end[end]].to(edge_x.dtype) for end in self.spec.latent_ends]
+        return torch.cat([edge_x, *pair], dim=-1)
 
-    def node_inputs(self, node_x: torch.Tensor, summed: torch.Tensor) -> torch.Tensor:
+    def edge_outputs(self, edge_x: torch.Tensor, receiver_body: torch.Tensor, sender_body: torch.Tensor) -> torch.Tensor:
+        """The edge model's raw outputs [edge, n_message_out], in chunks of EDGE_CHUNK edges."""
+        def run(x, rb, sb):
+            return self.edge_model(self.edge_inputs(x, rb, sb))
+        parts = []
+        for start in range(0, max(len(edge_x), 1), EDGE_CHUNK):
+            chunk = (edge_x[start:start + EDGE_CHUNK], receiver_body[start:start + EDGE_CHUNK],
+                     sender_body[start:start + EDGE_CHUNK])
+            if torch.is_grad_enabled() and len(edge_x) > EDGE_CHUNK:
+                parts.append(checkpoint(run, *chunk, use_reentrant=False))
+            else:
+                parts.append(run(*chunk))
+        return torch.cat(parts) if len(parts) > 1 else parts[0]
+
+    def node_inputs(self, node_x: torch.Tensor, body: torch.Tensor, summed: torch.Tensor) -> torch.Tensor:
         parts = [node_x]
         if self.spec.n_latent:
-            parts.append(self.latent.to(node_x.dtype).expand(node_x.shape[0], -1, -1))
+            parts.append(self.latent[body].to(node_x.dtype))
         return torch.cat(parts + [summed], dim=-1)
 
-    def forward(self, edge_x, edge_mask, node_x, sender, sample: bool = False):
-        """Returns (output [graph, body, n_out], messages [graph, body, other, message_dim], kl per graph).
+    def forward(self, edge_x, receiver, sender, node_x, body, sample: bool = False):
+        """Returns (output [node, n_out], messages [edge, message_dim], kl per edge).
 
+        ``receiver``, ``sender``: [edge] node rows; ``body``: [node] body index (for the latent parameters).
         With the kl variant, ``sample`` draws messages from N(mu, exp(logvar)); otherwise messages are mu.
         """
-        raw = self.edge_model(self.edge_inputs(edge_x, sender))
-        kl = torch.zeros(edge_x.shape[0], dtype=edge_x.dtype)
+        raw = self.edge_outputs(edge_x, body[receiver], body[sender])
+        kl = torch.zeros(len(edge_x), dtype=edge_x.dtype)
         if self.spec.variant == "kl":
             mu, logvar = raw.chunk(2, dim=-1)
             messages = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar) if sample else mu
-            per_edge = 0.5 * (torch.exp(logvar) + mu ** 2 - logvar - 1.0).sum(-1)
-            kl = (per_edge * edge_mask).sum(dim=(1, 2))
+            kl = 0.5 * (torch.exp(logvar) + mu ** 2 - logvar - 1.0).sum(-1)
         else:
             messages = raw
-        summed = (messages * edge_mask[..., None]).sum(dim=2)  # [graph, receiver, message_dim]
-        return self.node_model(self.node_inputs(node_x, summed)), messages, kl
+        summed = torch.zeros(len(node_x), messages.shape[-1], dtype=messages.dtype).index_add(0, receiver, messages)
+        return self.node_model(self.node_inputs(node_x, body, summed)), messages, kl
 
 
 def to_arrays(model: nn.Module) -> dict[str, np.ndarray]:

@@ -59,43 +59,63 @@ class Checkpoint:
     curves: dict[str, list[float]] = field(default_factory=dict)
 
 
-def batch_tensors(graphs: GraphSet, index) -> tuple[torch.Tensor, ...]:
-    return tuple(torch.from_numpy(np.ascontiguousarray(a[index])) for a in
-                 (graphs.edge_x, graphs.edge_mask.astype(np.float32), graphs.node_x, graphs.target))
+@dataclass(frozen=True)
+class Batch:
+    """A GraphSet's rows as tensors, the model's inputs and the loss's target."""
+
+    edge_x: torch.Tensor
+    receiver: torch.Tensor
+    sender: torch.Tensor
+    node_x: torch.Tensor
+    body: torch.Tensor
+    target: torch.Tensor
+    n_graphs: int
+
+    @classmethod
+    def of(cls, graphs: GraphSet) -> "Batch":
+        def tensor(values):
+            return torch.from_numpy(np.ascontiguousarray(values))
+        return cls(tensor(graphs.edge_x), tensor(graphs.receiver), tensor(graphs.sender), tensor(graphs.node_x),
+                   tensor(graphs.body), tensor(graphs.node_target), len(graphs))
+
+    def run(self, model: GraphNetwork, sample: bool = False):
+        return model(self.edge_x, self.receiver, self.sender, self.node_x, self.body, sample=sample)
 
 
-def graph_losses(model: GraphNetwork, tensors, sender, settings: TrainingSettings, sample: bool):
-    """(data loss per graph, regularized loss per graph)."""
-    edge_x, edge_mask, node_x, target = tensors
-    output, messages, kl = model(edge_x, edge_mask, node_x, sender, sample=sample)
-    data = (output - target).abs().sum(dim=(1, 2))
+def batch_losses(model: GraphNetwork, batch: Batch, settings: TrainingSettings, sample: bool):
+    """(data loss, regularized loss), each summed over the batch and divided by its number of graphs."""
+    output, messages, kl = batch.run(model, sample=sample)
+    data = (output - batch.target).abs().sum() / batch.n_graphs
     if model.spec.variant == "l1":
-        return data, data + settings.l1_weight * (messages.abs() * edge_mask[..., None]).sum(dim=(1, 2, 3))
+        return data, data + settings.l1_weight * messages.abs().sum() / batch.n_graphs
     if model.spec.variant == "kl":
-        return data, data + settings.kl_weight * kl
+        return data, data + settings.kl_weight * kl.sum() / batch.n_graphs
     return data, data
 
 
-def predict(model: GraphNetwork, graphs: GraphSet, batch_size: int = 1024) -> np.ndarray:
-    """The network's outputs [graph, body, output] on ``graphs``, messages at their mean, in batches."""
-    sender = torch.from_numpy(graphs.sender)
+def predict_nodes(model: GraphNetwork, graphs: GraphSet, batch_size: int = 1024) -> np.ndarray:
+    """The network's outputs [node, output] on ``graphs``, messages at their mean, ``batch_size`` graphs at a time."""
     outputs = []
     with torch.no_grad():
         for start in range(0, len(graphs), batch_size):
-            edge_x, edge_mask, node_x, _ = batch_tensors(graphs, slice(start, start + batch_size))
-            outputs.append(model(edge_x, edge_mask, node_x, sender)[0].numpy())
-    return np.concatenate(outputs) if outputs else np.zeros_like(graphs.target)
+            outputs.append(Batch.of(graphs.subset(slice(start, start + batch_size))).run(model)[0].numpy())
+    return np.concatenate(outputs) if outputs else np.zeros_like(graphs.node_target)
+
+
+def predict(model: GraphNetwork, graphs: GraphSet, batch_size: int = 1024) -> np.ndarray:
+    """The network's outputs [graph, body, output] on ``graphs`` (equal-sized graphs)."""
+    return graphs.per_graph(predict_nodes(model, graphs, batch_size))
 
 
 def evaluate_loss(model: GraphNetwork, graphs: GraphSet) -> float:
     """Mean summed absolute error per graph."""
-    return float(np.abs(predict(model, graphs) - graphs.target).sum()) / max(len(graphs), 1)
+    return float(np.abs(predict_nodes(model, graphs) - graphs.node_target).sum()) / max(len(graphs), 1)
 
 
 def prediction_error(model: GraphNetwork, graphs: GraphSet) -> dict[str, float]:
     """Mean absolute error per target component, and that error relative to the mean |target|."""
-    mae = float(np.abs(predict(model, graphs) - graphs.target).mean())
-    return {"mae": mae, "relative_mae": mae / float(np.abs(graphs.target).mean())}
+    mae = float(np.abs(predict_nodes(model, graphs) - graphs.node_target).mean())
+    return {"mae": mae, "relative_mae": mae / float(np.abs(graphs.node_target).mean())}
 
 
 def train(spec: SurrogateSpec, settings: TrainingSettings, train_set: GraphSet, validation_set: GraphSet, *,
@@ -106,12 +126,10 @@ def train(spec: SurrogateSpec, settings: TrainingSettings, train_set: GraphSet, 
     model = GraphNetwork(spec)
     # Scaling outputs to the target's spread makes training far more accurate (bottleneck spring: message-force
     # R^2 0.54 -> 0.999), but it also makes shrinking all messages at once nearly free, defeating the L1 penalty.
-    model.fit_scales(train_set.edge_x, train_set.edge_mask, train_set.node_x, train_set.target,
-                     scale_outputs=spec.variant != "l1")
+    model.fit_scales(train_set.edge_x, train_set.node_x, train_set.node_target, scale_outputs=spec.variant != "l1")
     optimizer = torch.optim.Adam(model.parameters(), lr=settings.learning_rate, weight_decay=settings.weight_decay)
     steps_per_epoch = math.ceil(len(train_set) / settings.batch_size)
     scheduler = _scheduler(optimizer, settings, steps_per_epoch)
-    sender = torch.from_numpy(train_set.sender)
     best, best_loss, best_epoch, start_epoch = to_arrays(model), math.inf, 0, 0
     curves = {"epoch": [], "train_loss": [], "validation_loss": [], "learning_rate": []}
     if resume is not None:
@@ -133,8 +151,7 @@ def train(spec: SurrogateSpec, settings: TrainingSettings, train_set: GraphSet, 
         running = 0.0
         for start in range(0, len(order), settings.batch_size):
             index = np.sort(order[start:start + settings.batch_size])
-            _, regularized = graph_losses(model, batch_tensors(train_set, index), sender, settings, sample=True)
-            loss = regularized.mean()
+            _, loss = batch_losses(model, Batch.of(train_set.subset(index)), settings, sample=True)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
