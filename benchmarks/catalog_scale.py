@@ -2,15 +2,14 @@
 
     .venv/bin/python benchmarks/catalog_scale.py [--sizes 1000 10000 100000] [--neighbours 20 70] [--epochs 20]
 
-Per case (halos, mean neighbours): the graph build time (KD-tree and edge features), the training time per
-epoch (the default surrogate; one box is one graph, so an epoch is one step plus one evaluation of the box),
-the capture time, and the peak resident memory of the process. Each case runs in its own process, so its
-peak is its own. Rows are appended to benchmarks/results/catalog_scale.jsonl; a case already there is not
-rerun (delete its row to redo it), so the table can be filled in parts.
-
-The network trains on every halo of the box: the per-halo train/validation split of a one-box catalog is
-not built yet (issue 16), so the same box serves as validation set. The cost per epoch is that of a split
-run (its training step and its evaluation each see the whole box).
+Per case (halos, mean neighbours), as a run with the paper's split makes it (the halos with delta > 1
+withheld, the others 70/10/20 to train, validation and test by node): the graph build time (KD-tree, edge
+features, the three role graphs with only the edges into their counted halos), the training time per
+epoch (the default surrogate; one box is one graph, so an epoch is one step on the training halos and one
+evaluation of the validation halos), the capture time (test halos), and the peak resident memory of the
+process. Each case runs in its own process, so its peak is its own. Rows are appended to
+benchmarks/results/catalog_scale.jsonl; a case already there is not rerun (delete its row to redo it), so
+the table can be filled in parts.
 """
 import argparse
 import json
@@ -28,37 +27,46 @@ def one_case(n_halos: int, neighbours: float, epochs: int) -> dict:
     import numpy as np
     import torch
 
-    sys.path.insert(0, str(HERE))
-    from halo_catalog import halo_catalog
     from symdistill.components.capture import capture
-    from symdistill.components.train_surrogate import build_graphs, from_arrays, train
-    from symdistill.config import TrainSurrogateConfig
+    from symdistill.components.halo_catalog import halo_catalog
+    from symdistill.components.ood import OODRule
+    from symdistill.components.split import SplitSettings, make_split
+    from symdistill.components.train_surrogate import from_arrays, train
+    from symdistill.config import Experiment
+    from symdistill.tasks.surrogate_io import role_graphs
     from symdistill.tasks.train_surrogate import surrogate_spec, training_settings
 
     torch.set_num_threads(2)
     data = halo_catalog(n_halos, neighbours, seed=0)
+    data.attrs["target"] = "delta"
+    # the paper's split: halos with delta > 1 withheld; the rest 70 / 10 / 20 at random
+    masks = {"masks": make_split(data, SplitSettings(ood=OODRule("target", high=1.0), unit="node"))}
     # every epoch runs: the cost of `epochs` epochs is what is measured, not when early stopping would end them
-    cfg = TrainSurrogateConfig(edge_features=["dx", "r", "sender_properties"], node_features=["properties"],
-                               epochs=epochs, batch_size=1, patience=epochs, radius=float(data.attrs["radius"]))
+    experiment = Experiment.model_validate({
+        "experiment": {"name": "catalog-scale"}, "simulate": {"law": "r2"},
+        "train_surrogate": {"edge_features": ["dx", "r", "sender_properties"], "node_features": ["properties"],
+                            "epochs": epochs, "batch_size": 1, "patience": epochs,
+                            "radius": float(data.attrs["radius"])}})
+    cfg = experiment.train_surrogate
     clock = time.perf_counter()
-    graphs = build_graphs(data, target="delta", edge_features=tuple(cfg.edge_features),
-                          node_features=tuple(cfg.node_features), radius=cfg.radius)
+    train_set, validation_set, test_set = (role_graphs(experiment, data, masks, role)
+                                           for role in ("train", "validation", "test"))
     build = time.perf_counter() - clock
-    spec = surrogate_spec(cfg, graphs, data.sizes["dim"])
+    spec = surrogate_spec(cfg, train_set, data.sizes["dim"])
     clock = time.perf_counter()
-    result = train(spec, training_settings(cfg), graphs, graphs)
+    result = train(spec, training_settings(cfg), train_set, validation_set)
     training = time.perf_counter() - clock
     model = from_arrays(spec, result.weights).eval()
     clock = time.perf_counter()
-    recorded = capture(model, graphs)
+    recorded = capture(model, test_set)
     capturing = time.perf_counter() - clock
-    return {"halos": n_halos, "neighbours_asked": neighbours, "edges": graphs.n_edges,
-            "neighbours": round(graphs.n_edges / n_halos, 1), "epochs": len(result.curves["epoch"]),
-            "build_s": round(build, 2), "epoch_s": round(training / len(result.curves["epoch"]), 2),
-            "train_s": round(training, 1), "capture_s": round(capturing, 2),
-            "train_and_capture_s": round(training + capturing, 1),
+    return {"halos": n_halos, "neighbours_asked": neighbours, "edges": int(n_halos * data.attrs["mean_neighbours"]),
+            "neighbours": round(float(data.attrs["mean_neighbours"]), 1), "train_edges": train_set.n_edges,
+            "epochs": len(result.curves["epoch"]), "build_s": round(build, 2),
+            "epoch_s": round(training / len(result.curves["epoch"]), 2), "train_s": round(training, 1),
+            "capture_s": round(capturing, 2), "train_and_capture_s": round(training + capturing, 1),
             "captured_edges": int(recorded["edge"].sizes["edge"]),
-            "final_train_loss": float(np.asarray(result.curves["train_loss"])[-1]),
+            "final_validation_loss": float(np.asarray(result.curves["validation_loss"])[-1]),
             "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 ** 2, 2)}
 
 
@@ -94,8 +102,8 @@ def main() -> int:
                 done[key] = row
             rows.append(done[key])
             print(f"{n_halos} halos, {neighbours:g} neighbours: done", file=sys.stderr, flush=True)
-    columns = ("halos", "neighbours", "edges", "build_s", "epoch_s", "epochs", "capture_s", "train_and_capture_s",
-               "peak_rss_gb")
+    columns = ("halos", "neighbours", "edges", "train_edges", "build_s", "epoch_s", "epochs", "capture_s",
+               "train_and_capture_s", "peak_rss_gb")
     print(" ".join(f"{c:>19}" for c in columns))
     for row in rows:
         print(" ".join(f"{row[c]:>19}" for c in columns))

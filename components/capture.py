@@ -42,7 +42,8 @@ def record_functions(model: GraphNetwork, graphs: GraphSet) -> dict[str, np.ndar
 
 def capture(model: GraphNetwork, graphs: GraphSet, *, true_force: np.ndarray | None = None,
             significance: float = 0.1) -> dict[str, xr.Dataset]:
-    """Edge and node datasets of ``graphs`` (true_force: [edge, dim] or None).
+    """Edge and node datasets of ``graphs`` (true_force: [edge, dim] or None): the nodes that count, and the
+    edges into them.
 
     Message components are ranked by standard deviation over the edges; a component is significant when
     its std is at least ``significance`` times the largest.
@@ -51,7 +52,13 @@ def capture(model: GraphNetwork, graphs: GraphSet, *, true_force: np.ndarray | N
     alignment = message_alignment(model, graphs, seen["messages"])
     if alignment is not None:
         seen = aligned(seen, graphs, alignment)
-    edge_graph, node_graph = graphs.edge_graph, graphs.node_graph
+    # the rows of the nodes that count (a node split's test nodes) and of the edges into them
+    nodes, edges = np.flatnonzero(graphs.counted), np.flatnonzero(graphs.counted[graphs.receiver])
+    seen = seen | {"edge_inputs": seen["edge_inputs"][edges], "messages": seen["messages"][edges],
+                   "node_inputs": seen["node_inputs"][nodes], "output": seen["output"][nodes]}
+    true_force = None if true_force is None else true_force[edges]
+    edge_graph, node_graph = graphs.edge_graph[edges], graphs.node_graph[nodes]
+    receiver, sender, body = graphs.receiver[edges], graphs.sender[edges], graphs.body[nodes]
     latent = [f"latent{c}_{end}" for end in model.spec.latent_ends for c in range(model.spec.n_latent)]
     edge_names = list(graphs.edge_features) + latent
     messages = seen["messages"]
@@ -65,8 +72,8 @@ def capture(model: GraphNetwork, graphs: GraphSet, *, true_force: np.ndarray | N
          "message_rank": ("rank", rank)},
         coords={"edge_feature": edge_names, "message_component": np.arange(messages.shape[1]),
                 "rank": np.arange(messages.shape[1]), "sim": ("edge", graphs.sim[edge_graph]),
-                "time": ("edge", graphs.time[edge_graph]), "receiver": ("edge", graphs.body[graphs.receiver]),
-                "sender": ("edge", graphs.body[graphs.sender])})
+                "time": ("edge", graphs.time[edge_graph]), "receiver": ("edge", graphs.body[receiver]),
+                "sender": ("edge", graphs.body[sender])})
     edge.attrs.update(significant_components=n_significant, significance=significance,
                       message_alignment=json.dumps(alignment and {k: np.asarray(v).tolist()
                                                                   for k, v in alignment.items()}))
@@ -79,10 +86,10 @@ def capture(model: GraphNetwork, graphs: GraphSet, *, true_force: np.ndarray | N
     node = xr.Dataset(
         {"inputs": (("node", "node_feature"), seen["node_inputs"]),
          "outputs": (("node", "output_component"), seen["output"]),
-         "target": (("node", "output_component"), graphs.node_target)},
+         "target": (("node", "output_component"), graphs.node_target[nodes])},
         coords={"node_feature": node_names, "output_component": list(dims),
                 "sim": ("node", graphs.sim[node_graph]), "time": ("node", graphs.time[node_graph]),
-                "body": ("node", graphs.body)})
+                "body": ("node", body)})
     return {"edge": edge, "node": node}
 
 

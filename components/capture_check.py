@@ -39,9 +39,11 @@ def message_force_check(edge: xr.Dataset, receiver: dict[str, np.ndarray], dim: 
 
 
 def receiver_properties(data: xr.Dataset, graphs: GraphSet) -> dict[str, np.ndarray]:
-    """Per edge, in capture's order, the receiver's mass and charge (those the data has)."""
+    """Per edge, in capture's order (the edges into the nodes that count), the receiver's mass and charge
+    (those the data has)."""
     frame = _graph_frames(data, graphs)
-    g, i = graphs.edge_graph, graphs.body[graphs.receiver]
+    edges = graphs.counted[graphs.receiver]
+    g, i = graphs.edge_graph[edges], graphs.body[graphs.receiver[edges]]
     shape = (len(graphs), frame.sizes["body"])
     return {name: _per_body(frame, name, shape)[g, i] for name in ("mass", "charge") if name in data}
 

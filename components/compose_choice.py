@@ -47,10 +47,14 @@ def given_program(name: str, text: str, feature_names) -> Program:
 
 
 def recorded_outputs(node: xr.Dataset, graphs: GraphSet) -> np.ndarray:
-    """The network's outputs [graph, body, output] as capture recorded them on ``graphs``' frames."""
+    """The network's outputs as capture recorded them on ``graphs``' counted nodes, as ``graphs.rows``."""
+    counted = graphs.counted
     rows = np.stack([node["sim"].values, node["time"].values, node["body"].values], axis=1)
-    node_graph = graphs.node_graph
-    expected = np.stack([np.asarray(graphs.sim)[node_graph], np.asarray(graphs.time)[node_graph], graphs.body], axis=1)
+    node_graph = graphs.node_graph[counted]
+    expected = np.stack([np.asarray(graphs.sim)[node_graph], np.asarray(graphs.time)[node_graph],
+                         graphs.body[counted]], axis=1)
     if rows.shape != expected.shape or not np.array_equal(rows, expected):
         raise ValueError("capture's records are not of the frames compose checks against; rerun capture")
-    return graphs.per_graph(node["outputs"].values)
+    outputs = np.full((graphs.n_nodes, node.sizes["output_component"]), np.nan)
+    outputs[counted] = node["outputs"].values
+    return graphs.rows(outputs)

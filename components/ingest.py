@@ -4,7 +4,8 @@ Schema: ``pos`` [sim, time, body, dim] (a missing ``sim`` or ``time`` dim is add
 for single systems and static point catalogs); optional ``vel`` likewise; a target that is ``acc``
 (vector, derived from ``pos`` by central differences when absent) or any per-body quantity
 [sim, time, body]; per-body properties on dims drawn from (sim, time, body). Every variable needs
-a unit, from its ``units`` attribute or from the ``units`` table.
+a unit, from its ``units`` attribute or from the ``units`` table. A ``box`` attribute declares a
+periodic cube [0, box)^dim (a simulation box of a point catalog).
 """
 from collections.abc import Mapping
 
@@ -47,8 +48,25 @@ def ingest(raw: xr.Dataset, *, target: str = "acc", units: Mapping[str, str] | N
     if "body" not in ds[target].dims:
         raise DatasetError(f"target {target!r} has dims {ds[target].dims}; a per-body target needs 'body'")
     ds = _convert_kinematics(ds, unit_of, _parse("pos", unit_of["pos"]), unit_of.get("time"))
+    if "box" in raw.attrs:
+        attrs["box"] = _periodic_box(raw.attrs["box"], ds["pos"].values)
     ds.attrs = attrs
     return ds
+
+
+def _periodic_box(value, pos: np.ndarray) -> float:
+    """The file's ``box`` attribute: the side of the periodic cube [0, box)^dim the positions live in, in pos
+    units (radius graphs then use minimum-image distances)."""
+    try:
+        box = float(np.asarray(value).reshape(()))
+    except (TypeError, ValueError):
+        raise DatasetError(f"attribute box = {value!r}: the side of a periodic box must be one number") from None
+    if not (np.isfinite(box) and box > 0):
+        raise DatasetError(f"attribute box = {box!r}: the side of a periodic box must be a positive number")
+    if pos.min() < 0 or pos.max() >= box:
+        raise DatasetError(f"attribute box = {box:g}: positions must lie in [0, {box:g}) in a periodic box; they "
+                           f"span [{pos.min():g}, {pos.max():g}]")
+    return box
 
 
 def dataset_from_long_table(table: pd.DataFrame) -> xr.Dataset:

@@ -1,4 +1,4 @@
-"""Out-of-distribution splits: which frames (sim, time) are withheld from training and search.
+"""Out-of-distribution rules: which frames (sim, time), or which nodes, are withheld from training and search.
 
 A split is a rule on the data, so it is known before anything trains:
 - ``body_property``: a frame is OOD when any body's property (``variable``, e.g. mass) lies outside [low, high];
@@ -37,6 +37,18 @@ def ood_frames(ds: xr.Dataset, rule: OODRule, target: str = "acc") -> np.ndarray
     dims = [d for d in outside.dims if d not in ("sim", "time")]
     flagged = outside.any(dims) if dims else outside
     return flagged.broadcast_like(ds["pos"].isel(body=0, dim=0, drop=True)).transpose("sim", "time").values
+
+
+def ood_nodes(ds: xr.Dataset, rule: OODRule, target: str = "acc") -> np.ndarray:
+    """Boolean [sim, time, body]: True where the node (the body in that frame) is out of distribution, by its
+    property or its |target| (any component); pair distances flag frames, not nodes."""
+    if rule.kind == "pair_distance":
+        raise OODError("pair_distance flags whole frames; a per-node rule is target or body_property")
+    outside = _outside_per_body(ds, rule, target)
+    extra = [d for d in outside.dims if d not in ("sim", "time", "body")]
+    flagged = outside.any(extra) if extra else outside
+    like = ds["pos"].isel(dim=0, drop=True)
+    return flagged.broadcast_like(like).transpose("sim", "time", "body").values
 
 
 def _outside_per_body(ds, rule, target):

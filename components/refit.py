@@ -18,6 +18,7 @@ from symdistill.components.sr.snap import fold_constant_subtrees, snap_constants
 from symdistill.components.train_surrogate import GraphSet
 
 TRIAL_FRAMES, TRIAL_ITERATIONS = 300, 50  # each candidate or pruning trial re-fits on a smaller budget
+TRIAL_NODES = 3000  # with a node split: nodes of that budget (a few hundred frames of a few bodies is as many)
 JACOBIAN_BUDGET = 50_000_000  # edges x parameters x program nodes per chunk of the Levenberg-Marquardt
 # Jacobian: about the float64 values forward-mode differentiation holds at once (~0.4 GB)
 
@@ -33,30 +34,31 @@ def refit(model: ComposedModel, graphs: GraphSet, iterations: int = 200) -> dict
     the error went down.
     """
     with torch.no_grad():
-        start = model(graphs).numpy()
+        start = graphs.rows(model(graphs).numpy())
     finite = finite_frames(start)
     excluded = int((~finite).sum())
     if not finite.any():
-        errors = prediction_errors(start, graphs.target)
+        errors = prediction_errors(start, graphs.rows(graphs.target))
         return {"mae_before": None, "relative_mae_before": None, "mae_after": None, "relative_mae_after": None,
                 "excluded_frames": excluded, "undefined": errors["undefined"]}
-    graphs = graphs.subset(np.flatnonzero(finite)) if excluded else graphs
-    target = torch.as_tensor(graphs.target, dtype=torch.float64)
-    weights = torch.as_tensor(frame_weights(graphs.target), dtype=torch.float64)
+    graphs = without_rows(graphs, ~finite) if excluded else graphs
+    target_rows = graphs.rows(graphs.target)
+    target = torch.as_tensor(target_rows, dtype=torch.float64)
+    weights = torch.as_tensor(frame_weights(target_rows), dtype=torch.float64)
     weights = weights.reshape(-1, *([1] * (target.dim() - 1))) / weights.mean()
-    before = prediction_errors(start[finite], graphs.target)
+    before = prediction_errors(start[finite], target_rows)
     saved = [p.detach().clone() for p in model.parameters()]
 
     def weighted_error(predicted: np.ndarray) -> float:  # the objective, to keep the fit only if it improved
-        return float(np.mean(weights.numpy() * (predicted - graphs.target) ** 2))
+        return float(np.mean(weights.numpy() * (predicted - target_rows) ** 2))
     if any(p.numel() for p in model.parameters()):
         try:
             levenberg_marquardt(model, graphs, target, weights, iterations)
         except (RuntimeError, torch.linalg.LinAlgError):  # e.g. an operator torch.func cannot differentiate
             _lbfgs(model, graphs, target, weights, iterations)
     with torch.no_grad():
-        end = model(graphs).numpy()
-        after = prediction_errors(end, graphs.target)
+        end = graphs.rows(model(graphs).numpy())
+        after = prediction_errors(end, target_rows)
         if after["mae"] is None or not weighted_error(end) <= weighted_error(start[finite]):
             for parameter, value in zip(model.parameters(), saved):
                 parameter.copy_(value)
@@ -85,11 +87,16 @@ def levenberg_marquardt(model: ComposedModel, graphs: GraphSet, target: torch.Te
     per_frame = max(1, int(np.ceil(edges_per_frame))) * max(1, sum(sizes)) * max(1, program_nodes)
     chunk = max(1, JACOBIAN_BUDGET // per_frame)
     chunks = [np.arange(start, min(start + chunk, len(graphs))) for start in range(0, len(graphs), chunk)]
-    pieces = [(graphs.subset(index), root_weights[index], target[index]) for index in chunks]
+    # the rows (frames, or counted nodes) of each chunk of frames are contiguous in the rows of ``graphs``
+    rows_per_frame = (np.bincount(graphs.node_graph[graphs.counted], minlength=len(graphs)) if graphs.per_node
+                      else np.ones(len(graphs), dtype=np.int64))
+    first_row = np.concatenate([[0], np.cumsum(rows_per_frame)])
+    pieces = [(graphs.subset(index), root_weights[first_row[index[0]]:first_row[index[-1] + 1]],
+               target[first_row[index[0]]:first_row[index[-1] + 1]]) for index in chunks]
 
     def residuals(theta: torch.Tensor, part: GraphSet, root: torch.Tensor, goal: torch.Tensor) -> torch.Tensor:
         values = {name: piece.reshape(shapes[name]) for name, piece in zip(parameters, torch.split(theta, sizes))}
-        predicted = torch.func.functional_call(model, values, (part,))
+        predicted = part.rows(torch.func.functional_call(model, values, (part,)))
         return (root * (predicted - goal)).reshape(-1)
 
     def with_values(*args) -> tuple[torch.Tensor, torch.Tensor]:  # the residuals come with their Jacobian
@@ -140,7 +147,7 @@ def _lbfgs(model: ComposedModel, graphs: GraphSet, target: torch.Tensor, weights
 
     def closure():
         optimizer.zero_grad()
-        loss = (weights * (model(graphs) - target) ** 2).mean()
+        loss = (weights * (graphs.rows(model(graphs)) - target) ** 2).mean()
         if torch.isfinite(loss):
             loss.backward()
         return loss
@@ -150,9 +157,25 @@ def _lbfgs(model: ComposedModel, graphs: GraphSet, target: torch.Tensor, weights
         pass  # what it reached is kept by the caller only if finite and better
 
 
+def without_rows(graphs: GraphSet, drop: np.ndarray) -> GraphSet:
+    """``graphs`` without the rows (frames, or counted nodes) ``drop`` marks."""
+    if not graphs.per_node:
+        return graphs.subset(np.flatnonzero(~drop))
+    counted = graphs.counted.copy()
+    counted[np.flatnonzero(counted)[drop]] = False
+    return graphs.with_mask(counted, per_node=True)
+
+
 def trial_budget(train: GraphSet) -> GraphSet:
-    """The training frames a trial re-fits on: at most TRIAL_FRAMES, evenly spread."""
-    return train.subset(np.unique(np.linspace(0, len(train) - 1, min(TRIAL_FRAMES, len(train))).astype(int)))
+    """What a trial re-fits on: at most TRIAL_FRAMES training frames, evenly spread (with a node split, at most
+    TRIAL_NODES of their counted nodes, and only the edges into them)."""
+    budget = train.subset(np.unique(np.linspace(0, len(train) - 1, min(TRIAL_FRAMES, len(train))).astype(int)))
+    if not budget.per_node:
+        return budget
+    counted = np.flatnonzero(budget.counted)
+    keep = np.zeros(budget.n_nodes, dtype=bool)
+    keep[counted[np.unique(np.linspace(0, len(counted) - 1, min(TRIAL_NODES, len(counted))).astype(int))]] = True
+    return budget.with_mask(keep, per_node=True).trimmed()
 
 
 def refitted_programs(composition: Composition, latent: np.ndarray | None,
@@ -174,7 +197,8 @@ def refitted_evidence(composition: Composition, latent: np.ndarray | None, budge
     programs, fitted_latent = refitted_programs(composition, latent, budget)
     fitted = composition.from_functions(programs, composition.edge_features, composition.node_features)
     with np.errstate(all="ignore"):
-        return held_out_loss(numpy_model(fitted, fitted_latent)(held_out), held_out.target)
+        predicted = numpy_model(fitted, fitted_latent)(held_out)
+        return held_out_loss(held_out.rows(predicted), held_out.rows(held_out.target))
 
 
 def readable_law(composition: Composition, latent: np.ndarray | None, train: GraphSet,
@@ -194,9 +218,9 @@ def readable_law(composition: Composition, latent: np.ndarray | None, train: Gra
         key = tuple(programs[n].key() for n in sorted(programs))
         latent_now = trial_latent.get(key, latent)
         with np.errstate(all="ignore"):
-            return held_out_loss(numpy_model(composition.from_functions(
-                programs, composition.edge_features, composition.node_features), latent_now)(held_out),
-                held_out.target)
+            return held_out_loss(held_out.rows(numpy_model(composition.from_functions(
+                programs, composition.edge_features, composition.node_features), latent_now)(held_out)),
+                held_out.rows(held_out.target))
 
     reference = evidence_of(composition.functions())
     record = {"reference_held_out_loss": finite_or_none(reference.mean), "latent_factor": latent_factor}

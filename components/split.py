@@ -1,19 +1,22 @@
-"""The split: which frames train the network, stop its training, test it, and which are out of distribution.
+"""The split: which nodes train the network, stop its training, test it, and which are out of distribution.
 
 It is made once from the data and read by every later stage, so training, capture, the expression choice,
-refit and the final comparison all agree on what each frame is for. Simulations go whole to train,
-validation or test (frames of one trajectory are correlated, so splitting inside one would leak); the
-frames the OOD rule flags are withheld from all three and form the out-of-distribution set.
-Masks are per frame, [sim, time].
+refit and the final comparison all agree on what each node is for. Masks are per node, [sim, time, body].
+By ``simulation`` (trajectories), simulations go whole to train, validation or test (frames of one
+trajectory are correlated, so splitting inside one would leak) and the OOD rule withholds whole frames.
+By ``node`` (point catalogs, where one box can be all the data), each node goes to train, validation or
+test at random, and the OOD rule withholds nodes: every node still sends its messages to its
+neighbours, but only the nodes of a role count in that role's loss, fit or error.
 """
 from dataclasses import dataclass
 
 import numpy as np
 import xarray as xr
 
-from symdistill.components.ood import OODRule, ood_frames
+from symdistill.components.ood import OODRule, ood_frames, ood_nodes
 
 ROLES = ("train", "validation", "test", "out_of_distribution")
+UNITS = ("simulation", "node")
 IN_DISTRIBUTION = ROLES[:3]
 ROLE_NAMES = {"train": "training", "validation": "validation", "test": "test"}
 
@@ -28,6 +31,14 @@ class SplitSettings:
     test_fraction: float = 0.2
     seed: int = 0
     ood: OODRule | None = None
+    unit: str = "simulation"
+
+    def __post_init__(self):
+        if self.unit not in UNITS:
+            raise SplitError(f"[split] unit = {self.unit!r}; choose one of {', '.join(UNITS)}")
+        if self.unit == "node" and self.ood is not None and self.ood.kind == "pair_distance":
+            raise SplitError("[split.ood] kind = 'pair_distance' withholds frames; with unit = 'node' use "
+                             "'target' or 'body_property'")
 
 
 def split_simulations(n_sims: int, validation_fraction: float, test_fraction: float, seed: int):
@@ -44,28 +55,54 @@ def split_simulations(n_sims: int, validation_fraction: float, test_fraction: fl
 
 
 def make_split(data: xr.Dataset, settings: SplitSettings) -> xr.Dataset:
-    """Boolean [sim, time] masks, one per role in ROLES; raise SplitError if a role would be empty.
+    """Boolean [sim, time, body] masks, one per role in ROLES; raise SplitError if a role would be empty.
 
     Raises OODError if the rule names a variable the data lacks.
     """
-    sims = dict(zip(IN_DISTRIBUTION, split_simulations(data.sizes["sim"], settings.validation_fraction,
-                                                       settings.test_fraction, settings.seed)))
-    shape = (data.sizes["sim"], data.sizes["time"])
-    outside = (np.zeros(shape, dtype=bool) if settings.ood is None
-               else ood_frames(data, settings.ood, data.attrs.get("target", "acc")))
+    shape = (data.sizes["sim"], data.sizes["time"], data.sizes["body"])
+    outside = _outside(data, settings, shape)
+    roles = np.full(shape, -1, dtype=np.int8)  # index into IN_DISTRIBUTION
+    if settings.unit == "simulation":
+        for code, chosen in enumerate(split_simulations(shape[0], settings.validation_fraction,
+                                                        settings.test_fraction, settings.seed)):
+            roles[chosen] = code
+    else:
+        roles[:] = _node_roles(int(np.prod(shape)), settings).reshape(shape)
     masks = {}
-    for role, chosen in sims.items():
-        mask = np.zeros(shape, dtype=bool)
-        mask[chosen] = ~outside[chosen]
-        if not mask.any():
-            raise SplitError(f"[split.ood] the {ROLE_NAMES[role]} split has no frame inside {bounds(settings.ood)} "
-                             f"left; widen the bounds or change the split fractions")
-        masks[role] = mask
+    for code, role in enumerate(IN_DISTRIBUTION):
+        masks[role] = (roles == code) & ~outside
+        if not masks[role].any():
+            unit = "frame" if settings.unit == "simulation" else "node"
+            raise SplitError(f"[split.ood] the {ROLE_NAMES[role]} split has no {unit} inside "
+                             f"{bounds(settings.ood)} left; widen the bounds or change the split fractions")
     masks["out_of_distribution"] = outside
     if settings.ood is not None and not outside.any():
         raise SplitError(f"[split.ood] no frame of the data lies outside {bounds(settings.ood)}: there is nothing "
                          f"to test out of distribution; narrow the bounds")
-    return xr.Dataset({role: (("sim", "time"), mask) for role, mask in masks.items()})
+    return xr.Dataset({role: (("sim", "time", "body"), mask) for role, mask in masks.items()},
+                      attrs={"unit": settings.unit})
+
+
+def _outside(data: xr.Dataset, settings: SplitSettings, shape) -> np.ndarray:
+    """[sim, time, body]: withheld by the OOD rule (whole frames by simulation, single nodes by node)."""
+    if settings.ood is None:
+        return np.zeros(shape, dtype=bool)
+    target = data.attrs.get("target", "acc")
+    if settings.unit == "simulation":
+        return np.broadcast_to(ood_frames(data, settings.ood, target)[:, :, None], shape).copy()
+    return ood_nodes(data, settings.ood, target)
+
+
+def _node_roles(n_nodes: int, settings: SplitSettings) -> np.ndarray:
+    """Each node's role code (0 train, 1 validation, 2 test), at random in the asked proportions."""
+    if n_nodes < 3:
+        raise SplitError(f"[split] unit = 'node' needs at least 3 nodes; the data has {n_nodes}")
+    order = np.random.default_rng(settings.seed).permutation(n_nodes)
+    n_test = max(1, int(round(settings.test_fraction * n_nodes)))
+    n_val = max(1, int(round(settings.validation_fraction * n_nodes)))
+    roles = np.zeros(n_nodes, dtype=np.int8)
+    roles[order[:n_test]], roles[order[n_test:n_test + n_val]] = 2, 1
+    return roles
 
 
 def bounds(rule: OODRule | None) -> str:
@@ -75,9 +112,11 @@ def bounds(rule: OODRule | None) -> str:
 
 
 def simulations_of(split: xr.Dataset, role: str) -> np.ndarray:
-    """Indices of the simulations that hold at least one frame of ``role``."""
-    return np.flatnonzero(split[role].values.any(axis=1))
+    """Indices of the simulations that hold at least one node of ``role``."""
+    return np.flatnonzero(split[role].values.any(axis=(1, 2)))
 
 
-def frame_counts(split: xr.Dataset) -> dict[str, int]:
-    return {role: int(split[role].values.sum()) for role in ROLES}
+def counts(split: xr.Dataset) -> dict[str, dict[str, int]]:
+    """Per role, the frames that hold any of its nodes, and its nodes."""
+    return {role: {"frames": int(split[role].values.any(axis=2).sum()), "nodes": int(split[role].values.sum())}
+            for role in ROLES}

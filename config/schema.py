@@ -204,7 +204,8 @@ class TrainSurrogateConfig(Section):
                                    "known properties (both ends with properties, the sender's with "
                                    "sender_properties). Data with no per-body property needs at least 1.")
     epochs: int = Field(30, ge=1, description="Maximum epochs.")
-    batch_size: int = Field(128, ge=1, description="Graphs per mini-batch.")
+    batch_size: int = Field(128, ge=1, description="Graphs per mini-batch (with [split] unit = 'node': nodes per "
+                                                   "mini-batch, each with its incoming edges).")
     learning_rate: float = Field(3e-3, gt=0, description="Peak learning rate of Adam.")
     weight_decay: float = Field(1e-8, ge=0, description="Adam weight decay.")
     schedule: Literal["onecycle", "cosine"] = Field("onecycle", description="Learning-rate schedule.")
@@ -301,23 +302,31 @@ class OodRuleConfig(Section):
 
 
 class SplitConfig(Section):
-    """Which frames train the network, stop its training, test it, and which are out of distribution.
+    """Which frames (or nodes) train the network, stop its training, test it, and which are out of distribution.
 
-    Made once (the split stage) and read by every later stage. Simulations are split into train, validation
-    and test; the frames the OOD rule flags are withheld from all three.
+    Made once (the split stage) and read by every later stage. Simulations (or, with unit = "node", single
+    nodes) are split into train, validation and test; what the OOD rule flags is withheld from all three.
     """
 
     validation_fraction: float = Field(0.1, gt=0, lt=1, description="Simulations held out for early stopping "
                                        "and for choosing each function's expression.")
     test_fraction: float = Field(0.2, gt=0, lt=1, description="Simulations held out for capture and the final "
                                  "in-distribution errors.")
-    seed: int = Field(0, ge=0, description="Seed of the assignment of simulations to train, validation and test.")
+    seed: int = Field(0, ge=0, description="Seed of the assignment of simulations (or nodes) to train, validation "
+                                           "and test.")
+    unit: Literal["simulation", "node"] = Field(
+        "simulation", description="What is assigned: whole simulations (trajectories), or single nodes (point "
+                                  "catalogs: one box may be all the data; the fractions are then of nodes, and the "
+                                  "OOD rule withholds nodes, by target or body_property).")
     ood: OodRuleConfig | None = Field(None, description="The out-of-distribution rule (none: nothing withheld).")
 
     @model_validator(mode="after")
     def _consistent(self):
         if self.validation_fraction + self.test_fraction >= 0.9:
             raise ValueError("validation_fraction + test_fraction must leave at least 10% for training")
+        if self.unit == "node" and self.ood is not None and self.ood.kind == "pair_distance":
+            raise ValueError("[split.ood] kind = 'pair_distance' withholds whole frames; with unit = 'node' use "
+                             "'target' or 'body_property'")
         return self
 
 

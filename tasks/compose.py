@@ -40,8 +40,9 @@ def compute(ctx: RunContext, ref: ArtifactRef, inputs: dict) -> StageOutput:
     model = sympy_model(composition)
     expressions = {name: str(expr) for name, expr in model.items()}
     latex = latex_text(model)
-    summary = {"vs_network": prediction_errors(composed, gnn), "vs_truth": prediction_errors(composed, graphs.target),
-               "network_vs_truth": prediction_errors(gnn, graphs.target), "expressions": expressions,
+    composed, truth = graphs.rows(composed), graphs.rows(graphs.target)  # the frames (or nodes) that count
+    summary = {"vs_network": prediction_errors(composed, gnn), "vs_truth": prediction_errors(composed, truth),
+               "network_vs_truth": prediction_errors(gnn, truth), "expressions": expressions,
                "selection_rule": SELECTION_RULE, "non_affine_node": non_affine_outputs(composition),
                "n_held_out_frames": len(held_out), "candidates": table,
                "selected_complexity": {name: "given" if name in cfg.expressions else

@@ -56,7 +56,7 @@ def check_simulation_plan(experiment: Experiment, splitting: bool) -> None:
     """What can be known of a simulation's split before it is simulated: enough simulations, and an OOD
     variable the simulator records (whether frames fall on both sides of the rule shows only once simulated)."""
     cfg = experiment.split
-    if splitting:
+    if splitting and cfg.unit == "simulation":
         split_simulations(experiment.simulate.n_sims, cfg.validation_fraction, cfg.test_fraction, cfg.seed)
     ood = cfg.ood
     if ood is not None and ood.kind == "body_property" and ood.variable not in SIMULATED_BODY_PROPERTIES:

@@ -24,11 +24,16 @@ def load_surrogate(trained: dict[str, xr.Dataset]) -> GraphNetwork:
 
 
 def role_graphs(experiment: Experiment, data: xr.Dataset, split: dict[str, xr.Dataset], role: str) -> GraphSet:
-    """Graphs of the frames the split artifact gives ``role`` (train, validation, test, out_of_distribution)."""
-    mask = split["masks"][role].values
-    sims = np.flatnonzero(mask.any(axis=1))
+    """Graphs of the frames that hold nodes the split artifact gives ``role`` (train, validation, test,
+    out_of_distribution), those nodes marked as the ones that count."""
+    mask = split["masks"][role].values  # [sim, time, body]
+    frames = mask.any(axis=2)
+    sims = np.flatnonzero(frames.any(axis=1))
     graphs = graphs_for(experiment.train_surrogate, data, sims)  # every frame of those simulations
-    return graphs.subset(np.flatnonzero(mask[sims].reshape(-1)))
+    chosen = np.flatnonzero(frames[sims].reshape(-1))
+    node_mask = mask[sims].reshape(-1, mask.shape[2])[chosen]
+    per_node = split["masks"].attrs.get("unit") == "node"
+    return graphs.subset(chosen).with_mask(node_mask, per_node).trimmed()
 
 
 def spread(graphs: GraphSet, limit: int) -> GraphSet:

@@ -22,9 +22,10 @@ def compute(ctx: RunContext, ref: ArtifactRef, inputs: dict) -> StageOutput:
         splits["out_of_distribution"] = spread(role_graphs(ctx.experiment, data, masks, "out_of_distribution"), limit)
     table = {"gnn": {}, "symbolic": {}}
     for split, graphs in splits.items():
-        table["gnn"][split] = prediction_errors(predict(network, graphs), graphs.target)
+        truth = graphs.rows(graphs.target)  # the frames (or nodes) of the split that count
+        table["gnn"][split] = prediction_errors(graphs.rows(predict(network, graphs)), truth)
         with torch.no_grad():
-            table["symbolic"][split] = prediction_errors(symbolic(graphs).numpy(), graphs.target)
+            table["symbolic"][split] = prediction_errors(graphs.rows(symbolic(graphs).numpy()), truth)
     rows = [(model, split, e["mae"], e["relative_mae"]) for model, by_split in table.items()
             for split, e in by_split.items() if e["relative_mae"] is not None]  # undefined: named in the summary
     errors = xr.Dataset({"mae": ("row", [r[2] for r in rows]), "relative_mae": ("row", [r[3] for r in rows])},

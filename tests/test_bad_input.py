@@ -87,6 +87,12 @@ CASES = {
         _ingested(extra='[split.ood]\nkind = "body_property"\nvariable = "charge"\nhigh = 1.0\n'),
         ("data.csv", _table()), "[split.ood] OOD variable 'charge' is not a per-body property of the data; "
                                 "per-body variables: "),
+    "node split with a frame rule": (
+        _ingested(extra='[split]\nunit = "node"\n[split.ood]\nkind = "pair_distance"\nhigh = 3.0\n'), None,
+        "kind = 'pair_distance' withholds whole frames; with unit = 'node' use 'target' or 'body_property'"),
+    "node split whose rule leaves no training node": (
+        _ingested(extra='[split]\nunit = "node"\n[split.ood]\nkind = "target"\nhigh = 1e-9\n'),
+        ("data.csv", _table()), "[split.ood] the training split has no node inside [-inf, 1e-09] left"),
     "OOD rule that withholds nothing": (
         _ingested(extra='[split.ood]\nkind = "pair_distance"\nhigh = 1e9\n'), ("data.csv", _table()),
         "no frame of the data lies outside [-inf, 1e+09]: there is nothing to test out of distribution"),

@@ -1,4 +1,5 @@
 """Experiment files: shipped ones load, bad ones fail before any work with a message naming the problem."""
+import numpy as np
 import pytest
 
 from conftest import REPO
@@ -136,3 +137,18 @@ def test_the_config_reference_is_generated_from_the_schema_and_current():
 
 def test_the_readme_reads_in_ten_minutes():
     assert len((REPO / "README.md").read_text().splitlines()) <= 300
+
+
+def test_the_halo_example_reads_its_shipped_catalog_as_a_node_split_radius_graph():
+    from symdistill.components.halo_catalog import halo_catalog
+    from symdistill.tasks.plan import build_plan, read_ingest_data
+    config = REPO / "config" / "halos3d.toml"
+    experiment = load_experiment(config)
+    assert experiment.split.unit == "node" and experiment.split.ood.kind == "target"
+    assert list(build_plan(experiment, config.parent)) == ["ingest", "split", "train_surrogate", "capture", "search",
+                                                          "compose", "refit", "validate_ood"]
+    data = read_ingest_data(experiment, config.parent)
+    made = halo_catalog(10000, 20, seed=0)  # the shipped file is what its generator makes
+    np.testing.assert_array_equal(data["delta"].values, made["delta"].values)
+    assert data.attrs["box"] == made.attrs["box"]
+    assert experiment.train_surrogate.radius == pytest.approx(made.attrs["radius"], rel=1e-12)

@@ -2,8 +2,6 @@
 import numpy as np
 import pytest
 
-from conftest import REPO
-
 from symdistill.components.neighbours import NeighbourError, radius_edges
 
 
@@ -46,9 +44,8 @@ def test_bad_input_is_named(positions, radius, box, message):
         radius_edges(positions, radius, box)
 
 
-def test_the_halo_generator_computes_the_papers_law_over_neighbours_within_the_radius(monkeypatch):
-    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
-    from halo_catalog import PAPER_CONSTANTS, halo_catalog
+def test_the_halo_generator_computes_the_papers_law_over_neighbours_within_the_radius():
+    from symdistill.components.halo_catalog import PAPER_CONSTANTS, halo_catalog
     ds = halo_catalog(300, neighbours=15, seed=3, noise=0.0)
     pos, mass = ds["pos"].values[0, 0], ds["mass"].values[0]
     box, radius, c = ds.attrs["box"], ds.attrs["radius"], PAPER_CONSTANTS

@@ -17,28 +17,53 @@ def spring_data():
                     integrator="leapfrog", seed=3, units=UNITS)
 
 
-def test_masks_are_disjoint_cover_every_frame_and_withhold_what_the_rule_names(spring_data):
+def test_masks_are_disjoint_cover_every_node_and_withhold_what_the_rule_names(spring_data):
     masks = make_split(spring_data, SplitSettings(0.2, 0.2, 7, OODRule("body_property", "mass", high=2.0)))
     stacked = np.stack([masks[role].values for role in ROLES])
-    assert (stacked.sum(axis=0) == 1).all()  # every frame has exactly one role
-    heavy = (spring_data["mass"].values > 2.0).any(axis=1)
-    np.testing.assert_array_equal(masks["out_of_distribution"].values, np.repeat(heavy[:, None],
-                                                                                 spring_data.sizes["time"], 1))
+    assert (stacked.sum(axis=0) == 1).all()  # every node of every frame has exactly one role
+    heavy = (spring_data["mass"].values > 2.0).any(axis=1)  # by simulation, the rule withholds whole frames
+    shape = (20, spring_data.sizes["time"], 3)
+    np.testing.assert_array_equal(masks["out_of_distribution"].values, np.broadcast_to(heavy[:, None, None], shape))
     for role, sims in zip(("train", "validation", "test"), split_simulations(20, 0.2, 0.2, 7)):
         expected = np.zeros_like(heavy)
         expected[sims] = ~heavy[sims]  # whole simulations, less the withheld frames
-        np.testing.assert_array_equal(masks[role].values.any(axis=1), expected)
+        np.testing.assert_array_equal(masks[role].values.any(axis=(1, 2)), expected)
 
 
-def test_role_graphs_hold_exactly_the_frames_of_their_mask(spring_data):
-    masks = make_split(spring_data, SplitSettings(ood=OODRule("pair_distance", high=2.0)))
+def test_a_node_split_assigns_single_nodes_and_withholds_nodes_by_their_target(spring_data):
+    one_box = spring_data.isel(sim=[0], time=[0])  # one frame: nothing to split by simulation
+    with pytest.raises(SplitError, match="at least 3 simulations"):
+        make_split(one_box, SplitSettings())
+    data = spring_data.isel(sim=[0, 1])
+    high = float(np.quantile(np.abs(data["acc"].values).max(axis=-1), 0.8))
+    masks = make_split(data, SplitSettings(0.2, 0.2, 3, OODRule("target", high=high), unit="node"))
+    outside = (np.abs(data["acc"].values) > high).any(axis=-1)  # [sim, time, body]
+    np.testing.assert_array_equal(masks["out_of_distribution"].values, outside)
+    stacked = np.stack([masks[role].values for role in ROLES])
+    assert (stacked.sum(axis=0) == 1).all()
+    mixed = [(masks[role].values.any(axis=2) & masks["train"].values.any(axis=2)).any() for role in ("test",)]
+    assert all(mixed)  # a frame holds training and test nodes alike
+    n = outside.size
+    assert abs(masks["test"].values.sum() - 0.2 * n * (1 - outside.mean())) < 0.05 * n
+    with pytest.raises(SplitError, match="pair_distance"):
+        SplitSettings(ood=OODRule("pair_distance", high=2.0), unit="node")
+
+
+def test_role_graphs_hold_exactly_the_nodes_of_their_mask(spring_data):
     experiment = Experiment.model_validate({"experiment": {"name": "x"}, "simulate": {"law": "spring"}})
-    for role in ROLES:
-        graphs = role_graphs(experiment, spring_data, {"masks": masks}, role)
-        sims, times = np.nonzero(masks[role].values)
-        np.testing.assert_array_equal(graphs.sim, spring_data["sim"].values[sims] if "sim" in spring_data.coords
-                                      else sims)
-        np.testing.assert_array_equal(graphs.time, spring_data["time"].values[times])
+    for settings in (SplitSettings(ood=OODRule("pair_distance", high=2.0)),
+                     SplitSettings(ood=OODRule("target", high=3.0), unit="node")):
+        masks = make_split(spring_data, settings)
+        for role in ROLES:
+            graphs = role_graphs(experiment, spring_data, {"masks": masks}, role)
+            sims, times, bodies = np.nonzero(masks[role].values)
+            counted = graphs.counted
+            node_graph = graphs.node_graph[counted]
+            np.testing.assert_array_equal(graphs.sim[node_graph], sims)
+            np.testing.assert_array_equal(graphs.time[node_graph], spring_data["time"].values[times])
+            np.testing.assert_array_equal(graphs.body[counted], bodies)
+            assert counted[graphs.receiver].all()  # only the edges into counted nodes are kept
+            assert graphs.per_node == (settings.unit == "node")
 
 
 def test_a_split_that_cannot_be_made_is_named(spring_data):

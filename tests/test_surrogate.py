@@ -229,3 +229,23 @@ def test_data_without_per_body_properties_trains_with_latent_parameters_and_capt
     with pytest.raises(GraphDataError, match=r"properties, node properties need per-body properties, but the data "
                                              r"has no per-body variable.*latent_per_body >= 1"):
         graphs_for(cfg.model_copy(update={"latent_per_body": 0}), data, sims[0])
+
+
+def test_node_batches_give_each_counted_node_its_full_graph_output_once():
+    from symdistill.components.halo_catalog import halo_catalog
+    from symdistill.components.train_surrogate.train import node_batches
+    data = halo_catalog(200, neighbours=12, seed=4)
+    graphs = build_graphs(data, target="delta", edge_features=("dx", "r", "sender_properties"),
+                          radius=data.attrs["radius"], dtype=np.float64)
+    counted = np.random.default_rng(0).random(graphs.n_nodes) < 0.6
+    graphs = graphs.with_mask(counted, per_node=True)
+    model = small_model(graphs, n_latent=1, latent_ends=("j",))
+    full = forward(model, graphs)[0].numpy()
+    seen, outputs = [], []
+    with torch.no_grad():
+        for batch in node_batches(graphs, 7, np.random.default_rng(1)):
+            outputs.append(batch.run(model)[0].numpy())
+            seen.append(batch.body.numpy())  # one box: a node's body index is its row
+    seen = np.concatenate(seen)
+    assert sorted(seen) == list(np.flatnonzero(counted))  # every counted node once, no other
+    np.testing.assert_allclose(np.concatenate(outputs), full[seen], rtol=1e-10, atol=1e-12)

@@ -45,6 +45,8 @@ class GraphSet:
     edge_features: tuple[str, ...]
     node_features: tuple[str, ...]
     target_names: tuple[str, ...]
+    node_mask: np.ndarray | None = None  # [node]: the nodes whose errors count (None: all); the others only send
+    per_node: bool = False  # errors are measured per counted node (a node split), else per frame
 
     def __len__(self) -> int:
         return len(self.sim)
@@ -79,6 +81,31 @@ class GraphSet:
         return np.asarray(values).reshape(len(self), self.bodies_per_graph, *np.shape(values)[1:])
 
     @property
+    def counted(self) -> np.ndarray:
+        """[node] bool: the nodes whose errors count."""
+        return np.ones(self.n_nodes, dtype=bool) if self.node_mask is None else self.node_mask
+
+    def with_mask(self, node_mask: np.ndarray, per_node: bool) -> "GraphSet":
+        return replace(self, node_mask=np.asarray(node_mask, dtype=bool).reshape(self.n_nodes), per_node=per_node)
+
+    def trimmed(self) -> "GraphSet":
+        """Without the edges into nodes that do not count: a node's output depends only on its own incoming
+        edges, so every counted output, loss and fit is unchanged, at the cost of the counted edges."""
+        keep = self.counted[self.receiver]
+        if keep.all():
+            return self
+        counts = np.bincount(self.edge_graph[keep], minlength=len(self))
+        return replace(self, edge_x=self.edge_x[keep], receiver=self.receiver[keep], sender=self.sender[keep],
+                       edge_offsets=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64))
+
+    def rows(self, values):
+        """Values [graph, body, ...] or [node, ...] (numpy or torch) as the rows errors are measured on:
+        [frame, body, ...] when frames are the unit, [counted node, 1, ...] when nodes are."""
+        if not self.per_node:
+            return values.reshape(len(self), self.bodies_per_graph, *values.shape[-1:])
+        return values.reshape(self.n_nodes, values.shape[-1])[np.flatnonzero(self.counted)][:, None, :]
+
+    @property
     def target(self) -> np.ndarray:
         """[graph, body, target component]."""
         return self.per_graph(self.node_target)
@@ -91,16 +118,16 @@ class GraphSet:
     def subset(self, index) -> "GraphSet":
         """The graphs ``index`` (a slice, an index array or a mask), their node and edge rows renumbered."""
         graphs = np.arange(len(self))[index]
-        nodes, node_offsets = _rows_of(self.node_offsets, graphs)
-        edges, edge_offsets = _rows_of(self.edge_offsets, graphs)
+        nodes, node_offsets = rows_of(self.node_offsets, graphs)
+        edges, edge_offsets = rows_of(self.edge_offsets, graphs)
         shift = np.repeat(node_offsets[:-1] - self.node_offsets[graphs], np.diff(edge_offsets))
         return GraphSet(self.edge_x[edges], self.receiver[edges] + shift, self.sender[edges] + shift, edge_offsets,
                         self.node_x[nodes], self.node_target[nodes], self.body[nodes], node_offsets,
                         self.sim[graphs], self.time[graphs], self.edge_features, self.node_features,
-                        self.target_names)
+                        self.target_names, None if self.node_mask is None else self.node_mask[nodes], self.per_node)
 
 
-def _rows_of(offsets: np.ndarray, graphs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def rows_of(offsets: np.ndarray, graphs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(rows of ``graphs`` in order, their new offsets) for rows laid out by ``offsets``."""
     starts, counts = offsets[graphs], offsets[graphs + 1] - offsets[graphs]
     new_offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)

@@ -139,13 +139,15 @@ class GraphNetwork(nn.Module):
             parts.append(self.latent[body].to(node_x.dtype))
         return torch.cat(parts + [summed], dim=-1)
 
-    def forward(self, edge_x, receiver, sender, node_x, body, sample: bool = False):
+    def forward(self, edge_x, receiver, sender_body, node_x, body, sample: bool = False):
         """Returns (output [node, n_out], messages [edge, message_dim], kl per edge).
 
-        ``receiver``, ``sender``: [edge] node rows; ``body``: [node] body index (for the latent parameters).
-        With the kl variant, ``sample`` draws messages from N(mu, exp(logvar)); otherwise messages are mu.
+        ``receiver``: [edge] node rows; ``sender_body``: [edge] the sender's body index and ``body``: [node]
+        each node's (for the latent parameters). A sender need not be a node row of the batch: its features
+        are on the edge. With the kl variant, ``sample`` draws messages from N(mu, exp(logvar)); otherwise
+        messages are mu.
         """
-        raw = self.edge_outputs(edge_x, body[receiver], body[sender])
+        raw = self.edge_outputs(edge_x, body[receiver], sender_body)
         kl = torch.zeros(len(edge_x), dtype=edge_x.dtype)
         if self.spec.variant == "kl":
             mu, logvar = raw.chunk(2, dim=-1)
