@@ -4,7 +4,7 @@ from pathlib import Path
 import pandas as pd
 import xarray as xr
 
-from symdistill.components.ingest import DatasetError, dataset_from_long_table
+from symdistill.components.ingest import DatasetError, dataset_from_long_table, ingest
 
 FORMATS = ("netcdf", "zarr", "csv")
 _SUFFIXES = {".nc": "netcdf", ".nc4": "netcdf", ".netcdf": "netcdf", ".h5": "netcdf", ".zarr": "zarr", ".csv": "csv"}
@@ -38,3 +38,12 @@ def read_dataset_file(path: str | Path, fmt: str = "auto") -> xr.Dataset:
         raise DatasetError(f"{path}: {err}") from None
     except Exception as err:  # readers raise many types for a broken file
         raise DatasetError(f"{path}: cannot read as {fmt} ({type(err).__name__}: {err})") from None
+
+
+def read_ingest_file(path: str | Path, fmt: str = "auto", target: str = "acc", units=None) -> xr.Dataset:
+    """A user's data file read and validated into the shared schema; every DatasetError names the file."""
+    raw = read_dataset_file(path, fmt)  # its errors already name the file
+    try:
+        return ingest(raw, target=target, units=units)
+    except DatasetError as err:
+        raise DatasetError(f"{path}: {err}") from None

@@ -33,6 +33,15 @@ class SplitSettings:
     ood: OODRule | None = None
     unit: str = "simulation"
 
+    @classmethod
+    def of(cls, section) -> "SplitSettings":
+        """From a [split] section (anything with its fields: fractions, seed, unit and ood)."""
+        rule = section.ood
+        if rule is not None:
+            rule = OODRule(rule.kind, rule.variable, -np.inf if rule.low is None else rule.low,
+                           np.inf if rule.high is None else rule.high)
+        return cls(section.validation_fraction, section.test_fraction, section.seed, rule, section.unit)
+
     def __post_init__(self):
         if self.unit not in UNITS:
             raise SplitError(f"[split] unit = {self.unit!r}; choose one of {', '.join(UNITS)}")

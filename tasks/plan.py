@@ -104,19 +104,6 @@ def resolve_data_path(experiment: Experiment, config_dir: Path) -> Path:
     return path
 
 
-def read_ingest_data(experiment: Experiment, config_dir: Path):
-    """The [ingest] file, read and validated into the shared schema; a DatasetError names the file."""
-    from symdistill.catalogs import read_dataset_file
-    from symdistill.components.ingest import DatasetError, ingest
-
-    path = resolve_data_path(experiment, config_dir)
-    raw = read_dataset_file(path, experiment.ingest.format)  # its errors already name the file
-    try:
-        return ingest(raw, target=experiment.ingest.target, units=experiment.ingest.units)
-    except DatasetError as err:
-        raise DatasetError(f"{path}: {err}") from None
-
-
 def select_stages(plan: dict[str, StageSpec], from_stage: str | None, until_stage: str | None):
     """Return (stages to run, stages forced to recompute) for --from / --until."""
     names = list(plan)

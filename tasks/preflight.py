@@ -6,12 +6,12 @@ is computed or written. ``symdistill run`` calls it whenever something is left t
 checked by making it (components/split.py), the same function the split stage calls.
 """
 from symdistill.catalogs import ArtifactStore
+from symdistill.catalogs.datasets import read_ingest_file
 from symdistill.components.ood import OODError
-from symdistill.components.split import make_split, split_simulations
+from symdistill.components.split import SplitSettings, make_split, split_simulations
 from symdistill.components.sr.operators import CODE_OF, arity_of_code
 from symdistill.config import ConfigError, Experiment
-from symdistill.tasks.plan import StageSpec, read_ingest_data
-from symdistill.tasks.split import split_settings
+from symdistill.tasks.plan import StageSpec, resolve_data_path
 
 SIMULATED_BODY_PROPERTIES = ("mass", "charge")  # what [simulate] records per body
 OPERATOR_FIELDS = {"binary_operators": 2, "unary_operators": 1}
@@ -32,10 +32,11 @@ def preflight(experiment: Experiment, config_dir, store: ArtifactStore, plan: di
     if store.is_complete(plan["ingest"].ref):
         data = store.read(plan["ingest"].ref, ("data",))["data"]
     else:
-        data = read_ingest_data(experiment, config_dir)
+        cfg = experiment.ingest
+        data = read_ingest_file(resolve_data_path(experiment, config_dir), cfg.format, cfg.target, cfg.units)
     if "split" in stages:
         try:
-            make_split(data, split_settings(experiment.split))
+            make_split(data, SplitSettings.of(experiment.split))
         except OODError as err:
             raise ConfigError(f"[split.ood] {err}") from None
 

@@ -65,6 +65,7 @@ def test_closures_hold_what_the_hand_kept_lists_missed():
     assert "components/ood.py" not in modules("train_surrogate")  # training sees only the split's masks
     assert {"catalogs/fronts.py", "components/compose.py"} <= set(modules("validate_ood"))  # reads the refit model
     assert "components/simulate/forces.py" in modules("capture")
+    assert "catalogs/datasets.py" in modules("ingest")  # how the file is read is part of what ingest makes
     assert "catalogs/fronts.py" in modules("search")
     assert not any(m.startswith(("flows/", "config/")) or m == "tasks/context.py" for m in modules("refit"))
     assert "components/sr/evaluate.py" not in modules("simulate")

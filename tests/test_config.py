@@ -141,13 +141,14 @@ def test_the_readme_reads_in_ten_minutes():
 
 def test_the_halo_example_reads_its_shipped_catalog_as_a_node_split_radius_graph():
     from symdistill.components.halo_catalog import halo_catalog
-    from symdistill.tasks.plan import build_plan, read_ingest_data
+    from symdistill.catalogs.datasets import read_ingest_file
+    from symdistill.tasks.plan import build_plan
     config = REPO / "config" / "halos3d.toml"
     experiment = load_experiment(config)
     assert experiment.split.unit == "node" and experiment.split.ood.kind == "target"
     assert list(build_plan(experiment, config.parent)) == ["ingest", "split", "train_surrogate", "capture", "search",
                                                           "compose", "refit", "validate_ood"]
-    data = read_ingest_data(experiment, config.parent)
+    data = read_ingest_file(config.parent / experiment.ingest.path, target="delta")
     made = halo_catalog(10000, 20, seed=0)  # the shipped file is what its generator makes
     np.testing.assert_array_equal(data["delta"].values, made["delta"].values)
     assert data.attrs["box"] == made.attrs["box"]
