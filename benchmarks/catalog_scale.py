@@ -5,7 +5,7 @@
 Per case (halos, mean neighbours), as a run with the paper's split makes it (the halos with delta > 1
 withheld, the others 70/10/20 to train, validation and test by node): the graph build time (KD-tree, edge
 features, the three role graphs with only the edges into their counted halos), the training time per
-epoch (the default surrogate; one box is one graph, so an epoch is one step on the training halos and one
+epoch (the default surrogate: mini-batches of 128 training halos, each with its incoming edges, then one
 evaluation of the validation halos), the capture time (test halos), and the peak resident memory of the
 process. Each case runs in its own process, so its peak is its own. Rows are appended to
 benchmarks/results/catalog_scale.jsonl; a case already there is not rerun (delete its row to redo it), so
@@ -45,7 +45,7 @@ def one_case(n_halos: int, neighbours: float, epochs: int) -> dict:
     experiment = Experiment.model_validate({
         "experiment": {"name": "catalog-scale"}, "simulate": {"law": "r2"},
         "train_surrogate": {"edge_features": ["dx", "r", "sender_properties"], "node_features": ["properties"],
-                            "epochs": epochs, "batch_size": 1, "patience": epochs,
+                            "epochs": epochs, "patience": epochs,
                             "radius": float(data.attrs["radius"])}})
     cfg = experiment.train_surrogate
     clock = time.perf_counter()
