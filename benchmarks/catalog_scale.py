@@ -52,8 +52,7 @@ def one_case(n_halos: int, neighbours: float, epochs: int) -> dict:
                             "radius": float(data.attrs["radius"])}})
     cfg = experiment.train_surrogate
     clock = time.perf_counter()
-    train_set, validation_set, test_set = (role_graphs(experiment, data, masks, role)
-                                           for role in ("train", "validation", "test"))
+    train_set, validation_set, test_set = role_graphs(experiment, data, masks, "train", "validation", "test")
     build = time.perf_counter() - clock
     spec = surrogate_spec(cfg, train_set, data.sizes["dim"])
     clock = time.perf_counter()

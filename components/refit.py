@@ -16,6 +16,7 @@ from symdistill.components.latent import absorb_latent_factor
 from symdistill.components.sr.program import Program
 from symdistill.components.sr.snap import fold_constant_subtrees, snap_constants
 from symdistill.components.train_surrogate import GraphSet
+from symdistill.components.train_surrogate.graphs import evenly_spread
 
 TRIAL_FRAMES, TRIAL_ITERATIONS = 300, 50  # each candidate or pruning trial re-fits on a smaller budget
 TRIAL_NODES = 3000  # with a node split: nodes of that budget (a few hundred frames of a few bodies is as many)
@@ -169,12 +170,12 @@ def without_rows(graphs: GraphSet, drop: np.ndarray) -> GraphSet:
 def trial_budget(train: GraphSet) -> GraphSet:
     """What a trial re-fits on: at most TRIAL_FRAMES training frames, evenly spread (with a node split, at most
     TRIAL_NODES of their counted nodes, and only the edges into them)."""
-    budget = train.subset(np.unique(np.linspace(0, len(train) - 1, min(TRIAL_FRAMES, len(train))).astype(int)))
+    budget = train.spread(TRIAL_FRAMES)
     if not budget.per_node:
         return budget
     counted = np.flatnonzero(budget.counted)
     keep = np.zeros(budget.n_nodes, dtype=bool)
-    keep[counted[np.unique(np.linspace(0, len(counted) - 1, min(TRIAL_NODES, len(counted))).astype(int))]] = True
+    keep[counted[evenly_spread(len(counted), TRIAL_NODES)]] = True
     return budget.with_mask(keep, per_node=True).trimmed()
 
 

@@ -52,14 +52,19 @@ class SplitSettings:
 
 def split_simulations(n_sims: int, validation_fraction: float, test_fraction: float, seed: int):
     """Disjoint (train, validation, test) simulation indices; each split gets at least one simulation."""
-    if n_sims < 3:
-        raise SplitError(f"[split] needs at least 3 simulations (train, validation, test); the data has {n_sims}")
-    order = np.random.default_rng(seed).permutation(n_sims)
-    n_test = max(1, int(round(test_fraction * n_sims)))
-    n_val = max(1, int(round(validation_fraction * n_sims)))
-    if n_test + n_val >= n_sims:
-        raise SplitError(f"[split] validation_fraction and test_fraction leave no training simulation out of "
-                         f"{n_sims}; lower them")
+    return _assign(n_sims, validation_fraction, test_fraction, seed, "simulations")
+
+
+def _assign(n: int, validation_fraction: float, test_fraction: float, seed: int, what: str):
+    """Disjoint, sorted (train, validation, test) indices of ``n`` simulations or nodes, at random."""
+    if n < 3:
+        raise SplitError(f"[split] needs at least 3 {what} (train, validation, test); the data has {n}")
+    order = np.random.default_rng(seed).permutation(n)
+    n_test = max(1, int(round(test_fraction * n)))
+    n_val = max(1, int(round(validation_fraction * n)))
+    if n_test + n_val >= n:
+        raise SplitError(f"[split] validation_fraction and test_fraction leave no training {what[:-1]} out of "
+                         f"{n}; lower them")
     return np.sort(order[n_test + n_val:]), np.sort(order[n_test:n_test + n_val]), np.sort(order[:n_test])
 
 
@@ -71,12 +76,11 @@ def make_split(data: xr.Dataset, settings: SplitSettings) -> xr.Dataset:
     shape = (data.sizes["sim"], data.sizes["time"], data.sizes["body"])
     outside = _outside(data, settings, shape)
     roles = np.full(shape, -1, dtype=np.int8)  # index into IN_DISTRIBUTION
-    if settings.unit == "simulation":
-        for code, chosen in enumerate(split_simulations(shape[0], settings.validation_fraction,
-                                                        settings.test_fraction, settings.seed)):
-            roles[chosen] = code
-    else:
-        roles[:] = _node_roles(int(np.prod(shape)), settings).reshape(shape)
+    by_node = settings.unit == "node"
+    flat = roles.reshape(-1) if by_node else roles  # a node split assigns every (sim, time, body) on its own
+    for code, chosen in enumerate(_assign(len(flat), settings.validation_fraction, settings.test_fraction,
+                                          settings.seed, "nodes" if by_node else "simulations")):
+        flat[chosen] = code
     masks = {}
     for code, role in enumerate(IN_DISTRIBUTION):
         masks[role] = (roles == code) & ~outside
@@ -100,18 +104,6 @@ def _outside(data: xr.Dataset, settings: SplitSettings, shape) -> np.ndarray:
     if settings.unit == "simulation":
         return np.broadcast_to(ood_frames(data, settings.ood, target)[:, :, None], shape).copy()
     return ood_nodes(data, settings.ood, target)
-
-
-def _node_roles(n_nodes: int, settings: SplitSettings) -> np.ndarray:
-    """Each node's role code (0 train, 1 validation, 2 test), at random in the asked proportions."""
-    if n_nodes < 3:
-        raise SplitError(f"[split] unit = 'node' needs at least 3 nodes; the data has {n_nodes}")
-    order = np.random.default_rng(settings.seed).permutation(n_nodes)
-    n_test = max(1, int(round(settings.test_fraction * n_nodes)))
-    n_val = max(1, int(round(settings.validation_fraction * n_nodes)))
-    roles = np.zeros(n_nodes, dtype=np.int8)
-    roles[order[:n_test]], roles[order[n_test:n_test + n_val]] = 2, 1
-    return roles
 
 
 def bounds(rule: OODRule | None) -> str:

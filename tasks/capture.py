@@ -7,7 +7,7 @@ from symdistill.components.capture import capture
 from symdistill.components.capture_check import message_force_check, receiver_properties, true_pair_force
 from symdistill.components.simulate import ForceLaw
 from symdistill.tasks.context import RunContext, StageOutput
-from symdistill.tasks.surrogate_io import captured_graphs, load_surrogate
+from symdistill.tasks.surrogate_io import captured_graphs, load_surrogate, role_graphs
 
 
 def compute(ctx: RunContext, ref: ArtifactRef, inputs: dict) -> StageOutput:
@@ -15,7 +15,7 @@ def compute(ctx: RunContext, ref: ArtifactRef, inputs: dict) -> StageOutput:
     data_stage = ctx.experiment.data_stage
     data, trained = inputs[data_stage]["data"], inputs["train_surrogate"]
     model = load_surrogate(trained)
-    graphs = captured_graphs(ctx.experiment, data, inputs["split"])
+    graphs = captured_graphs(ctx.experiment, role_graphs(ctx.experiment, data, inputs["split"], "test")[0])
     law = data.attrs.get("force_law")
     force = true_pair_force(data, graphs, ForceLaw.from_attrs(law)) if law else None
     datasets = capture(model, graphs, true_force=force, significance=cfg.significance)

@@ -9,7 +9,7 @@ from symdistill.components.evidence import HELD_OUT_FRAMES, SELECTION_RULE, choo
 from symdistill.components.function_names import function_role
 from symdistill.components.refit import refitted_evidence, trial_budget
 from symdistill.tasks.context import RunContext, StageOutput
-from symdistill.tasks.surrogate_io import captured_graphs, load_surrogate, role_graphs, spread
+from symdistill.tasks.surrogate_io import captured_graphs, load_surrogate, role_graphs
 
 
 def compute(ctx: RunContext, ref: ArtifactRef, inputs: dict) -> StageOutput:
@@ -29,12 +29,12 @@ def compute(ctx: RunContext, ref: ArtifactRef, inputs: dict) -> StageOutput:
         return Composition.from_functions(programs, features.get("edge", ()), features["node"])
     # the evidence: each candidate re-fitted on training frames of the original targets, then scored on
     # validation frames, which neither the search nor any fit has seen
-    held_out = spread(role_graphs(ctx.experiment, data, inputs["split"], "validation"), HELD_OUT_FRAMES)
-    budget = trial_budget(role_graphs(ctx.experiment, data, inputs["split"], "train"))
+    validation, train, test = role_graphs(ctx.experiment, data, inputs["split"], "validation", "train", "test")
+    held_out, budget = validation.spread(HELD_OUT_FRAMES), trial_budget(train)
     choice, table = choose_expressions(
         candidates, lambda programs: refitted_evidence(compose(programs), latent, budget, held_out))
     composition = compose({name: candidates[name][choice[name]].program for name in candidates})
-    graphs = captured_graphs(ctx.experiment, data, inputs["split"])
+    graphs = captured_graphs(ctx.experiment, test)
     composed = numpy_model(composition, latent)(graphs)
     gnn = recorded_outputs(inputs["capture"]["node"], graphs)  # what capture recorded; the network is not rerun
     model = sympy_model(composition)

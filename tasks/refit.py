@@ -9,7 +9,7 @@ from symdistill.components.evidence import HELD_OUT_FRAMES
 from symdistill.components.refit import readable_law, refit
 from symdistill.components.train_surrogate import feature_units
 from symdistill.tasks.context import RunContext, StageOutput
-from symdistill.tasks.surrogate_io import load_surrogate, role_graphs, spread
+from symdistill.tasks.surrogate_io import load_surrogate, role_graphs
 
 
 def compute(ctx: RunContext, ref: ArtifactRef, inputs: dict) -> StageOutput:
@@ -21,12 +21,13 @@ def compute(ctx: RunContext, ref: ArtifactRef, inputs: dict) -> StageOutput:
     latent = network.latent.detach().double().numpy() if network.spec.n_latent else None
     model = ComposedModel(composition, latent)
     # the original targets of the training frames, never the network's outputs
-    graphs = spread(role_graphs(ctx.experiment, data, inputs["split"], "train"), cfg.max_graphs)
+    train, validation = role_graphs(ctx.experiment, data, inputs["split"], "train", "validation")
+    graphs = train.spread(cfg.max_graphs)
     errors = refit(model, graphs, cfg.iterations)
     fitted = model.composition_now()
     latent = model.latent.detach().numpy().astype(np.float64) if latent is not None else None
     fitted_expressions = {name: str(expr) for name, expr in sympy_model(fitted).items()}
-    held_out = spread(role_graphs(ctx.experiment, data, inputs["split"], "validation"), HELD_OUT_FRAMES)
+    held_out = validation.spread(HELD_OUT_FRAMES)
     readable, latent, simplification = readable_law(fitted, latent, graphs, held_out)
     law = sympy_model(readable)  # built once: its simplification is the costly part
     expressions = plain_text(law)

@@ -23,24 +23,24 @@ def load_surrogate(trained: dict[str, xr.Dataset]) -> GraphNetwork:
     return from_arrays(spec, dataset_to_arrays(weights)).eval()
 
 
-def role_graphs(experiment: Experiment, data: xr.Dataset, split: dict[str, xr.Dataset], role: str) -> GraphSet:
-    """Graphs of the frames that hold nodes the split artifact gives ``role`` (train, validation, test,
-    out_of_distribution), those nodes marked as the ones that count."""
-    mask = split["masks"][role].values  # [sim, time, body]
-    frames = mask.any(axis=2)
-    sims = np.flatnonzero(frames.any(axis=1))
+def role_graphs(experiment: Experiment, data: xr.Dataset, split: dict[str, xr.Dataset],
+                *roles: str) -> tuple[GraphSet, ...]:
+    """Graphs of the frames that hold nodes the split artifact gives each of ``roles`` (train, validation, test,
+    out_of_distribution), those nodes marked as the ones that count: one GraphSet per role, in order. The
+    graphs of every frame involved are built once and shared."""
+    masks = {role: split["masks"][role].values for role in roles}  # [sim, time, body]
+    frames = {role: mask.any(axis=2) for role, mask in masks.items()}
+    sims = np.flatnonzero(np.any([f.any(axis=1) for f in frames.values()], axis=0))
     graphs = graphs_for(experiment.train_surrogate, data, sims)  # every frame of those simulations
-    chosen = np.flatnonzero(frames[sims].reshape(-1))
-    node_mask = mask[sims].reshape(-1, mask.shape[2])[chosen]
     per_node = split["masks"].attrs.get("unit") == "node"
-    return graphs.subset(chosen).with_mask(node_mask, per_node).trimmed()
+    sets = []
+    for role in roles:
+        chosen = np.flatnonzero(frames[role][sims].reshape(-1))
+        node_mask = masks[role][sims].reshape(-1, masks[role].shape[2])[chosen]
+        sets.append(graphs.subset(chosen).with_mask(node_mask, per_node).trimmed())
+    return tuple(sets)
 
 
-def spread(graphs: GraphSet, limit: int) -> GraphSet:
-    """At most ``limit`` graphs, evenly spread over the set (over simulations and times)."""
-    return graphs.subset(np.unique(np.linspace(0, len(graphs) - 1, min(limit, len(graphs))).astype(int)))
-
-
-def captured_graphs(experiment: Experiment, data: xr.Dataset, split: dict[str, xr.Dataset]) -> GraphSet:
-    """The held-out, in-distribution frames that capture records (and compose checks against)."""
-    return spread(role_graphs(experiment, data, split, "test"), experiment.capture.max_graphs)
+def captured_graphs(experiment: Experiment, test: GraphSet) -> GraphSet:
+    """Of the test graphs, the frames that capture records (and compose checks against)."""
+    return test.spread(experiment.capture.max_graphs)

@@ -25,8 +25,7 @@ def compute(ctx: RunContext, ref: ArtifactRef, inputs: dict) -> StageOutput:
     data_stage = ctx.experiment.data_stage
     data = inputs[data_stage]["data"]
     torch.set_num_threads(cfg.threads or os.cpu_count() or 1)
-    train_set, val_set, test_set = (role_graphs(ctx.experiment, data, inputs["split"], role)
-                                    for role in ("train", "validation", "test"))
+    train_set, val_set, test_set = role_graphs(ctx.experiment, data, inputs["split"], "train", "validation", "test")
     spec = surrogate_spec(cfg, train_set, data.sizes["dim"])
     settings = training_settings(cfg)
     resume = _load_checkpoint(ctx, ref)

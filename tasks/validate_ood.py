@@ -9,7 +9,7 @@ from symdistill.components.compose import prediction_errors
 from symdistill.components.validate_ood import verdict
 from symdistill.components.train_surrogate import predict
 from symdistill.tasks.context import RunContext, StageOutput
-from symdistill.tasks.surrogate_io import load_surrogate, role_graphs, spread
+from symdistill.tasks.surrogate_io import load_surrogate, role_graphs
 
 
 def compute(ctx: RunContext, ref: ArtifactRef, inputs: dict) -> StageOutput:
@@ -17,9 +17,11 @@ def compute(ctx: RunContext, ref: ArtifactRef, inputs: dict) -> StageOutput:
     data, trained = inputs[data_stage]["data"], inputs["train_surrogate"]
     network, symbolic = load_surrogate(trained), composed_model_of(inputs["refit"]["model"])
     limit, masks = ctx.experiment.validate_ood.max_graphs, inputs["split"]
-    splits = {"in_distribution": spread(role_graphs(ctx.experiment, data, masks, "test"), limit)}
+    roles = {"in_distribution": "test"}
     if masks["masks"]["out_of_distribution"].values.any():
-        splits["out_of_distribution"] = spread(role_graphs(ctx.experiment, data, masks, "out_of_distribution"), limit)
+        roles["out_of_distribution"] = "out_of_distribution"
+    graph_sets = role_graphs(ctx.experiment, data, masks, *roles.values())
+    splits = {split: graphs.spread(limit) for split, graphs in zip(roles, graph_sets)}
     table = {"gnn": {}, "symbolic": {}}
     for split, graphs in splits.items():
         truth = graphs.rows(graphs.target)  # the frames (or nodes) of the split that count

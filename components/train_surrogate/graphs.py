@@ -115,6 +115,10 @@ class GraphSet:
         values = np.asarray(values)
         return replace(self, node_target=values.reshape(self.n_nodes, -1).astype(self.node_target.dtype))
 
+    def spread(self, limit: int) -> "GraphSet":
+        """At most ``limit`` graphs, evenly spread over the set (over simulations and times)."""
+        return self.subset(evenly_spread(len(self), limit))
+
     def subset(self, index) -> "GraphSet":
         """The graphs ``index`` (a slice, an index array or a mask), their node and edge rows renumbered."""
         graphs = np.arange(len(self))[index]
@@ -125,6 +129,11 @@ class GraphSet:
                         self.node_x[nodes], self.node_target[nodes], self.body[nodes], node_offsets,
                         self.sim[graphs], self.time[graphs], self.edge_features, self.node_features,
                         self.target_names, None if self.node_mask is None else self.node_mask[nodes], self.per_node)
+
+
+def evenly_spread(n: int, limit: int) -> np.ndarray:
+    """At most ``limit`` of the indices 0 .. n-1, evenly spaced, first and last included."""
+    return np.unique(np.linspace(0, n - 1, min(n, limit)).astype(int))
 
 
 def rows_of(offsets: np.ndarray, graphs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
