@@ -20,6 +20,15 @@ import pytest  # noqa: E402
 DATA = Path(__file__).parent / "data"
 REPO = Path(__file__).parent.parent
 
+TINY_SEARCH = """[search]
+n_islands = 2
+population_size = 20
+n_iterations = 3
+max_rows = 200
+max_size = 12
+n_workers = 1
+"""  # a search small enough for a test
+
 TINY_SPRING = """
 [experiment]
 name = "tiny"
@@ -44,14 +53,7 @@ threads = 1
 [capture]
 max_graphs = 20
 
-[search]
-n_islands = 2
-population_size = 20
-n_iterations = 3
-max_rows = 200
-max_size = 12
-n_workers = 1
-"""
+""" + TINY_SEARCH
 
 
 @pytest.fixture

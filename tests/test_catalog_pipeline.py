@@ -3,7 +3,7 @@ overdensity above 1 withheld as the paper's out-of-distribution test."""
 import numpy as np
 import pytest
 
-from conftest import run_stages
+from conftest import TINY_SEARCH, run_stages
 from symdistill.components.halo_catalog import halo_catalog
 from symdistill.components.neighbours import radius_edges
 
@@ -32,14 +32,7 @@ hidden = 16
 layers = 2
 threads = 1
 
-[search]
-n_islands = 2
-population_size = 20
-n_iterations = 3
-max_rows = 200
-max_size = 12
-n_workers = 1
-"""
+""" + TINY_SEARCH
 STAGES = ("ingest", "split", "train_surrogate", "capture", "search", "compose", "refit", "validate_ood")
 
 
