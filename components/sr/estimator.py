@@ -17,7 +17,8 @@ from symdistill.components.sr.export import default_names, from_sympy, to_latex,
 from symdistill.components.sr.island import make_data, losses_of
 from symdistill.components.sr.options import OptionsError, SearchOptions
 from symdistill.components.sr.program import Program
-from symdistill.components.sr.search import run_search
+from symdistill.components.sr.scaling import feature_scales, rescale_variables
+from symdistill.components.sr.search import HallOfFame, run_search
 from symdistill.components.sr.siblings import finishing
 from symdistill.components.sr.selection import scores, select
 from symdistill.components.sr.snap import snap_program
@@ -129,17 +130,23 @@ class SymbolicRegressor:
             weights = None if sample_weight is None else _check_weights(sample_weight, len(y))
             names = _feature_names(feature_names, X.shape[1])
             spec = _unit_spec(units, y_units, X.shape[1], self.free_constants)
-            data = make_data(np.ascontiguousarray(X.T), y, weights, options, spec)
-            guesses = [from_sympy(expr, names) for expr in (initial_guesses or [])]
+            # dimensionless constants could not take a feature's scale, so their features stay as given
+            scaled = options.scale_features and (spec is None or self.free_constants)
+            scales = feature_scales(X) if scaled else np.ones(X.shape[1])
+            data = make_data(np.ascontiguousarray((X / scales).T), y, weights, options, spec)
+            guesses = [rescale_variables(from_sympy(expr, names), scales) for expr in (initial_guesses or [])]
             checkpoint = None if resume_from is None else checkpoint_from_dict(resume_from, X.shape[1])
             result = run_search(data, options, int(self.random_state), executor=executor, progress=progress,
-                                checkpoint=checkpoint, initial_guesses=guesses, siblings=siblings, name=sibling_name)
-        if not result.front:
+                                checkpoint=checkpoint, initial_guesses=guesses, siblings=siblings, name=sibling_name,
+                                scales=scales)
+        front = _in_given_features(result.front, scales, X, y, weights, options)
+        if not front:
             raise RuntimeError("the search found no valid expression; widen the operators or check the data")
         self.n_features_in_, self.feature_names_in_ = X.shape[1], np.array(names, dtype=object)
-        self.programs_ = [program for _, _, program in result.front]
-        complexities = np.array([c for c, _, _ in result.front])
-        losses = np.array([l for _, l, _ in result.front])
+        self.feature_scales_ = scales
+        self.programs_ = [program for _, _, program in front]
+        complexities = np.array([c for c, _, _ in front])
+        losses = np.array([l for _, l, _ in front])
         validation = None
         if self.model_selection == "validation":
             Xv, yv = _check_data(X_val, y_val)
@@ -211,6 +218,19 @@ class SymbolicRegressor:
 
     def latex(self, index=None, precision: int = 4) -> str:
         return to_latex(self._program(index), list(self.feature_names_in_), precision)
+
+
+def _in_given_features(front, scales, X, y, weights, options) -> list:
+    """The search's front (programs of X / scales) as programs of X, re-scored: a mapped program can be
+    longer where no constant takes a scale, so the front is rebuilt on complexity and loss in X."""
+    if np.all(scales == 1.0):
+        return front
+    programs = [rescale_variables(program, 1.0 / scales) for _, _, program in front]
+    data = make_data(np.ascontiguousarray(X.T), y, weights, options)
+    hall = HallOfFame()
+    hall.update(programs, [Constraints(options).complexity(p) for p in programs],
+                losses_of(programs, data.XT, data.y, data.weights, options))
+    return hall.front()
 
 
 def _scores_of(complexities, losses, origins) -> np.ndarray:

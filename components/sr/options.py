@@ -43,6 +43,7 @@ class SearchOptions:
     optimizer_iterations: int = 20
     migration_fraction_hof: float = 0.0614
     migration_fraction: float = 0.00036
+    scale_features: bool = True  # search on features divided by a power of two near their RMS (scaling.py)
     refine_every: int = 10  # rounds between structural local searches around the front (0: never)
     migration_fraction_sibling: float = 0.05  # of a population, taken from sibling searches' fronts
     loss: str = "l2"

@@ -18,6 +18,7 @@ from symdistill.components.sr.island import (
 from symdistill.components.sr.options import SearchOptions
 from symdistill.components.sr.program import Program
 from symdistill.components.sr.refine import Refiner
+from symdistill.components.sr.scaling import rescale_variables
 from symdistill.components.sr.selection import pareto_front
 from symdistill.components.sr.siblings import SiblingExchange, finishing
 from symdistill.components.sr.units import is_consistent
@@ -67,18 +68,20 @@ class SearchResult:
 def run_search(data: SearchData, options: SearchOptions, seed: int, executor=None,
                progress: Callable[[int, int, float], None] | None = None, checkpoint: Checkpoint | None = None,
                initial_guesses: list[Program] = (), siblings: SiblingExchange | None = None,
-               name: str = "") -> SearchResult:
+               name: str = "", scales: np.ndarray | None = None) -> SearchResult:
     """Evolve ``options.n_islands`` islands up to round ``options.n_iterations``.
 
     With a ``checkpoint`` (same data, options and seed) the search continues after its last round and
     ends as an uninterrupted search would. ``initial_guesses`` join every island's first population.
-    With ``siblings``, this search (called ``name`` there) trades fronts with the other searches in it.
+    With ``siblings``, this search (called ``name`` there) trades fronts with the other searches in it;
+    ``scales``: the search's features are the given ones divided by these (siblings trade in the given ones).
     """
     with finishing(siblings, name):
-        return _run_search(data, options, seed, executor, progress, checkpoint, initial_guesses, siblings, name)
+        return _run_search(data, options, seed, executor, progress, checkpoint, initial_guesses, siblings, name,
+                           np.ones(data.XT.shape[0]) if scales is None else np.asarray(scales, dtype=np.float64))
 
 
-def _run_search(data, options, seed, executor, progress, checkpoint, initial_guesses, siblings, name):
+def _run_search(data, options, seed, executor, progress, checkpoint, initial_guesses, siblings, name, scales):
     clock = time.perf_counter()
     constraints = Constraints(options)
     if checkpoint is None:
@@ -96,7 +99,7 @@ def _run_search(data, options, seed, executor, progress, checkpoint, initial_gue
     rows = subsample(data, options.optimizer_rows, np.random.default_rng([seed, 13]))
     refiner = Refiner(grammar_of(options, data.XT.shape[0]), constraints, rows.XT, rows.y, rows.weights,
                       options.optimizer_iterations, options.loss_kind, options.huber_delta)
-    sibling_migrants = None if siblings is None else _SiblingMigrants(siblings, name, refiner)
+    sibling_migrants = None if siblings is None else _SiblingMigrants(siblings, name, refiner, scales)
     stopped_by, rounds = "", first_round - 1
     for rounds in range(first_round, options.n_iterations + 1):
         from_siblings = [] if sibling_migrants is None else sibling_migrants.exchange(hall, rounds - 1)
@@ -175,12 +178,15 @@ def _migrants(states, hall, options, rng, from_siblings=()) -> list[list[Program
 class _SiblingMigrants:
     """Publishes this search's front each round; the siblings' fronts come back fitted to this search's data."""
 
-    def __init__(self, siblings: SiblingExchange, name: str, refiner: Refiner):
+    def __init__(self, siblings: SiblingExchange, name: str, refiner: Refiner, scales: np.ndarray):
         self.siblings, self.name, self.refiner = siblings, name, refiner  # the refiner's memoised fit
+        self.scales = scales  # each sibling may scale its features differently: fronts travel unscaled
 
     def exchange(self, hall: HallOfFame, round_: int) -> list[Program]:
-        self.siblings.publish(self.name, round_, [program for _, _, program in hall.front()])
-        return [p for p in map(self.refiner.fit, self.siblings.siblings_front(self.name, round_)) if p is not None]
+        self.siblings.publish(self.name, round_,
+                              [rescale_variables(program, 1.0 / self.scales) for _, _, program in hall.front()])
+        received = [rescale_variables(p, self.scales) for p in self.siblings.siblings_front(self.name, round_)]
+        return [p for p in map(self.refiner.fit, received) if p is not None]
 
 
 def _stop_reason(options: SearchOptions, clock: float, evaluations: int, best: float) -> str:

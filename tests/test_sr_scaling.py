@@ -1,0 +1,79 @@
+"""Searching on features of unit scale: the mapping back is the same function, and it finds what needs it."""
+import numpy as np
+import sympy
+
+from symdistill.components.sr import SymbolicRegressor
+from symdistill.components.sr.export import from_sympy, to_sympy
+from symdistill.components.sr.mutate import Grammar, random_program
+from symdistill.components.sr.operators import CODE_OF
+from symdistill.components.sr.program import complexity
+from symdistill.components.sr.reference import reference_evaluate
+from symdistill.components.sr.scaling import feature_scales, rescale_variables
+
+
+def test_only_features_far_from_unit_scale_are_scaled_by_a_power_of_two_near_their_rms():
+    X = np.array([[0.08, 3e-31, 0.0, 5.0, 40.0], [-0.07, 1e-31, 0.0, 6.0, 50.0]])
+    scales = feature_scales(X)
+    assert np.all(np.log2(scales) == np.round(np.log2(scales)))
+    assert scales[2] == 1.0 and scales[3] == 1.0  # all zero; near unit scale (a law m a stays m a)
+    rms = np.sqrt(np.mean(X ** 2, axis=0))
+    assert np.all(np.abs(np.log2(scales[[0, 1, 4]] / rms[[0, 1, 4]])) <= 0.5)
+
+
+def test_a_rescaled_program_is_the_same_function_on_random_programs():
+    rng = np.random.default_rng(1)
+    grammar = Grammar(tuple(CODE_OF[n] for n in ("add", "sub", "mul", "div", "pow")),
+                      tuple(CODE_OF[n] for n in ("neg", "inv", "sqrt", "square", "cube", "abs")), 3)
+    X = rng.uniform(0.5, 2.0, (50, 3))
+    factors = np.array([0.25, 8.0, 1.0])
+    compared = 0
+    for _ in range(1500):
+        program = random_program(grammar, int(rng.integers(1, 25)), rng)
+        expected, ok = reference_evaluate(program, X * factors)
+        if not ok:
+            continue
+        got, ok = reference_evaluate(rescale_variables(program, factors), X)
+        assert ok
+        np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-12 * max(1.0, np.abs(expected).max()))
+        compared += 1
+    assert compared > 500
+
+
+def test_the_scale_goes_into_constants_so_a_law_keeps_its_complexity():
+    dx, r, m = sympy.symbols("dx r m")
+    names = ["dx", "r", "m"]
+    spring = dx * (1.98 - 2.0 * r) / (m * r)
+    program = from_sympy(spring, names)
+    rescaled = rescale_variables(program, [0.5, 4.0, 2.0])
+    assert complexity(rescaled) == complexity(program)
+    values = np.array([[0.3, 1.7, 2.5], [-1.1, 0.4, 0.7]])
+    expected, _ = reference_evaluate(program, values * [0.5, 4.0, 2.0])
+    np.testing.assert_allclose(reference_evaluate(rescaled, values)[0], expected, rtol=1e-14)
+    # no constant can take x's scale in exp(x): the factor is written out, once
+    x = sympy.Symbol("x")
+    rescaled = rescale_variables(from_sympy(sympy.exp(x), ["x"]), [0.25])
+    assert str(to_sympy(rescaled, ["x"])) == "exp(0.25*x)"
+
+
+def _rounded(expr):
+    """Constants to 3 significant digits, powers of products split: (15.5 r)^20.3 -> 1.46e24 r^20.3."""
+    expr = sympy.expand(sympy.expand_power_base(sympy.expand(expr), force=True))
+    return expr.xreplace({n: sympy.Float(float(f"{float(n):.3g}")) for n in expr.atoms(sympy.Float)})
+
+
+def test_search_finds_a_steep_power_cutoff_of_a_small_feature():
+    # the paper's halo pair term: r spans 0..0.08, so C6 r is O(1) only with C6 near 15
+    rng = np.random.default_rng(0)
+    r = 1.25 / 15.5 * rng.uniform(0, 1, 1000) ** (1 / 3)
+    M = rng.lognormal(0, 1, 1000)
+    y = (0.438 + M) / (7.06 + (15.5 * r) ** 20.3)
+    model = SymbolicRegressor(binary_operators=("add", "sub", "mul", "div", "pow"), unary_operators=("exp",),
+                              max_size=15, n_iterations=30, loss_threshold=1e-20, random_state=0)
+    model.fit(np.c_[r, M], y, feature_names=["r", "M"])
+    assert model.feature_scales_[0] == 2.0 ** -4  # the search saw r * 16
+    found = model.sympy(snapped=False)
+    R, Mass = sorted(found.free_symbols, key=lambda s: s.name == "M")  # the exporter's symbols
+    numerator, denominator = sympy.fraction(sympy.together(found))
+    lead = sympy.expand(numerator).coeff(Mass)
+    assert sympy.expand(_rounded(numerator / lead) - _rounded(Mass + 0.438)) == 0
+    assert sympy.expand(_rounded(denominator / lead) - _rounded(7.06 + (15.5 * R) ** 20.3)) == 0
