@@ -172,7 +172,7 @@ class FlatGraphs:
         return cls(graphs.edge_x.astype(np.float64), graphs.node_x.astype(np.float64), graphs.receiver,
                    graphs.body[graphs.receiver], graphs.body[graphs.sender], graphs.body,
                    tuple(graphs.node_features) + tuple(f"latent{c}" for c in range(n_latent)),
-                   (len(graphs), graphs.bodies_per_graph))
+                   graphs.output_shape)
 
     def edge_latent(self, composition: Composition, latent):
         """The latent columns the composition's edge features name after the graph's own (latent<c>_i of

@@ -82,18 +82,12 @@ def levenberg_marquardt(model: ComposedModel, graphs: GraphSet, target: torch.Te
     sizes = [p.numel() for p in parameters.values()]
     root_weights = torch.sqrt(weights)
     # forward-mode differentiation carries one tangent per parameter through every edge: the Jacobian is
-    # built from chunks of frames, so memory stays bounded (all 5,000 frames at once took 24 GB)
+    # built from chunks of frames, or of nodes with a node split, so memory stays bounded (all 5,000 frames at
+    # once took 24 GB)
     program_nodes = sum(len(program.codes) for program in model.composition.functions().values())
-    edges_per_frame = graphs.n_edges / max(len(graphs), 1)
-    per_frame = max(1, int(np.ceil(edges_per_frame))) * max(1, sum(sizes)) * max(1, program_nodes)
-    chunk = max(1, JACOBIAN_BUDGET // per_frame)
-    chunks = [np.arange(start, min(start + chunk, len(graphs))) for start in range(0, len(graphs), chunk)]
-    # the rows (frames, or counted nodes) of each chunk of frames are contiguous in the rows of ``graphs``
-    rows_per_frame = (np.bincount(graphs.node_graph[graphs.counted], minlength=len(graphs)) if graphs.per_node
-                      else np.ones(len(graphs), dtype=np.int64))
-    first_row = np.concatenate([[0], np.cumsum(rows_per_frame)])
-    pieces = [(graphs.subset(index), root_weights[first_row[index[0]]:first_row[index[-1] + 1]],
-               target[first_row[index[0]]:first_row[index[-1] + 1]]) for index in chunks]
+    per_edge = max(1, sum(sizes)) * max(1, program_nodes)
+    pieces = _node_pieces(graphs, per_edge) if graphs.per_node else _frame_pieces(graphs, per_edge)
+    pieces = [(part, root_weights[rows], target[rows]) for part, rows in pieces]
 
     def residuals(theta: torch.Tensor, part: GraphSet, root: torch.Tensor, goal: torch.Tensor) -> torch.Tensor:
         values = {name: piece.reshape(shapes[name]) for name, piece in zip(parameters, torch.split(theta, sizes))}
@@ -139,6 +133,24 @@ def levenberg_marquardt(model: ComposedModel, graphs: GraphSet, target: torch.Te
     with torch.no_grad():
         for (name, p), part in zip(parameters.items(), torch.split(theta, sizes)):
             p.copy_(part.reshape(shapes[name]))
+
+
+def _frame_pieces(graphs: GraphSet, per_edge: int) -> list[tuple[GraphSet, slice]]:
+    """Chunks of whole frames under the budget, each with its rows."""
+    per_frame = max(1, int(np.ceil(graphs.n_edges / max(len(graphs), 1)))) * per_edge
+    chunk = max(1, JACOBIAN_BUDGET // per_frame)
+    return [(graphs.subset(slice(start, min(start + chunk, len(graphs)))), slice(start, min(start + chunk, len(graphs))))
+            for start in range(0, len(graphs), chunk)]
+
+
+def _node_pieces(graphs: GraphSet, per_edge: int) -> list[tuple[GraphSet, slice]]:
+    """Runs of counted nodes under the budget, each with its incoming edges and senders (one box of 10^5
+    halos is one frame, so frames cannot be the unit), and its rows: the counted nodes are the rows, in order."""
+    counted = np.flatnonzero(graphs.counted)
+    cost = (np.bincount(graphs.receiver, minlength=graphs.n_nodes)[counted] + 1) * per_edge
+    run = np.floor_divide(np.cumsum(cost) - cost, JACOBIAN_BUDGET)  # the run each node starts in
+    bounds = np.concatenate([[0], np.flatnonzero(np.diff(run)) + 1, [len(counted)]])
+    return [(graphs.around(counted[a:b]), slice(a, b)) for a, b in zip(bounds[:-1], bounds[1:])]
 
 
 def _lbfgs(model: ComposedModel, graphs: GraphSet, target: torch.Tensor, weights: torch.Tensor,

@@ -217,3 +217,47 @@ def test_function_names_round_trip_and_unknown_forms_name_the_allowed_ones():
     for bad in ("edge_messagex", "node_", "message0"):
         with pytest.raises(ValueError, match="names are edge_message<k> or node_<output>"):
             FunctionName.parse(bad)
+
+
+def test_the_jacobian_built_in_pieces_of_one_box_gives_the_same_fit(monkeypatch):
+    """A catalog of one box is one frame: with a node split its Jacobian is built from runs of nodes, each with
+    its incoming edges and their senders, and lands where the whole box at once does."""
+    import symdistill.components.refit as refit_module
+    from symdistill.components.halo_catalog import PAPER_CONSTANTS as C, halo_catalog
+    data = halo_catalog(400, neighbours=12, seed=5, noise=0.0)
+    graphs = build_graphs(data, target="delta", edge_features=("dx", "r", "sender_properties"),
+                          node_features=("properties",), radius=data.attrs["radius"], dtype=np.float64)
+    counted = np.random.default_rng(0).random(graphs.n_nodes) < 0.7
+    graphs = graphs.with_mask(counted, per_node=True).trimmed()
+    edge_names, node_names = list(graphs.edge_features), ["sum_message0", "mass"]
+    r, mj = sympy.symbols("r mass_j", real=True)
+    s0, m = sympy.symbols("sum_message0 mass", real=True)
+    edge = {0: from_sympy((0.45 + mj) / (7.0 + (15.3 * r) ** 20.0), edge_names)}  # near the paper's constants
+    node = {"delta": from_sympy(-0.15 + s0 / (3.7 + 0.08 * m), node_names)}
+    fits = []
+    for budget in (10 ** 12, 200_000):  # the box at once; pieces of a few dozen nodes
+        monkeypatch.setattr(refit_module, "JACOBIAN_BUDGET", budget)
+        model = ComposedModel(Composition(edge, node, tuple(edge_names), tuple(node_names)))
+        errors = refit(model, graphs, iterations=40)
+        fits.append(np.concatenate([p.constants for p in model.composition_now().functions().values()]))
+    assert errors["relative_mae_after"] < errors["relative_mae_before"] / 10
+    assert len(refit_module._node_pieces(graphs, 1000)) > 10
+    np.testing.assert_allclose(fits[1], fits[0], rtol=1e-7)
+
+
+def test_a_piece_of_a_box_gives_its_nodes_the_outputs_of_the_whole_box():
+    from symdistill.components.halo_catalog import halo_catalog
+    data = halo_catalog(300, neighbours=12, seed=6)
+    graphs = build_graphs(data, target="delta", edge_features=("dx", "r", "sender_properties"),
+                          radius=data.attrs["radius"], dtype=np.float64).with_mask(
+                              np.ones(300, dtype=bool), per_node=True)
+    r, mj = sympy.symbols("r mass_j", real=True)
+    s0, m = sympy.symbols("sum_message0 mass", real=True)
+    composition = Composition({0: from_sympy((0.4 + mj) * sympy.exp(-r), list(graphs.edge_features))},
+                              {"delta": from_sympy(s0 / (1 + m), ["sum_message0", "mass"])},
+                              tuple(graphs.edge_features), ("sum_message0", "mass"))
+    whole = graphs.rows(numpy_model(composition)(graphs))
+    nodes = np.array([3, 50, 51, 299])
+    piece = graphs.around(nodes)
+    assert piece.counted.sum() == 4 and piece.n_nodes > 4  # the senders come along, uncounted
+    np.testing.assert_allclose(piece.rows(numpy_model(composition)(piece)), whole[nodes], rtol=1e-12)

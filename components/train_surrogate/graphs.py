@@ -76,6 +76,15 @@ class GraphSet:
             raise ValueError(f"graphs hold {sizes.min()} to {sizes.max()} nodes; this needs equal-sized graphs")
         return int(sizes[0]) if len(sizes) else 0
 
+    @property
+    def output_shape(self) -> tuple[int, int]:
+        """(graph, body) of per-node outputs. With a node split the rows are nodes, and graphs may differ in
+        size (pieces of a box, ``around``): then the outputs are one row of all nodes."""
+        sizes = np.diff(self.node_offsets)
+        if self.per_node and len(sizes) and (sizes != sizes[0]).any():
+            return 1, self.n_nodes
+        return len(self), self.bodies_per_graph
+
     def per_graph(self, values: np.ndarray) -> np.ndarray:
         """[node, ...] values as [graph, body, ...] (equal-sized graphs)."""
         return np.asarray(values).reshape(len(self), self.bodies_per_graph, *np.shape(values)[1:])
@@ -114,6 +123,20 @@ class GraphSet:
         """The same graphs with other targets, given [graph, body, component] or [node, component]."""
         values = np.asarray(values)
         return replace(self, node_target=values.reshape(self.n_nodes, -1).astype(self.node_target.dtype))
+
+    def around(self, nodes: np.ndarray) -> "GraphSet":
+        """The node rows ``nodes`` (sorted) as the counted nodes, with their incoming edges and, uncounted, the
+        senders of those edges: all their outputs depend on, renumbered, for working on a large box in pieces."""
+        nodes = np.asarray(nodes, dtype=np.int64)
+        edge_start = np.searchsorted(self.receiver, np.arange(self.n_nodes + 1))  # edges are sorted by receiver
+        edges, _ = rows_of(edge_start, nodes)
+        keep = np.union1d(nodes, self.sender[edges])
+        node_offsets = np.concatenate([[0], np.cumsum(np.bincount(self.node_graph[keep], minlength=len(self)))])
+        edge_offsets = np.concatenate([[0], np.cumsum(np.bincount(self.edge_graph[edges], minlength=len(self)))])
+        return replace(self, edge_x=self.edge_x[edges], receiver=np.searchsorted(keep, self.receiver[edges]),
+                       sender=np.searchsorted(keep, self.sender[edges]), edge_offsets=edge_offsets.astype(np.int64),
+                       node_x=self.node_x[keep], node_target=self.node_target[keep], body=self.body[keep],
+                       node_offsets=node_offsets.astype(np.int64), node_mask=np.isin(keep, nodes), per_node=True)
 
     def spread(self, limit: int) -> "GraphSet":
         """At most ``limit`` graphs, evenly spread over the set (over simulations and times)."""
