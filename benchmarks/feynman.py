@@ -123,13 +123,14 @@ def is_exact(model, truth, seconds=30) -> bool:
         signal.alarm(0)
 
 
-def fit_symdistill(X, y, names, budget, seed, noise, units=None, mode="none", free_constants=True):
+def fit_symdistill(X, y, names, budget, seed, noise, units=None, mode="none", free_constants=True, scale_features=True):
     from symdistill.components.sr import SymbolicRegressor
 
     threshold = 1e-16 * float(np.var(y)) if noise == 0 else None
     est = SymbolicRegressor(unary_operators=UNARY, max_size=30, n_islands=8, n_iterations=10**6,
                             timeout_seconds=budget, loss_threshold=threshold, random_state=seed,
-                            units_reject=mode == "reject", free_constants=free_constants)
+                            units_reject=mode == "reject", free_constants=free_constants,
+                            options={"scale_features": scale_features})
     if units is None:
         est.fit(X, y, feature_names=names)
     else:
@@ -167,7 +168,13 @@ def fit_operon(X, y, names, budget, seed, noise, **_):
     return est.predict, parse(text, {s: symbols[n] for s, n in zip(safe, names)})
 
 
-TOOLS = {"symdistill": fit_symdistill, "gplearn": fit_gplearn, "operon": fit_operon}
+def fit_symdistill_unscaled(*args, **kwargs):
+    """The engine searching on the features as given: the ablation of ``scale_features``."""
+    return fit_symdistill(*args, **kwargs, scale_features=False)
+
+
+TOOLS = {"symdistill": fit_symdistill, "symdistill-unscaled": fit_symdistill_unscaled, "gplearn": fit_gplearn,
+         "operon": fit_operon}
 
 
 def run_one(tool, problem_id, noise, budget, seed, units_mode="none", free_constants=True):
@@ -178,7 +185,7 @@ def run_one(tool, problem_id, noise, budget, seed, units_mode="none", free_const
     X_test, y_test = sample(problem, 1000, seed + 1000, 0.0)
     key = run_key(tool, problem_id, noise, budget, seed, units_mode, free_constants)
     extra = {}
-    if tool == "symdistill" and units_mode != "none":
+    if tool.startswith("symdistill") and units_mode != "none":
         extra = {"units": problem_units(problem), "mode": units_mode, "free_constants": free_constants}
     start = time.perf_counter()
     try:
@@ -197,7 +204,7 @@ def run_one(tool, problem_id, noise, budget, seed, units_mode="none", free_const
 
 def run_key(tool, problem_id, noise, budget, seed, units_mode, free_constants) -> dict:
     """What identifies a run in the results file; units apply to symdistill only."""
-    units = units_mode if tool == "symdistill" else "none"
+    units = units_mode if tool.startswith("symdistill") else "none"
     return {"tool": tool, "problem": problem_id, "noise": noise, "budget": budget, "seed": seed, "units": units,
             "free_constants": free_constants if units != "none" else True}
 

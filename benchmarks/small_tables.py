@@ -100,12 +100,12 @@ def same_form(model: sympy.Expr, truth: sympy.Expr, symbols, ranges, n_points: i
     return bool(exact), float(np.max(np.abs(fit.x))) if exact else None
 
 
-def fit_symdistill(X, y, names, budget, seed, selection):
+def fit_symdistill(X, y, names, budget, seed, selection, scale_features=True):
     from symdistill.components.sr import SymbolicRegressor
 
     est = SymbolicRegressor(unary_operators=("sqrt", "square", "exp", "log", "sin", "cos"), max_size=30,
                             n_islands=8, n_iterations=10 ** 6, timeout_seconds=budget, random_state=seed,
-                            model_selection=selection)
+                            model_selection=selection, options={"scale_features": scale_features})
     est.fit(X, y, feature_names=names)
     return est.sympy(snapped=False)
 
@@ -122,8 +122,14 @@ def fit_operon(X, y, names, budget, seed, _selection):
     return parse(est.get_model_string(est.model_, 16, safe), symbols)
 
 
+def fit_symdistill_unscaled(X, y, names, budget, seed, selection):
+    """The engine searching on the features as given: the ablation of ``scale_features``."""
+    return fit_symdistill(X, y, names, budget, seed, selection, scale_features=False)
+
+
 TOOLS = {"symdistill-best": (fit_symdistill, "best"), "symdistill-cv": (fit_symdistill, "cross_validation"),
-         "operon": (fit_operon, None)}
+         "symdistill-best-unscaled": (fit_symdistill_unscaled, "best"),
+         "symdistill-cv-unscaled": (fit_symdistill_unscaled, "cross_validation"), "operon": (fit_operon, None)}
 
 
 def run_one(tool: str, name: str, budget: float, seed: int) -> dict:
@@ -177,26 +183,27 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--table", action="store_true", help="only print the summary of the results file")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="results file (rows of earlier code: another file)")
     args = parser.parse_args()
     if args.table:
-        summarize(read_results())
+        summarize(read_results(args.out))
         return
     unknown = set(args.laws.split(",")) - set(LAWS) | set(args.tools.split(",")) - set(TOOLS)
     if unknown:
         sys.exit(f"unknown law or tool {sorted(unknown)}; laws: {', '.join(LAWS)}; tools: {', '.join(TOOLS)}")
-    done = {(r["tool"], r["law"], r["budget"], r["seed"]) for r in read_results()}
+    done = {(r["tool"], r["law"], r["budget"], r["seed"]) for r in read_results(args.out)}
     jobs = [(t, n) for n in args.laws.split(",") for t in args.tools.split(",")
             if (t, n, args.budget, args.seed) not in done]
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
     with ProcessPoolExecutor(args.workers) as pool:
         futures = [pool.submit(run_one, t, n, args.budget, args.seed) for t, n in jobs]
         for k, future in enumerate(as_completed(futures), 1):
             row = future.result()
-            with RESULTS.open("a") as handle:
+            with args.out.open("a") as handle:
                 handle.write(json.dumps(row) + "\n")
             print(f"[{k}/{len(jobs)}] {row['tool']:<16} {row['law']:<26} law={row['law_found']} "
                   f"{row['seconds']:.0f}s {row.get('model', row.get('error', ''))[:70]}", flush=True)
-    summarize(read_results())
+    summarize(read_results(args.out))
 
 
 if __name__ == "__main__":
