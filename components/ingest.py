@@ -7,12 +7,15 @@ for single systems and static point catalogs); optional ``vel`` likewise; a targ
 a unit, from its ``units`` attribute or from the ``units`` table. A ``box`` attribute declares a
 periodic cube [0, box)^dim (a simulation box of a point catalog).
 """
+import warnings
 from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
 import pint
 import xarray as xr
+
+from symdistill.components.presence import presence, unexplained_nan
 
 VECTOR_DIMS = ("sim", "time", "body", "dim")
 DIM_LABELS = ("x", "y", "z")
@@ -63,9 +66,10 @@ def _periodic_box(value, pos: np.ndarray) -> float:
         raise DatasetError(f"attribute box = {value!r}: the side of a periodic box must be one number") from None
     if not (np.isfinite(box) and box > 0):
         raise DatasetError(f"attribute box = {box!r}: the side of a periodic box must be a positive number")
-    if pos.min() < 0 or pos.max() >= box:
+    low, high = np.nanmin(pos), np.nanmax(pos)  # NaN: a body absent from a frame
+    if low < 0 or high >= box:
         raise DatasetError(f"attribute box = {box:g}: positions must lie in [0, {box:g}) in a periodic box; they "
-                           f"span [{pos.min():g}, {pos.max():g}]")
+                           f"span [{low:g}, {high:g}]")
     return box
 
 
@@ -85,11 +89,9 @@ def dataset_from_long_table(table: pd.DataFrame) -> xr.Dataset:
         first = {c: table.loc[duplicated, c].iloc[0] for c in ("sim", "time", "body")}
         raise DatasetError("CSV repeats the row " + ", ".join(f"{c}={v}" for c, v in first.items()))
     sims, times, bodies = (np.unique(table[c].to_numpy()) for c in ("sim", "time", "body"))
-    expected = len(sims) * len(times) * len(bodies)
-    if len(table) != expected:
-        raise DatasetError(f"CSV has {len(table)} rows but {len(sims)} sims x {len(times)} times x "
-                           f"{len(bodies)} bodies need {expected}: every (sim, time) must list every body")
-    indexed = table.set_index(["sim", "time", "body"]).sort_index()
+    # a (sim, time, body) without a row is a body absent from that frame: NaN there (presence.py)
+    every = pd.MultiIndex.from_product([sims, times, bodies], names=["sim", "time", "body"])
+    indexed = table.set_index(["sim", "time", "body"]).reindex(every)
     shape = (len(sims), len(times), len(bodies))
     data_vars = {}
     for name, columns in _group_columns(indexed.columns).items():
@@ -98,8 +100,11 @@ def dataset_from_long_table(table: pd.DataFrame) -> xr.Dataset:
             data_vars[name] = (VECTOR_DIMS, values.reshape(*shape, len(columns)))
             continue
         values = values.reshape(shape)
-        constant = np.all(values == values[:, :1], axis=1).all()
-        data_vars[name] = (("sim", "body"), values[:, 0]) if constant else (("sim", "time", "body"), values)
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a body absent from a whole simulation
+            first = np.nanmax(values, axis=1)
+        constant = np.all((values == first[:, None]) | np.isnan(values))
+        data_vars[name] = (("sim", "body"), first) if constant else (("sim", "time", "body"), values)
     return xr.Dataset(data_vars, coords={"sim": sims, "time": times, "body": bodies})
 
 
@@ -141,14 +146,13 @@ def _with_vector_dims(raw: xr.Dataset) -> xr.Dataset:
 
 
 def _check_finite(ds: xr.Dataset) -> None:
-    for name, var in ds.variables.items():
-        if var.dtype.kind not in "fc":
-            continue
-        bad = ~np.isfinite(var.values)
-        if bad.any():
-            first = dict(zip(var.dims, (int(i) for i in np.argwhere(bad)[0])))
-            where = ", ".join(f"{d}={i}" for d, i in first.items())
-            raise DatasetError(f"{name!r} has {int(bad.sum())} NaN/Inf value(s); first at index {where}")
+    """No NaN/Inf in coordinates, nor in data variables except where a body is absent (presence.py)."""
+    for name, var in ds.coords.items():
+        if var.dtype.kind in "fc" and not np.isfinite(var.values).all():
+            raise DatasetError(f"coordinate {name!r} has {int((~np.isfinite(var.values)).sum())} NaN/Inf value(s)")
+    problem = unexplained_nan(ds)
+    if problem:
+        raise DatasetError(problem)
 
 
 def _resolve_units(ds: xr.Dataset, table: dict[str, str]) -> dict[str, str]:
@@ -190,6 +194,10 @@ def _derive_acceleration(ds: xr.Dataset, time_unit: str | None) -> xr.Dataset:
         raise DatasetError(f"no 'acc' variable and only {times.size} time step(s); deriving it needs 3 or more")
     if time_unit is None:
         raise DatasetError("deriving 'acc' needs units for 'time'")
+    absent = int((~presence(ds)).sum())
+    if absent:
+        raise DatasetError(f"deriving 'acc' needs every body in every frame, but {absent} (sim, time, body) "
+                           f"entries have no position; give 'acc' in the file")
     steps = np.diff(times)
     if steps.min() <= 0 or not np.allclose(steps, steps[0], rtol=1e-9, atol=0):
         raise DatasetError("deriving 'acc' needs strictly increasing, evenly spaced time values; "

@@ -14,6 +14,7 @@ import numpy as np
 import xarray as xr
 
 from symdistill.components.ood import OODRule, ood_frames, ood_nodes
+from symdistill.components.presence import presence
 
 ROLES = ("train", "validation", "test", "out_of_distribution")
 UNITS = ("simulation", "node")
@@ -74,7 +75,8 @@ def make_split(data: xr.Dataset, settings: SplitSettings) -> xr.Dataset:
     Raises OODError if the rule names a variable the data lacks.
     """
     shape = (data.sizes["sim"], data.sizes["time"], data.sizes["body"])
-    outside = _outside(data, settings, shape)
+    present = presence(data).transpose("sim", "time", "body").values  # a body absent from a frame is no node
+    outside = _outside(data, settings, shape) & present
     roles = np.full(shape, -1, dtype=np.int8)  # index into IN_DISTRIBUTION
     by_node = settings.unit == "node"
     flat = roles.reshape(-1) if by_node else roles  # a node split assigns every (sim, time, body) on its own
@@ -83,7 +85,7 @@ def make_split(data: xr.Dataset, settings: SplitSettings) -> xr.Dataset:
         flat[chosen] = code
     masks = {}
     for code, role in enumerate(IN_DISTRIBUTION):
-        masks[role] = (roles == code) & ~outside
+        masks[role] = (roles == code) & ~outside & present
         if not masks[role].any():
             unit = "frame" if settings.unit == "simulation" else "node"
             raise SplitError(f"[split.ood] the {ROLE_NAMES[role]} split has no {unit} inside "

@@ -36,8 +36,9 @@ def role_graphs(experiment: Experiment, data: xr.Dataset, split: dict[str, xr.Da
     sets = []
     for role in roles:
         chosen = np.flatnonzero(frames[role][sims].reshape(-1))
-        node_mask = masks[role][sims].reshape(-1, masks[role].shape[2])[chosen]
-        sets.append(graphs.subset(chosen).with_mask(node_mask, per_node).trimmed())
+        # each node's (frame, body) slot: frames may lack bodies, so nodes are not a [frame, body] grid
+        node_mask = masks[role][sims].reshape(-1, masks[role].shape[2])[graphs.node_graph, graphs.body]
+        sets.append(graphs.with_mask(node_mask, per_node).subset(chosen).trimmed())
     return tuple(sets)
 
 

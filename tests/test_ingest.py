@@ -83,7 +83,25 @@ def test_nan_is_counted_and_located():
     ds["vel"][1, 3, 2, 0] = np.nan
     ds["vel"][1, 5, 0, 1] = np.inf
     message = error_of(ds)
-    assert message == "'vel' has 2 NaN/Inf value(s); first at index sim=1, time=3, body=2, dim=0"
+    assert message == "'vel' has 2 NaN/Inf value(s) where its body is present; first at index sim=1, time=3, body=2, dim=0"
+
+
+def test_a_body_absent_from_a_frame_is_all_nan_pos_and_nothing_else_may_be_nan():
+    ds = simulated()
+    ds["pos"][1, 3, 2, :] = np.nan  # body 2 leaves frame (1, 3): its velocity and target there are not used
+    ds["vel"][1, 3, 2, :] = np.nan
+    ds["acc"][1, 3, 2, :] = np.nan
+    out = ingest(ds)
+    assert np.isnan(out["pos"].values[1, 3, 2]).all() and np.isfinite(out["pos"].values[1, 4]).all()
+    partial = simulated()
+    partial["pos"][0, 2, 1, 0] = np.nan
+    assert "'pos' is NaN in some but not all components at sim=0, time=2, body=1" in error_of(partial)
+    unexplained = ds.copy(deep=True)
+    unexplained["vel"][0, 0, 0, 0] = np.nan  # body 0 is in frame (0, 0)
+    assert "'vel' has 1 NaN/Inf value(s) where its body is present; first at index sim=0, time=0, body=0" in \
+        error_of(unexplained)
+    # differencing positions across a frame the body is absent from would be wrong: acc must then be given
+    assert "deriving 'acc' needs every body in every frame" in error_of(ds.drop_vars("acc"))
 
 
 def test_missing_variables():
@@ -129,8 +147,11 @@ def test_long_table_errors():
     table = pd.read_csv(DATA / "spring_long.csv")
     with pytest.raises(DatasetError, match="repeats the row sim=0, time=0.0, body=1"):
         dataset_from_long_table(pd.concat([table, table.iloc[[1]]]))
-    with pytest.raises(DatasetError, match="every \\(sim, time\\) must list every body"):
-        dataset_from_long_table(table.drop(index=4))
+    gap = dataset_from_long_table(table.drop(index=4))  # a missing row is a body absent from that frame
+    sim, time, body = (table.loc[4, c] for c in ("sim", "time", "body"))
+    assert np.isnan(gap["pos"].sel(sim=sim, time=time, body=body).values).all()
+    assert int(np.isnan(gap["pos"].values).any(axis=-1).sum()) == 1
+    assert gap["mass"].dims == ("sim", "body")  # a constant property stays one, whatever frame lacks the body
     with pytest.raises(DatasetError, match="lacks column"):
         dataset_from_long_table(table.drop(columns="body"))
     with pytest.raises(DatasetError, match="pos_x, pos_y"):

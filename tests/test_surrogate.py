@@ -185,7 +185,8 @@ def test_message_force_fit_finds_a_planted_linear_message(spring_data):
 def test_bad_data_gets_clear_errors(spring_data):
     with_nan = spring_data.copy(deep=True)
     with_nan["pos"][1, 2, 0, 0] = np.nan
-    with pytest.raises(GraphDataError, match=r"variable 'pos' has NaN or Inf \(first at sim=1, time=2, body=0, dim=0\)"):
+    with pytest.raises(GraphDataError, match=r"'pos' is NaN in some but not all components at sim=1, time=2, "
+                                             r"body=0; a body absent from a frame has all of pos NaN there"):
         build_graphs(with_nan)
     with pytest.raises(GraphDataError, match="'pos' has dims"):
         build_graphs(spring_data.isel(time=0))

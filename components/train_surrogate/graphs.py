@@ -13,6 +13,7 @@ import numpy as np
 import xarray as xr
 
 from symdistill.components.neighbours import radius_edges
+from symdistill.components.presence import presence, unexplained_nan
 
 EDGE_FEATURE_GROUPS = ("dx", "r", "dv", "v", "properties", "sender_properties")
 AXES = "xyz"
@@ -80,14 +81,13 @@ class GraphSet:
     def output_shape(self) -> tuple[int, int]:
         """(graph, body) of per-node outputs. With a node split the rows are nodes, and graphs may differ in
         size (pieces of a box, ``around``): then the outputs are one row of all nodes."""
-        sizes = np.diff(self.node_offsets)
-        if self.per_node and len(sizes) and (sizes != sizes[0]).any():
+        if self.per_node and self.ragged:
             return 1, self.n_nodes
         return len(self), self.bodies_per_graph
 
     def per_graph(self, values: np.ndarray) -> np.ndarray:
-        """[node, ...] values as [graph, body, ...] (equal-sized graphs)."""
-        return np.asarray(values).reshape(len(self), self.bodies_per_graph, *np.shape(values)[1:])
+        """[node, ...] values as [graph, body, ...] (``output_shape``: one row of nodes if graphs differ in size)."""
+        return np.asarray(values).reshape(*self.output_shape, *np.shape(values)[1:])
 
     @property
     def counted(self) -> np.ndarray:
@@ -95,7 +95,15 @@ class GraphSet:
         return np.ones(self.n_nodes, dtype=bool) if self.node_mask is None else self.node_mask
 
     def with_mask(self, node_mask: np.ndarray, per_node: bool) -> "GraphSet":
-        return replace(self, node_mask=np.asarray(node_mask, dtype=bool).reshape(self.n_nodes), per_node=per_node)
+        """Only ``node_mask``'s nodes count; per node if ``per_node`` or if graphs differ in size."""
+        return replace(self, node_mask=np.asarray(node_mask, dtype=bool).reshape(self.n_nodes),
+                       per_node=per_node or self.ragged)
+
+    @property
+    def ragged(self) -> bool:
+        """Graphs hold different numbers of nodes (bodies absent from some frames)."""
+        sizes = np.diff(self.node_offsets)
+        return bool(len(sizes) and (sizes != sizes[0]).any())
 
     def trimmed(self) -> "GraphSet":
         """Without the edges into nodes that do not count: a node's output depends only on its own incoming
@@ -237,13 +245,15 @@ def build_graphs(ds: xr.Dataset, *, target: str = "acc", edge_features=("dx", "r
     frames = ds.stack(graph=("sim", "time")).transpose("graph", "body", ...)
     pos = frames["pos"].transpose("graph", "body", "dim").values.astype(np.float64)
     n_graphs, n_bodies, n_dim = pos.shape
-    vel = frames["vel"].transpose("graph", "body", "dim").values.reshape(-1, n_dim) if "vel" in frames else None
+    present = presence(frames).transpose("graph", "body").values
+    nodes = np.flatnonzero(present.reshape(-1))  # [node]: its (graph, body) slot, graph by graph
+    vel = frames["vel"].transpose("graph", "body", "dim").values.reshape(-1, n_dim)[nodes] if "vel" in frames else None
     props = {name: np.broadcast_to(frames[name].transpose("graph", "body").values
                                    if "graph" in frames[name].dims else frames[name].values,
-                                   (n_graphs, n_bodies)).reshape(-1)
+                                   (n_graphs, n_bodies)).reshape(-1)[nodes]
              for name in property_names(ds, target)}
     axes = [AXES[k] if n_dim <= 3 else str(k) for k in range(n_dim)]
-    receiver, sender, dx, edge_offsets = _edges(pos, radius, ds.attrs.get("box"))
+    receiver, sender, dx, edge_offsets = _edges(pos, present, radius, ds.attrs.get("box"))
     r = np.sqrt((dx ** 2).sum(-1, keepdims=True))
     columns, names = [], []
     for group in edge_features:
@@ -274,35 +284,45 @@ def build_graphs(ds: xr.Dataset, *, target: str = "acc", edge_features=("dx", "r
             if vel is None:
                 raise GraphDataError("node feature 'v' needs a 'vel' variable in the data")
             node_columns.append(vel), node_names.extend(f"v{a}" for a in axes)
-    n_nodes = n_graphs * n_bodies
+    n_nodes = len(nodes)
     node_x = (np.concatenate(node_columns, axis=-1) if node_columns else np.zeros((n_nodes, 0))).astype(dtype)
-    target_values = frames[target].transpose("graph", "body", ...).values.reshape(n_nodes, -1).astype(dtype)
+    target_values = frames[target].transpose("graph", "body", ...).values.reshape(n_graphs * n_bodies, -1)
+    target_values = target_values[nodes].astype(dtype)
     target_names = tuple(f"{target}_{a}" for a in axes) if "dim" in ds[target].dims else (target,)
-    return GraphSet(edge_x, receiver, sender, edge_offsets, node_x, target_values,
-                    np.tile(np.arange(n_bodies), n_graphs), np.arange(n_graphs + 1, dtype=np.int64) * n_bodies,
-                    frames["sim"].values, frames["time"].values, tuple(names), tuple(node_names), target_names)
+    node_offsets = np.concatenate([[0], np.cumsum(present.sum(axis=1))]).astype(np.int64)
+    # frames of different sizes have no [frame, body] layout: their errors are measured per node
+    return GraphSet(edge_x, receiver, sender, edge_offsets, node_x, target_values, nodes % n_bodies, node_offsets,
+                    frames["sim"].values, frames["time"].values, tuple(names), tuple(node_names), target_names,
+                    per_node=not present.all())
 
 
-def _edges(pos: np.ndarray, radius: float | None, box: float | None):
-    """(receiver, sender, dx = x_receiver - x_sender, edge offsets) over frames ``pos`` [graph, body, dim]:
-    every ordered pair, or (``radius``) the pairs closer than it, by minimum image in a periodic ``box``."""
+def _edges(pos: np.ndarray, present: np.ndarray, radius: float | None, box: float | None):
+    """(receiver, sender, dx = x_receiver - x_sender, edge offsets) over frames ``pos`` [graph, body, dim] of the
+    bodies ``present`` [graph, body]: every ordered pair, or (``radius``) the pairs closer than it, by minimum
+    image in a periodic ``box``. Receivers and senders are node rows (present bodies, graph by graph)."""
     n_graphs, n_bodies, n_dim = pos.shape
+    flat = pos.reshape(-1, n_dim)
     if radius is None:
         senders = sender_table(n_bodies)
-        local_receiver = np.repeat(np.arange(n_bodies), n_bodies - 1)
         base = (np.arange(n_graphs) * n_bodies)[:, None]
-        receiver = (base + local_receiver).reshape(-1)
+        receiver = (base + np.repeat(np.arange(n_bodies), n_bodies - 1)).reshape(-1)  # slots (graph, body)
         sender = (base + senders.reshape(-1)).reshape(-1)
-        flat = pos.reshape(-1, n_dim)
-        counts = np.full(n_graphs, n_bodies * (n_bodies - 1))
-        return receiver, sender, flat[receiver] - flat[sender], np.concatenate([[0], np.cumsum(counts)])
-    parts = [radius_edges(frame, radius, box) for frame in pos]
-    counts = np.array([len(p[0]) for p in parts], dtype=np.int64)
-    base = np.repeat(np.arange(n_graphs) * n_bodies, counts)
-    receiver = np.concatenate([p[0] for p in parts]) + base if parts else np.zeros(0, np.int64)
-    sender = np.concatenate([p[1] for p in parts]) + base if parts else np.zeros(0, np.int64)
-    dx = np.concatenate([p[2] for p in parts]) if parts else np.zeros((0, n_dim))
-    return receiver, sender, dx, np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        if not present.all():
+            both = present.reshape(-1)[receiver] & present.reshape(-1)[sender]
+            receiver, sender = receiver[both], sender[both]
+        dx = flat[receiver] - flat[sender]
+    else:
+        parts = []
+        for g in range(n_graphs):
+            slots = np.flatnonzero(present[g])
+            local_receiver, local_sender, local_dx = radius_edges(pos[g, slots], radius, box)
+            parts.append((g * n_bodies + slots[local_receiver], g * n_bodies + slots[local_sender], local_dx))
+        receiver = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, np.int64)
+        sender = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, np.int64)
+        dx = np.concatenate([p[2] for p in parts]) if parts else np.zeros((0, n_dim))
+    row = np.cumsum(present.reshape(-1)) - 1  # node row of each present slot
+    counts = np.bincount(receiver // n_bodies, minlength=n_graphs) if n_bodies else np.zeros(n_graphs, np.int64)
+    return row[receiver], row[sender], dx, np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
 
 
 def _check_dataset(ds: xr.Dataset, target: str) -> None:
@@ -313,8 +333,6 @@ def _check_dataset(ds: xr.Dataset, target: str) -> None:
         raise GraphDataError(f"'pos' has dims {ds['pos'].dims}; it needs (sim, time, body, dim)")
     if ds.sizes["body"] < 2:
         raise GraphDataError(f"a graph needs at least 2 bodies, the data has {ds.sizes['body']}")
-    for name, var in ds.data_vars.items():
-        if np.issubdtype(var.dtype, np.number) and not np.isfinite(var.values).all():
-            first = np.argwhere(~np.isfinite(var.values))[0]
-            where = ", ".join(f"{d}={int(i)}" for d, i in zip(var.dims, first))
-            raise GraphDataError(f"variable {name!r} has NaN or Inf (first at {where}); clean the data first")
+    problem = unexplained_nan(ds)
+    if problem:
+        raise GraphDataError(f"{problem}; clean the data first")
