@@ -54,7 +54,7 @@ def one_case(n_halos: int, neighbours: float, epochs: int) -> dict:
     clock = time.perf_counter()
     train_set, validation_set, test_set = role_graphs(experiment, data, masks, "train", "validation", "test")
     build = time.perf_counter() - clock
-    spec = surrogate_spec(cfg, train_set, data.sizes["dim"])
+    spec = surrogate_spec(cfg, train_set)
     clock = time.perf_counter()
     result = train(spec, training_settings(cfg), train_set, validation_set)
     training = time.perf_counter() - clock

@@ -43,7 +43,7 @@ def run(data, variant, epochs):
     split = SplitConfig()
     splits = split_simulations(data.sizes["sim"], split.validation_fraction, split.test_fraction, split.seed)
     train_set, val_set, test_set = (graphs_for(cfg, data, sims) for sims in splits)
-    spec = surrogate_spec(cfg, train_set, data.sizes["dim"])
+    spec = surrogate_spec(cfg, train_set)
     settings = training_settings(cfg)
     clock = time.perf_counter()
     result = train(spec, settings, train_set, val_set)

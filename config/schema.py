@@ -23,8 +23,10 @@ class TrainSurrogateConfig(Section):
 
     variant: Literal["standard", "l1", "kl", "bottleneck"] = Field(
         "bottleneck", description="standard, l1 (L1 on messages), kl (variational messages) or bottleneck "
-                                  "(message size = spatial dimension).")
-    message_dim: int | None = Field(None, ge=1, description="Message size; default 100 (bottleneck: the spatial dim).")
+                                  "(message size = the target's components: the spatial dimension for "
+                                  "acceleration, 1 for a scalar target).")
+    message_dim: int | None = Field(None, ge=1, description="Message size; default 100 (bottleneck: the target's "
+                                                                  "components).")
     hidden: int = Field(128, ge=1, description="Units per hidden layer of the edge and node MLPs.")
     layers: int = Field(3, ge=1, description="Hidden layers per MLP.")
     edge_features: list[Literal["dx", "r", "dv", "v", "properties", "sender_properties"]] = Field(

@@ -26,7 +26,7 @@ def compute(ctx: RunContext, ref: ArtifactRef, inputs: dict) -> StageOutput:
     data = inputs[data_stage]["data"]
     torch.set_num_threads(cfg.threads or os.cpu_count() or 1)
     train_set, val_set, test_set = role_graphs(ctx.experiment, data, inputs["split"], "train", "validation", "test")
-    spec = surrogate_spec(cfg, train_set, data.sizes["dim"])
+    spec = surrogate_spec(cfg, train_set, data.sizes["body"])
     settings = training_settings(cfg)
     resume = _load_checkpoint(ctx, ref)
     clock = time.perf_counter()
@@ -60,12 +60,16 @@ def training_settings(cfg) -> TrainingSettings:
                             checkpoint_every=cfg.checkpoint_every)
 
 
-def surrogate_spec(cfg, train_set, n_dim: int) -> SurrogateSpec:
+def surrogate_spec(cfg, train_set, n_bodies: int | None = None) -> SurrogateSpec:
+    """``n_bodies``: of the data (latent parameters per body); a body may be absent from every training frame."""
     message_dim = cfg.message_dim or DEFAULT_MESSAGE_DIM
     if cfg.variant == "bottleneck":
-        message_dim = n_dim
+        # one message component per target component: a pair term has the target's size (a force, the
+        # spatial dimension; a scalar such as an overdensity, one), and a wider message lets the network
+        # spread one term over mixtures the search must then find one by one
+        message_dim = len(train_set.target_names)
     return SurrogateSpec(n_edge_features=len(train_set.edge_features), n_node_features=len(train_set.node_features),
-                         n_out=len(train_set.target_names), n_bodies=int(train_set.body.max()) + 1,
+                         n_out=len(train_set.target_names), n_bodies=n_bodies or int(train_set.body.max()) + 1,
                          message_dim=message_dim, hidden=cfg.hidden, layers=cfg.layers, variant=cfg.variant,
                          n_latent=cfg.latent_per_body, latent_ends=latent_ends(cfg.edge_features))
 

@@ -213,7 +213,7 @@ def test_data_without_per_body_properties_trains_with_latent_parameters_and_capt
     sims = split_simulations(data.sizes["sim"], 0.1, 0.2, 0)
     train_set, val_set, test_set = (graphs_for(cfg, data, split) for split in sims)
     assert train_set.edge_features == ("dx", "dy", "r") and train_set.node_x.shape[-1] == 0
-    spec = surrogate_spec(cfg, train_set, data.sizes["dim"])
+    spec = surrogate_spec(cfg, train_set)
     result = train(spec, training_settings(cfg), train_set, val_set)
     assert len(result.curves["epoch"]) == 2 and np.isfinite(result.curves["train_loss"]).all()
     assert np.abs(result.weights["latent"]).max() > 0  # the stand-ins for the masses were learned
@@ -223,7 +223,7 @@ def test_data_without_per_body_properties_trains_with_latent_parameters_and_capt
     assert np.isfinite(captured["node"]["outputs"].values).all()
     # With the default sender_properties an edge sees the sender's latent only, as it would its properties.
     sender_only = cfg.model_copy(update={"edge_features": ["dx", "r", "sender_properties"]})
-    spec = surrogate_spec(sender_only, train_set, data.sizes["dim"])
+    spec = surrogate_spec(sender_only, train_set)
     assert spec.latent_ends == ("j",)
     captured = capture(GraphNetwork(spec).eval(), test_set)
     assert list(captured["edge"]["edge_feature"].values) == ["dx", "dy", "r", "latent0_j"]
@@ -250,3 +250,17 @@ def test_node_batches_give_each_counted_node_its_full_graph_output_once():
     seen = np.concatenate(seen)
     assert sorted(seen) == list(np.flatnonzero(counted))  # every counted node once, no other
     np.testing.assert_allclose(np.concatenate(outputs), full[seen], rtol=1e-10, atol=1e-12)
+
+
+def test_a_bottleneck_message_has_as_many_components_as_the_target(spring_data):
+    from symdistill.components.halo_catalog import halo_catalog
+    from symdistill.config import TrainSurrogateConfig
+    from symdistill.tasks.train_surrogate import surrogate_spec
+    cfg = TrainSurrogateConfig()  # the default variant: bottleneck
+    assert cfg.variant == "bottleneck"
+    forces = build_graphs(spring_data)
+    assert surrogate_spec(cfg, forces).message_dim == spring_data.sizes["dim"] == len(forces.target_names)
+    halos = halo_catalog(100, neighbours=10, seed=0)
+    overdensity = build_graphs(halos, target="delta", edge_features=("dx", "r", "sender_properties"),
+                               radius=halos.attrs["radius"])
+    assert surrogate_spec(cfg, overdensity).message_dim == 1  # a scalar target: one pair term, not one per axis

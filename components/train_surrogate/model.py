@@ -6,7 +6,7 @@ output   = node_model(node features, summed)             # [node, n_out]
 Edges go through the edge model in chunks of EDGE_CHUNK rows; while training, each chunk's activations are
 recomputed in the backward pass instead of kept, so memory grows with the edges, not with edges x hidden.
 Variants: standard, l1 (L1 penalty on messages), kl (variational messages with a KL term to N(0, 1)),
-bottleneck (message_dim = spatial dimension). Optional learned per-body latent parameters are appended
+bottleneck (message_dim = the target's components). Optional learned per-body latent parameters are appended
 to the node features and to the edge features of the ends that see per-body properties (unknown masses,
 Lemos et al.): both ends with ``properties``, the sender only with ``sender_properties``.
 Weights travel as plain numpy arrays (``to_arrays``/``from_arrays``), never pickle.
