@@ -16,6 +16,7 @@ import sympy
 
 from symdistill.catalogs import ArtifactRef
 from symdistill.catalogs.fronts import composition_of
+from symdistill.catalogs.provenance import input_keys
 from symdistill.components.compose import sympy_model
 from symdistill.tasks.context import open_run
 from symdistill.tasks.stages import STAGE_ORDER
@@ -74,7 +75,7 @@ def lineage(ctx) -> dict:
     while todo:
         ref = todo.pop()
         refs[ref.stage] = ref
-        todo += [ArtifactRef(stage, key) for stage, key in ctx.store.provenance(ref)["inputs"].items()
+        todo += [ArtifactRef(stage, key) for stage, key in input_keys(ctx.store.provenance(ref)).items()
                  if stage not in refs]
     return {stage: refs[stage] for stage in STAGES if stage in refs}
 

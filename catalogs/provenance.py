@@ -11,7 +11,7 @@ NAMESPACE = "https://symdistill.example/ns#"
 def lineage_text(entry: dict) -> str:
     lines = [f"entry {entry['id']}: {entry['experiment']} / {entry['function']} ({entry['status']})"]
     for step in entry["lineage"]:
-        inputs = ", ".join(f"{s}:{k}" for s, k in (step.get("inputs") or {}).items()) or "none"
+        inputs = ", ".join(f"{s}:{k}" for s, k in input_keys(step).items()) or "none"
         lines.append(f"  {step['stage']:<16} key {step['key']}  code {step.get('code_version')}  "
                      f"{_seconds(step.get('duration_s'))}  inputs {inputs}")
         lines.append(f"  {'':<16} started {step.get('started')}  finished {step.get('finished')}  "
@@ -38,7 +38,7 @@ def prov_json(entry: dict) -> dict:
                                      "sd:duration_s": step.get("duration_s")}
         doc["wasGeneratedBy"][f"_:gen/{step['stage']}"] = {"prov:entity": artifact, "prov:activity": activity}
         doc["wasAssociatedWith"][f"_:assoc/{step['stage']}"] = {"prov:activity": activity, "prov:agent": software}
-        for stage, key in (step.get("inputs") or {}).items():
+        for stage, key in input_keys(step).items():
             doc["used"][f"_:use/{step['stage']}/{stage}"] = {"prov:activity": activity,
                                                              "prov:entity": _artifact(stage, key)}
             doc["wasDerivedFrom"][f"_:der/{step['stage']}/{stage}"] = {"prov:generatedEntity": artifact,
@@ -51,6 +51,12 @@ def prov_json(entry: dict) -> dict:
     doc["wasDerivedFrom"]["_:der/equation"] = {"prov:generatedEntity": equation,
                                               "prov:usedEntity": _artifact(last["stage"], last["key"])}
     return doc
+
+
+def input_keys(step: dict) -> dict:
+    """The keys of the artifacts a stage read. Its ``inputs`` are the content digests its key stands on;
+    artifacts written before ``input_keys`` existed hold only those (keys themselves before content digests)."""
+    return step.get("input_keys") or step.get("inputs") or {}
 
 
 def _artifact(stage: str, key: str) -> str:

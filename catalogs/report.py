@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from symdistill.catalogs.store import ArtifactRef, ArtifactStore, report_path
+from symdistill.catalogs.provenance import input_keys
 from symdistill.catalogs.summary import summarize
 from symdistill.components import plots
 
@@ -162,6 +163,6 @@ def _ood_table(figures: dict) -> str:
 
 
 def _provenance(provenance: dict) -> str:
-    rows = [(stage, p.get("key"), p.get("code_version"), p.get("inputs") or {}, p.get("config"),
+    rows = [(stage, p.get("key"), p.get("code_version"), input_keys(p), p.get("config"),
              p.get("started"), p.get("duration_s")) for stage, p in provenance.items()]
     return _table(rows, ["stage", "key", "code", "inputs", "config", "started", "seconds"])

@@ -134,6 +134,8 @@ def run_stage(ctx: RunContext, stage: str, compute: Callable[[ArtifactRef, dict]
     provenance = {
         "stage": stage, "key": spec.key, "experiment": ctx.experiment.experiment.name,
         "config_file": str(ctx.config_path), "config": spec.config, "inputs": spec.inputs,
+        # inputs: the content digests the key stands on; input_keys: the artifacts read (the lineage)
+        "input_keys": {name: ref.key for name, ref in input_refs.items()},
         "code_version": spec.code, "code_manifest": spec.code_manifest, "package_versions": package_versions(),
         "host": socket.gethostname(),
         "started": started.isoformat(), "finished": datetime.now(timezone.utc).isoformat(),

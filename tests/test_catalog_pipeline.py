@@ -59,5 +59,10 @@ def test_a_one_box_catalog_is_split_by_node_and_withholds_the_high_overdensity_h
     for model in ("gnn", "symbolic"):
         for split in ("in_distribution", "out_of_distribution"):
             assert np.isfinite(errors[model][split]["mae"]), errors
+    # the lineage names the artifacts each stage read (its key stands on their content digests)
+    for stage in STAGES[1:]:
+        provenance = run.store.provenance(run.ref(stage))
+        assert provenance["input_keys"] == {name: run.ref(name).key for name in provenance["inputs"]}
+        assert all(run.store.is_complete(run.ref(name)) for name in provenance["input_keys"])
     n_graphs = run.store.provenance(run.ref("validate_ood"))["figures"]["n_graphs"]
     assert n_graphs == {"in_distribution": 1, "out_of_distribution": 1}  # one box, evaluated node by node
