@@ -14,7 +14,8 @@ from symdistill.catalogs.store import ArtifactRef, ArtifactStore
 from symdistill.components.train_surrogate import feature_units
 from symdistill.components.validate_ood import VALIDATED
 
-LINEAGE_FIELDS = ("stage", "key", "config", "inputs", "input_keys", "code_version", "host", "started", "finished", "duration_s")
+LINEAGE_FIELDS = ("stage", "key", "config", "inputs", "input_keys", "code_version", "host", "started", "finished",
+                  "duration_s")
 
 
 def run_entries(store: ArtifactStore, refs: dict[str, ArtifactRef], code_versions: dict[str, str],

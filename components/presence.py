@@ -31,7 +31,8 @@ def unexplained_nan(ds: xr.Dataset) -> str | None:
             spanned = [d for d in absent.dims if d not in var.dims]
             bad = bad & ~(absent.all(spanned) if spanned else absent)
         if bad.any():
-            return f"{name!r} has {int(bad.sum())} NaN/Inf value(s) where its body is present; first at index {_place(bad)}"
+            return (f"{name!r} has {int(bad.sum())} NaN/Inf value(s) where its body is present; "
+                    f"first at index {_place(bad)}")
     return None
 
 

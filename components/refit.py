@@ -139,8 +139,8 @@ def _frame_pieces(graphs: GraphSet, per_edge: int) -> list[tuple[GraphSet, slice
     """Chunks of whole frames under the budget, each with its rows."""
     per_frame = max(1, int(np.ceil(graphs.n_edges / max(len(graphs), 1)))) * per_edge
     chunk = max(1, JACOBIAN_BUDGET // per_frame)
-    return [(graphs.subset(slice(start, min(start + chunk, len(graphs)))), slice(start, min(start + chunk, len(graphs))))
-            for start in range(0, len(graphs), chunk)]
+    runs = [slice(start, min(start + chunk, len(graphs))) for start in range(0, len(graphs), chunk)]
+    return [(graphs.subset(run), run) for run in runs]
 
 
 def _node_pieces(graphs: GraphSet, per_edge: int) -> list[tuple[GraphSet, slice]]:
