@@ -11,13 +11,20 @@ from symdistill.components.sr.reference import reference_evaluate
 from symdistill.components.sr.scaling import feature_scales, rescale_variables
 
 
-def test_only_features_far_from_unit_scale_are_scaled_by_a_power_of_two_near_their_rms():
-    X = np.array([[0.08, 3e-31, 0.0, 5.0, 40.0], [-0.07, 1e-31, 0.0, 6.0, 50.0]])
+def test_only_features_far_from_unit_scale_are_scaled_by_a_power_of_two_near_their_median():
+    rng = np.random.default_rng(0)
+    small = rng.uniform(0.05, 0.1, 1000)
+    si_mass = rng.uniform(1e-31, 3e-31, 1000)
+    near_one = rng.uniform(5.0, 6.0, 1000)
+    large = rng.uniform(40.0, 50.0, 1000)
+    heavy_tail = rng.standard_cauchy(1000)  # median |x| ~ 1, RMS huge: a gravitational dx
+    tiny_median = np.where(rng.random(1000) < 0.05, 3.0, 1e-3)  # median 1e-3, RMS 0.7: summed 1/r^2 messages
+    X = np.column_stack([small, si_mass, near_one, large, heavy_tail, tiny_median, np.zeros(1000)])
     scales = feature_scales(X)
     assert np.all(np.log2(scales) == np.round(np.log2(scales)))
-    assert scales[2] == 1.0 and scales[3] == 1.0  # all zero; near unit scale (a law m a stays m a)
-    rms = np.sqrt(np.mean(X ** 2, axis=0))
-    assert np.all(np.abs(np.log2(scales[[0, 1, 4]] / rms[[0, 1, 4]])) <= 0.5)
+    np.testing.assert_array_equal(scales[[2, 4, 5, 6]], 1.0)  # near unit scale, or not by both measures, or zero
+    median = np.median(np.abs(X[:, :4]), axis=0)
+    assert np.all(np.abs(np.log2(scales[[0, 1, 3]] / median[[0, 1, 3]])) <= 0.5)
 
 
 def test_a_rescaled_program_is_the_same_function_on_random_programs():

@@ -5,8 +5,8 @@ scale. With r ~ 0.08 the halo cut-off 1 / (C5 + (C6 r)^C7) has no gradient in C7
 with r on a unit scale the same search fits it from the start (and an SI mass of 1e-31 kg is hopeless
 unscaled). Each s_k is a power of two, so x / s is exact in floating point.
 
-Only features far from unit scale are rescaled (RMS outside [1/8, 8]): a law without constants, such as
-m a, is as short as it gets in the given features and would need a constant in scaled ones (c m' a').
+Only features far from unit scale are rescaled (median and RMS both beyond 2^±3): a law without constants,
+such as m a, is as short as it gets in the given features and would need a constant in scaled ones (c m' a').
 
 Mapping a program of the scaled features back replaces x'_k by x_k / s_k. The factors are pushed up
 through products, quotients and powers and absorbed into constants that multiply the subtree linearly
@@ -22,17 +22,23 @@ from symdistill.components.sr.operators import CODE_OF, CONST, VAR, arity_of_cod
 from symdistill.components.sr.program import Program, make_program
 
 
-RESCALE_BEYOND = 3  # binary orders of magnitude: a feature with RMS outside [2^-3, 2^3] is rescaled
+RESCALE_BEYOND = 3  # binary orders of magnitude from 1 that both typical sizes of a feature must exceed
 
 
 def feature_scales(X: np.ndarray) -> np.ndarray:
-    """Per column, the power of two nearest its root-mean-square if that is beyond ``RESCALE_BEYOND``
-    binary orders of magnitude from 1, else 1 (also for an all-zero column)."""
-    rms = np.sqrt(np.mean(np.square(np.asarray(X, dtype=np.float64)), axis=0))
-    exponents = np.zeros(rms.shape)
-    usable = np.isfinite(rms) & (rms > 0)
-    exponents[usable] = np.round(np.log2(rms[usable]))
-    return np.exp2(np.where(np.abs(exponents) >= RESCALE_BEYOND, exponents, 0.0))
+    """Per column, the power of two nearest its median magnitude if both that median and the root-mean-square
+    lie ``RESCALE_BEYOND`` or more binary orders of magnitude from 1 on the same side; else 1.
+
+    Both, because heavy tails make one of them misleading: close encounters put the RMS of a gravitational
+    dx at 7 while half the pairs are within 1.9, and the summed messages of a 1/r^2 force have a median of
+    0.007 with an RMS of 0.4. Scaling those would cost the constant-free law m_j dx / r^3 a constant.
+    """
+    X = np.abs(np.asarray(X, dtype=np.float64))
+    with np.errstate(all="ignore"):
+        typical = np.log2(np.stack([np.median(X, axis=0), np.sqrt(np.mean(X * X, axis=0))]))
+    far = np.isfinite(typical).all(axis=0) & (np.sign(typical[0]) == np.sign(typical[1])) & \
+        (np.abs(typical) >= RESCALE_BEYOND).all(axis=0)
+    return np.exp2(np.where(far, np.round(np.where(far, typical[0], 0.0)), 0.0))
 
 
 @dataclass(frozen=True)
