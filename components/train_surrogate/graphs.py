@@ -73,7 +73,7 @@ class GraphSet:
     def bodies_per_graph(self) -> int:
         """The number of nodes of every graph; a ValueError if graphs differ in size."""
         sizes = np.diff(self.node_offsets)
-        if len(sizes) and (sizes != sizes[0]).any():
+        if self.ragged:
             raise ValueError(f"graphs hold {sizes.min()} to {sizes.max()} nodes; this needs equal-sized graphs")
         return int(sizes[0]) if len(sizes) else 0
 
@@ -132,12 +132,15 @@ class GraphSet:
         values = np.asarray(values)
         return replace(self, node_target=values.reshape(self.n_nodes, -1).astype(self.node_target.dtype))
 
+    def incoming_edge_offsets(self) -> np.ndarray:
+        """[node + 1]: node n's incoming edges are rows offsets[n]:offsets[n + 1] (edges are sorted by receiver)."""
+        return np.searchsorted(self.receiver, np.arange(self.n_nodes + 1))
+
     def around(self, nodes: np.ndarray) -> "GraphSet":
         """The node rows ``nodes`` (sorted) as the counted nodes, with their incoming edges and, uncounted, the
         senders of those edges: all their outputs depend on, renumbered, for working on a large box in pieces."""
         nodes = np.asarray(nodes, dtype=np.int64)
-        edge_start = np.searchsorted(self.receiver, np.arange(self.n_nodes + 1))  # edges are sorted by receiver
-        edges, _ = rows_of(edge_start, nodes)
+        edges, _ = rows_of(self.incoming_edge_offsets(), nodes)
         keep = np.union1d(nodes, self.sender[edges])
         node_offsets = np.concatenate([[0], np.cumsum(np.bincount(self.node_graph[keep], minlength=len(self)))])
         edge_offsets = np.concatenate([[0], np.cumsum(np.bincount(self.edge_graph[edges], minlength=len(self)))])

@@ -89,7 +89,7 @@ def _tensor(values: np.ndarray) -> torch.Tensor:
 def node_batches(graphs: GraphSet, batch_nodes: int, rng: np.random.Generator) -> Iterator[Batch]:
     """Mini-batches of ``batch_nodes`` counted nodes in random order, each with its incoming edges only (all a
     node's output depends on): how a catalog of one large box trains on many small steps."""
-    edge_start = np.searchsorted(graphs.receiver, np.arange(graphs.n_nodes + 1))  # edges are sorted by receiver
+    edge_start = graphs.incoming_edge_offsets()
     order = rng.permutation(np.flatnonzero(graphs.counted))
     for start in range(0, len(order), batch_nodes):
         nodes = np.sort(order[start:start + batch_nodes])
