@@ -123,14 +123,16 @@ def is_exact(model, truth, seconds=30) -> bool:
         signal.alarm(0)
 
 
-def fit_symdistill(X, y, names, budget, seed, noise, units=None, mode="none", free_constants=True, scale_features=True):
+def fit_symdistill(X, y, names, budget, seed, noise, units=None, mode="none", free_constants=True, scale_features=True,
+                   child_optimizer_tail=None):
     from symdistill.components.sr import SymbolicRegressor
 
     threshold = 1e-16 * float(np.var(y)) if noise == 0 else None
     est = SymbolicRegressor(unary_operators=UNARY, max_size=30, n_islands=8, n_iterations=10**6,
                             timeout_seconds=budget, loss_threshold=threshold, random_state=seed,
                             units_reject=mode == "reject", free_constants=free_constants,
-                            options={"scale_features": scale_features})
+                            options={"scale_features": scale_features}
+                            | ({} if child_optimizer_tail is None else {"child_optimizer_tail": child_optimizer_tail}))
     if units is None:
         est.fit(X, y, feature_names=names)
     else:
@@ -173,8 +175,13 @@ def fit_symdistill_unscaled(*args, **kwargs):
     return fit_symdistill(*args, **kwargs, scale_features=False)
 
 
-TOOLS = {"symdistill": fit_symdistill, "symdistill-unscaled": fit_symdistill_unscaled, "gplearn": fit_gplearn,
-         "operon": fit_operon}
+def fit_symdistill_uniform_children(*args, **kwargs):
+    """Children's constants fitted on a uniform sample of rows: the ablation of ``child_optimizer_tail``."""
+    return fit_symdistill(*args, **kwargs, child_optimizer_tail=0.0)
+
+
+TOOLS = {"symdistill": fit_symdistill, "symdistill-unscaled": fit_symdistill_unscaled,
+         "symdistill-uniform-children": fit_symdistill_uniform_children, "gplearn": fit_gplearn, "operon": fit_operon}
 
 
 def run_one(tool, problem_id, noise, budget, seed, units_mode="none", free_constants=True):

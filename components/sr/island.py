@@ -227,7 +227,8 @@ def evolve_island(state: IslandState, migrants: list[Program], data: SearchData,
         children, parents = work.breed(temperature)
         batch = _batch(data, options, rng)
         if options.child_optimizer_iterations:  # Operon-style local search: fit each child's constants
-            children = _fitted(children, subsample(batch, options.child_optimizer_rows, rng), options)
+            rows = child_rows(batch, options.child_optimizer_rows, options.child_optimizer_tail, rng)
+            children = _fitted(children, rows, options)
         child_losses = losses_of(children, batch.XT, batch.y, batch.weights, options)
         if batch is not data:  # compare parents on the same rows as their children
             parent_losses = losses_of([work.programs[p] for p in parents], batch.XT, batch.y, batch.weights, options)
@@ -256,7 +257,29 @@ def _batch(data: SearchData, options: SearchOptions, rng) -> SearchData:
 def subsample(data: SearchData, n: int, rng) -> SearchData:
     if data.y.size <= n:
         return data
-    rows = rng.choice(data.y.size, size=n, replace=False)
+    return _rows(data, rng.choice(data.y.size, size=n, replace=False))
+
+
+def child_rows(data: SearchData, n: int, tail_fraction: float, rng) -> SearchData:
+    """``n`` rows to fit children's constants on, by stratified sampling: the ``tail_fraction * n`` rows whose
+    targets lie farthest from the median are always in, the rest is a uniform sample of the other rows, each
+    weighted to stand for (other rows) / (sampled rows) of them, so the weighted loss estimates the loss on
+    all rows. With a heavy tail, a uniform sample holds few or none of the rows that decide the constants."""
+    size = data.y.size
+    n_tail = int(round(tail_fraction * n))
+    if size <= n or n_tail == 0:
+        return subsample(data, n, rng)
+    spread = np.abs(data.y - np.median(data.y))
+    order = np.argpartition(-spread, n_tail - 1)
+    rest = order[n_tail:]
+    rows = np.concatenate([order[:n_tail], rng.choice(rest, size=n - n_tail, replace=False)])
+    picked = _rows(data, rows)
+    weights = picked.weights.copy()
+    weights[n_tail:] *= rest.size / (n - n_tail)
+    return replace(picked, weights=weights)
+
+
+def _rows(data: SearchData, rows: np.ndarray) -> SearchData:
     return replace(data, XT=np.ascontiguousarray(data.XT[:, rows]), y=data.y[rows], weights=data.weights[rows])
 
 

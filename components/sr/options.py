@@ -39,6 +39,10 @@ class SearchOptions:
     optimize_fraction: float = 0.14
     child_optimizer_iterations: int = 4
     child_optimizer_rows: int = 128
+    # of those rows, the share always taken from the targets farthest from their median (the rest: a uniform
+    # sample weighted up to stand for every other row): a heavy tail (1/r^2 near an encounter) then cannot
+    # make a child's constants a draw of the sample (docs/engine.md, child fits)
+    child_optimizer_tail: float = 0.25
     optimizer_rows: int = 4096  # rows used to fit constants of members and of the final front
     optimizer_iterations: int = 20
     migration_fraction_hof: float = 0.0614
@@ -73,6 +77,8 @@ class SearchOptions:
                 raise OptionsError(f"{name!r} is binary; list it in binary_operators")
         if not self.binary_operators and not self.unary_operators:
             raise OptionsError("at least one operator is needed")
+        if not 0 <= self.child_optimizer_tail < 1:
+            raise OptionsError(f"child_optimizer_tail must be in [0, 1), got {self.child_optimizer_tail}")
         _positive(self, "max_size", "max_depth", "n_islands", "population_size", "n_iterations",
                   "cycles_per_iteration", "tournament_size")
         if self.tournament_size > self.population_size:
