@@ -34,6 +34,9 @@ def test_small_data_and_no_tail_share_fall_back_to_all_rows_or_a_uniform_sample(
     big, _ = heavy_tailed()
     uniform = child_rows(big, 128, 0.0, np.random.default_rng(0))
     np.testing.assert_array_equal(uniform.weights, 1.0)
+    # a sample too small to hold its tail share keeps one uniform row that stands for all the others
+    two = child_rows(big, 2, 0.75, np.random.default_rng(0))
+    np.testing.assert_allclose(np.sort(two.weights), [1.0, big.y.size - 1])
 
 
 def test_a_child_fitted_on_the_sample_gets_the_constant_of_all_rows():

@@ -266,7 +266,7 @@ def child_rows(data: SearchData, n: int, tail_fraction: float, rng) -> SearchDat
     weighted to stand for (other rows) / (sampled rows) of them, so the weighted loss estimates the loss on
     all rows. With a heavy tail, a uniform sample holds few or none of the rows that decide the constants."""
     size = data.y.size
-    n_tail = int(round(tail_fraction * n))
+    n_tail = min(int(round(tail_fraction * n)), n - 1)  # at least one uniform row stands for the rest
     if size <= n or n_tail == 0:
         return subsample(data, n, rng)
     spread = np.abs(data.y - np.median(data.y))
