@@ -205,26 +205,26 @@ def grow_offsets(programs: dict[str, Program], refit: Callable[[dict[str, Progra
 
 
 def prune_terms(programs: dict[str, Program], refit: Callable[[dict[str, Program]], dict[str, Program]],
-                evidence: Callable[[dict[str, Program]], HeldOut], reference: HeldOut,
-                max_tries: int = 40) -> tuple[dict[str, Program], list[dict]]:
+                evidence: Callable[[dict[str, Program]], HeldOut], reference: HeldOut) -> tuple[dict[str, Program], list[dict]]:
     """Remove terms (and unwrap unary operators, f(u) -> u) one at a time while the re-fitted model stays
     within noise of ``reference``.
 
-    Each round tries every single simplification of the current law (the largest first, until ``max_tries``
-    trials in all) and takes, of those within noise of ``reference``, the one with the lowest held-out
-    loss: the first acceptable one could be a large removal that merely stays inside the noise while a
-    smaller one (sin(c u) -> c u) makes the law right. A simplification that lowers the loss becomes the
-    reference for the next ones. Deterministic. Returns the pruned programs and a log of what was removed.
+    Each round tries every single simplification of the current law and takes, of those within noise of
+    ``reference``, the one with the lowest held-out loss: the first acceptable one could be a large removal
+    that merely stays inside the noise while a smaller one (sin(c u) -> c u) makes the law right. Every
+    round tries them all (a budget across rounds once cut the one-node unwrappings a law needed last);
+    each accepted step shrinks the law, so there are at most as many rounds as the law has nodes. A
+    simplification that lowers the loss becomes the reference for the next ones. Deterministic. Returns the
+    pruned programs and a log of what was removed.
     """
-    removed, tries = [], 0
-    while tries < max_tries:
+    removed = []
+    while True:
         options = sorted(((len(programs[name]) - len(smaller), name, k, smaller)
                           for name in programs for k, smaller in enumerate(
                               mutate.term_removals(programs[name]) + mutate.operator_unwrappings(programs[name]))),
                          key=lambda option: (-option[0], option[1], option[2]))
         best = None
-        for _, name, _, smaller in options[:max_tries - tries]:
-            tries += 1
+        for _, name, _, smaller in options:
             with np.errstate(all="ignore"):
                 trial = refit(programs | {name: smaller})
                 loss = evidence(trial)
@@ -234,7 +234,7 @@ def prune_terms(programs: dict[str, Program], refit: Callable[[dict[str, Program
             break
         loss, name, smaller, trial = best
         removed.append({"function": name, "size_before": len(programs[name]), "size_after": len(smaller),
-                        "held_out_loss": loss.mean})
+                        "held_out_loss": loss.mean, "options_tried": len(options)})
         programs = trial
         if loss.mean < reference.mean:  # a better law is the standard from now on: never drift back up
             reference = loss

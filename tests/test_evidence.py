@@ -5,10 +5,13 @@ import pytest
 import sympy
 
 from symdistill.components.compose import ComposedModel, Composition, numpy_model, prediction_errors, sympy_model
-from symdistill.components.evidence import Candidate, HeldOut, choose_expressions, held_out_loss, simplest_within_noise
+from symdistill.components.evidence import (Candidate, HeldOut, choose_expressions, held_out_loss, prune_terms,
+                                            simplest_within_noise)
 from symdistill.components.refit import readable_law, refit
 from symdistill.components.simulate import ForceLaw, simulate
-from symdistill.components.sr.export import from_sympy
+from symdistill.components.sr.evaluate import evaluate_population_serial
+from symdistill.components.sr.export import from_sympy, to_sympy
+from symdistill.components.sr.program import pack
 from symdistill.components.train_surrogate import build_graphs
 from symdistill.components.validate_ood import verdict
 
@@ -87,6 +90,25 @@ def test_the_printed_law_drops_a_negligible_term_and_writes_a_phase_of_pi_over_2
     pair = [t.args[0] for t in sympy.Add.make_args(printed) if isinstance(t, sympy.Sum)][0]
     dx_ij, r_ij = sympy.symbols("dx_ij r_ij", real=True)
     assert sympy.simplify(pair - (-2 * (r_ij - sympy.Rational(99, 100)) * dx_ij / (r_ij * mass))) == 0, pair
+
+
+def test_pruning_removes_every_negligible_term_however_many_rounds_it_takes():
+    """Twelve negligible terms on 2x: each round removes one, so the last rounds come after well over a
+    hundred trials; every round must still try every simplification and the law must end as 2x."""
+    x = sympy.Symbol("x", real=True)
+    rng = np.random.default_rng(0)
+    X = rng.uniform(1, 3, size=(1, 60))
+    y = 2 * X[0] * (1 + 0.01 * rng.normal(size=60))
+    padding = sum(1e-9 * (k + 1) * x ** (k % 4 + 2) * sympy.exp(-x / (k + 1)) for k in range(12))
+    law = {"f": from_sympy(2.0 * x + padding, ["x"])}
+
+    def evidence(programs):
+        predicted, _ = evaluate_population_serial(*pack([programs["f"]]), X)
+        return HeldOut((predicted[0] - y) ** 2 / y ** 2)
+
+    pruned, removed = prune_terms(law, lambda programs: programs, evidence, evidence(law))
+    assert sympy.simplify(to_sympy(pruned["f"], ["x"]) - 2 * x) == 0, to_sympy(pruned["f"], ["x"])
+    assert len(removed) >= 12 and sum(step["options_tried"] for step in removed) > 100
 
 
 def test_a_constant_the_data_support_is_not_snapped(graphs):

@@ -74,21 +74,21 @@ def _no_worse(errors: np.ndarray, reference: np.ndarray) -> bool:
 
 
 def prune_by_cross_validation(program: Program, XT: np.ndarray, y: np.ndarray, weights: np.ndarray, *,
-                              allowed: Callable[[Program], bool] = lambda program: True, max_tries: int = 40,
+                              allowed: Callable[[Program], bool] = lambda program: True,
                               **fold_options) -> tuple[Program, list[int]]:
     """Simplify ``program`` one term or unary operator at a time while its out-of-fold errors stay within
-    one standard error of the current law's. Each round scores every single simplification (largest first,
-    ``max_tries`` in all) and takes the acceptable one with the lowest mean error; ``allowed`` filters
-    candidates (e.g. dimensional consistency). Returns the simplified program (constants not yet re-fitted
-    on all rows) and the sizes it went through."""
+    one standard error of the current law's. Each round scores every single simplification (no budget
+    across rounds: one would cut the small unwrappings a law needs last; each accepted step shrinks the
+    program, so rounds are bounded by its size) and takes the acceptable one with the lowest mean error;
+    ``allowed`` filters candidates (e.g. dimensional consistency). Returns the simplified program
+    (constants not yet re-fitted on all rows) and the sizes it went through."""
     reference = out_of_fold_errors([program], XT, y, weights, **fold_options)[0]
-    sizes, tries = [len(program)], 0
-    while tries < max_tries:
+    sizes = [len(program)]
+    while True:
         options = sorted(mutate.term_removals(program) + mutate.operator_unwrappings(program), key=len)
-        options = [candidate for candidate in options if allowed(candidate)][:max_tries - tries]
+        options = [candidate for candidate in options if allowed(candidate)]
         if not options:
             break
-        tries += len(options)
         errors = out_of_fold_errors(options, XT, y, weights, **fold_options)
         acceptable = [i for i in range(len(options)) if _no_worse(errors[i], reference)]
         if not acceptable:
