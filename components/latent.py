@@ -16,7 +16,8 @@ from symdistill.components.sr.export import ExportError, from_sympy, to_sympy
 AGREEMENT = 1e-8  # relative: two functions read the same factor when their factors agree this closely
 
 
-def absorb_latent_factor(composition: Composition, latent: np.ndarray) -> tuple[Composition, np.ndarray, str | None]:
+def absorb_latent_factor(composition: Composition, latent: np.ndarray,
+                         agreement: float = AGREEMENT) -> tuple[Composition, np.ndarray, str | None]:
     """The composition with a latent factor g(l) taken into the parameter, the new parameters g(l_body), and
     the factor as text; or everything unchanged and None when no single factor exists (several latent
     components, a function not separable in the parameter, functions reading different factors)."""
@@ -46,9 +47,9 @@ def absorb_latent_factor(composition: Composition, latent: np.ndarray) -> tuple[
             return composition, latent, None
         if factor is None:
             factor, factor_values, power = ratio.xreplace({symbol: sympy.Symbol("l")}), at_bodies, 1
-        elif np.allclose(at_bodies, factor_values, rtol=AGREEMENT, atol=0):
+        elif np.allclose(at_bodies, factor_values, rtol=agreement, atol=0):
             power = 1
-        elif np.allclose(at_bodies, 1 / factor_values, rtol=AGREEMENT, atol=0):
+        elif np.allclose(at_bodies, 1 / factor_values, rtol=agreement, atol=0):
             power = -1
         else:
             return composition, latent, None
