@@ -88,7 +88,7 @@ def main(argv: list[str]) -> int:
         return subprocess.run([BIN / "symdistill", "run", *rest], cwd=ROOT).returncode
     ensure_browser()
     # From tests/, so the repository root is not on sys.path and the installed package is what is tested.
-    return subprocess.run([BIN / "python", "-m", "pytest", "-q", *rest], cwd=ROOT / "tests").returncode
+    return subprocess.run([BIN / "python", "-m", "pytest", "-q", "--durations=20", *rest], cwd=ROOT / "tests").returncode
 
 
 if __name__ == "__main__":
