@@ -204,27 +204,32 @@ def grow_offsets(programs: dict[str, Program], refit: Callable[[dict[str, Progra
     return programs, reference, grown
 
 
+PRUNING_TRIALS = 300  # r2-3d's law (six functions) took 238 trials to its last step; a bound for larger laws
+
+
 def prune_terms(programs: dict[str, Program], refit: Callable[[dict[str, Program]], dict[str, Program]],
-                evidence: Callable[[dict[str, Program]], HeldOut], reference: HeldOut) -> tuple[dict[str, Program], list[dict]]:
+                evidence: Callable[[dict[str, Program]], HeldOut], reference: HeldOut,
+                max_trials: int = PRUNING_TRIALS) -> tuple[dict[str, Program], list[dict], int]:
     """Remove terms (and unwrap unary operators, f(u) -> u) one at a time while the re-fitted model stays
     within noise of ``reference``.
 
     Each round tries every single simplification of the current law and takes, of those within noise of
     ``reference``, the one with the lowest held-out loss: the first acceptable one could be a large removal
     that merely stays inside the noise while a smaller one (sin(c u) -> c u) makes the law right. Every
-    round tries them all (a budget across rounds once cut the one-node unwrappings a law needed last);
-    each accepted step shrinks the law, so there are at most as many rounds as the law has nodes. A
-    simplification that lowers the loss becomes the reference for the next ones. Deterministic. Returns the
-    pruned programs and a log of what was removed.
+    round tries them all (a budget of 40 trials across rounds once cut the one-node unwrappings r2-2d needed
+    last); only a law so large that its rounds exceed ``max_trials`` in all is cut, in its last round.
+    A simplification that lowers the loss becomes the reference for the next ones. Deterministic. Returns the
+    pruned programs, a log of what was removed and the number of trials.
     """
-    removed = []
-    while True:
+    removed, tries = [], 0
+    while tries < max_trials:
         options = sorted(((len(programs[name]) - len(smaller), name, k, smaller)
                           for name in programs for k, smaller in enumerate(
                               mutate.term_removals(programs[name]) + mutate.operator_unwrappings(programs[name]))),
                          key=lambda option: (-option[0], option[1], option[2]))
         best = None
-        for _, name, _, smaller in options:
+        for _, name, _, smaller in options[:max_trials - tries]:
+            tries += 1
             with np.errstate(all="ignore"):
                 trial = refit(programs | {name: smaller})
                 loss = evidence(trial)
@@ -238,4 +243,4 @@ def prune_terms(programs: dict[str, Program], refit: Callable[[dict[str, Program
         programs = trial
         if loss.mean < reference.mean:  # a better law is the standard from now on: never drift back up
             reference = loss
-    return programs, removed
+    return programs, removed, tries

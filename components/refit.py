@@ -10,8 +10,8 @@ import numpy as np
 import torch
 
 from symdistill.components.compose import ComposedModel, Composition, finite_frames, numpy_model, prediction_errors
-from symdistill.components.evidence import (HeldOut, finite_or_none, frame_weights, grow_offsets, held_out_loss,
-                                            prune_terms)
+from symdistill.components.evidence import (PRUNING_TRIALS, HeldOut, finite_or_none, frame_weights, grow_offsets,
+                                            held_out_loss, prune_terms)
 from symdistill.components.latent import absorb_latent_factor
 from symdistill.components.sr.program import Program
 from symdistill.components.sr.snap import fold_constant_subtrees, snap_constants
@@ -280,7 +280,7 @@ def readable_law(composition: Composition, latent: np.ndarray | None, train: Gra
         return fitted
 
     programs, reference, grown = grow_offsets(composition.functions(), refit_programs, evidence_of, reference)
-    programs, removed = prune_terms(programs, refit_programs, evidence_of, reference)
+    programs, removed, pruning_trials = prune_terms(programs, refit_programs, evidence_of, reference)
     if grown or removed or latent_fitted:  # the final fit of the smaller law on the whole training budget, latent parameters too
         model = ComposedModel(composition.from_functions(programs, composition.edge_features,
                                                          composition.node_features), latent)
@@ -306,7 +306,8 @@ def readable_law(composition: Composition, latent: np.ndarray | None, train: Gra
         snapped_vector, exact = snap_constants(
             vector, lambda v: 0.0 if evidence_of(with_constants(v)).within_noise_of(law_now) else 1.0, tolerance=0.0)
     programs = with_constants(snapped_vector)
-    record |= {"grown_offsets": grown, "removed_terms": removed,
+    record |= {"grown_offsets": grown, "removed_terms": removed, "pruning_trials": pruning_trials,
+               "pruning_stopped_at_budget": pruning_trials >= PRUNING_TRIALS,
                "snapped": [{"fitted": float(v), "exact": str(e)} for v, e in zip(vector, exact) if e is not None],
                "unsnapped_held_out_loss": finite_or_none(law_now.mean),
                "unsnapped_standard_error": finite_or_none(law_now.standard_error),
