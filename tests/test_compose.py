@@ -4,7 +4,8 @@ import pytest
 import sympy
 import torch
 
-from symdistill.components.compose import ComposedModel, Composition, numpy_model, prediction_errors, sympy_model
+from symdistill.components.compose import (ComposedModel, Composition, latex_text, numpy_model, prediction_errors,
+                                          sympy_model)
 from symdistill.components.refit import refit
 from symdistill.components.ood import OODError, OODRule, ood_frames
 from symdistill.components.simulate import ForceLaw, simulate
@@ -261,3 +262,13 @@ def test_a_piece_of_a_box_gives_its_nodes_the_outputs_of_the_whole_box():
     piece = graphs.around(nodes)
     assert piece.counted.sum() == 4 and piece.n_nodes > 4  # the senders come along, uncounted
     np.testing.assert_allclose(piece.rows(numpy_model(composition)(piece)), whole[nodes], rtol=1e-12)
+
+
+def test_latex_holds_symbolic_exponents_opaque_and_keeps_plain_fractions():
+    """A fitted exp(-c/(e^(e^r) - d)^2) factor prints in the numerator as e^{...} (SymPy would simplify its
+    exponent to decide whether it is constant); a law with numeric powers still prints as a fraction."""
+    dx_, r_, m_ = sympy.symbols("dx_ij r_ij mass", real=True)
+    steep = -1.291 * dx_ * sympy.exp(-1358762.37 / (sympy.exp(sympy.exp(r_)) - 556.29) ** 2) / (m_ + 0.009114)
+    text = latex_text({"steep": steep, "plain": dx_ * m_ / (r_ * (r_ + 0.01) ** 2)})
+    assert r"e^{- 1.359 \cdot 10^{6}" in text["steep"] and text["steep"].startswith(r"- \frac{1.291 dx_{ij} e^{")
+    assert text["plain"] == r"\frac{dx_{ij} mass}{r_{ij} \left(r_{ij} + 0.01\right)^{2}}"
