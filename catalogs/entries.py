@@ -5,12 +5,12 @@ Ids are hashes of the entries' content, so registering the same run again adds n
 from datetime import datetime, timezone
 
 import numpy as np
-import sympy
 
 from symdistill.catalogs.equations import content_id
 from symdistill.catalogs.fronts import composition_of
 from symdistill.catalogs.programs import composition_arrays, function_expressions, render
 from symdistill.catalogs.store import ArtifactRef, ArtifactStore
+from symdistill.components.sr.export import safe_latex
 from symdistill.components.train_surrogate import feature_units
 from symdistill.components.validate_ood import VALIDATED
 
@@ -65,7 +65,7 @@ def run_entries(store: ArtifactStore, refs: dict[str, ArtifactRef], code_version
             metrics["search_loss"] = float(front["loss"].values[row])
         entries.append({**common, "function": function, "kind": "function",
                         "program": composition_arrays(composition, None, [function]),
-                        "expression": str(expression), "latex": sympy.latex(expression),
+                        "expression": str(expression), "latex": safe_latex(expression),
                         "units": {name: units.get(name) for name in features}, "metrics": metrics})
     return [{**entry, "id": content_id(entry)} for entry in entries]
 

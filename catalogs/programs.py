@@ -9,7 +9,7 @@ import sympy
 from symdistill.components.compose import Composition, latex_text, pair_symbols, plain_text, sympy_model
 from symdistill.components.function_names import FunctionName, function_role
 from symdistill.components.sr import Program, ProgramError
-from symdistill.components.sr.export import to_sympy
+from symdistill.components.sr.export import safe_latex, to_sympy
 from symdistill.components.sr.snap import snap_expression
 
 
@@ -95,4 +95,4 @@ def render(record: dict, kind: str) -> tuple[str, str]:
         return ("\n".join(f"{name} = {expr}" for name, expr in expressions.items()),
                 "\n".join(f"{name} = {latex[name]}" for name in expressions))
     (expression, _features), = function_expressions(composition).values()
-    return str(expression), sympy.latex(expression)
+    return str(expression), safe_latex(expression)

@@ -14,7 +14,7 @@ import torch
 
 from symdistill.components.function_names import FunctionName, function_role, summed_message
 from symdistill.components.sr import Program
-from symdistill.components.sr.export import ProgramModule, to_numpy, to_sympy
+from symdistill.components.sr.export import ProgramModule, safe_latex, to_numpy, to_sympy
 from symdistill.components.sr.snap import snap_expression
 from symdistill.components.train_surrogate import GraphSet
 
@@ -150,22 +150,9 @@ def latex_text(model: dict[str, sympy.Expr], precision: int = 4) -> dict[str, st
     out = {}
     for name, expr in model.items():
         expr = expr.xreplace({f: sympy.Float(f, precision) for f in expr.atoms(sympy.Float)})
-        out[name] = sympy.latex(_opaque_exponents(expr)).replace(r"\sum_{j=1}^{N}", r"\sum_{j \ne i}")
+        out[name] = safe_latex(expr).replace(r"\sum_{j=1}^{N}", r"\sum_{j \ne i}")
     return out
 
-
-def _opaque_exponents(expr: sympy.Expr) -> sympy.Expr:
-    """``expr`` with every non-numeric exponent (and exp argument) held unevaluated: to put a factor with a
-    negative exponent under the fraction bar, SymPy's LaTeX printer asks whether the exponent is constant,
-    which simplifies it; on a fitted exp(-c / (exp(exp(r)) - d)^2) term of the discontinuous law that
-    factoring ran for over ten minutes. Held opaque, such a factor prints as e^{...} in the numerator."""
-    def opaque(node):
-        if isinstance(node, sympy.exp) and not node.args[0].is_Number:
-            return sympy.exp(sympy.UnevaluatedExpr(node.args[0]), evaluate=False)
-        if isinstance(node, sympy.Pow) and not node.exp.is_Number:
-            return sympy.Pow(node.base, sympy.UnevaluatedExpr(node.exp), evaluate=False)
-        return node
-    return expr.replace(lambda node: isinstance(node, (sympy.exp, sympy.Pow)), opaque)
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,21 @@ def to_sympy(program: Program, feature_names: Sequence[str] | None = None) -> sy
 def to_latex(program: Program, feature_names=None, precision: int = 4) -> str:
     expr = to_sympy(program, feature_names)
     expr = expr.xreplace({f: sympy.Float(f, precision) for f in expr.atoms(sympy.Float)})
-    return sympy.latex(expr)
+    return safe_latex(expr)
+
+
+def safe_latex(expr: sympy.Expr) -> str:
+    """``expr`` in LaTeX with every non-numeric exponent (and exp argument) held unevaluated: to put a factor with a
+    negative exponent under the fraction bar, SymPy's LaTeX printer asks whether the exponent is constant,
+    which simplifies it; on a fitted exp(-c / (exp(exp(r)) - d)^2) term of the discontinuous law that
+    factoring ran for over ten minutes. Held opaque, such a factor prints as e^{...} in the numerator."""
+    def opaque(node):
+        if isinstance(node, sympy.exp) and not node.args[0].is_Number:
+            return sympy.exp(sympy.UnevaluatedExpr(node.args[0]), evaluate=False)
+        if isinstance(node, sympy.Pow) and not node.exp.is_Number:
+            return sympy.Pow(node.base, sympy.UnevaluatedExpr(node.exp), evaluate=False)
+        return node
+    return sympy.latex(expr.replace(lambda node: isinstance(node, (sympy.exp, sympy.Pow)), opaque))
 
 
 def to_numpy(program: Program):
