@@ -154,7 +154,6 @@ def latex_text(model: dict[str, sympy.Expr], precision: int = 4) -> dict[str, st
     return out
 
 
-
 @dataclass(frozen=True)
 class FlatGraphs:
     """The edges and the nodes of a GraphSet as float64 rows, as both forms of the composed model read them."""

@@ -204,7 +204,7 @@ def grow_offsets(programs: dict[str, Program], refit: Callable[[dict[str, Progra
     return programs, reference, grown
 
 
-PRUNING_TRIALS = 300  # r2-3d's law (six functions) took 238 trials to its last step; a bound for larger laws
+PRUNING_TRIALS = 300  # r2-3d's six-function law took at most 228 trials to its last step; a bound for larger laws
 
 
 def prune_terms(programs: dict[str, Program], refit: Callable[[dict[str, Program]], dict[str, Program]],

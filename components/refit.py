@@ -281,7 +281,7 @@ def readable_law(composition: Composition, latent: np.ndarray | None, train: Gra
 
     programs, reference, grown = grow_offsets(composition.functions(), refit_programs, evidence_of, reference)
     programs, removed, pruning_trials = prune_terms(programs, refit_programs, evidence_of, reference)
-    if grown or removed or latent_fitted:  # the final fit of the smaller law on the whole training budget, latent parameters too
+    if grown or removed or latent_fitted:  # the final fit on the whole training budget, latent parameters too
         model = ComposedModel(composition.from_functions(programs, composition.edge_features,
                                                          composition.node_features), latent)
         refit(model, train)
