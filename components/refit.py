@@ -253,7 +253,8 @@ def readable_law(composition: Composition, latent: np.ndarray | None, train: Gra
 
     First a latent parameter read through one factor g(l) everywhere becomes that factor
     (``shared_latent_factor``); then an offset on an input is added where the held-out loss
-    says the law is better for it beyond noise (``grow_offsets``: a softening the messages could not show).
+    says the law is better for it beyond noise (``grow_offsets``: a softening the messages could not show),
+    and tried again once pruning has simplified the law, whose removed terms had bent to stand in for it.
     Returns the simpler composition, its latent parameters, and a record: the latent factor taken in, the
     reference held-out loss, the offsets added, the removed terms and the snapped constants.
     """
@@ -281,6 +282,13 @@ def readable_law(composition: Composition, latent: np.ndarray | None, train: Gra
 
     programs, reference, grown = grow_offsets(composition.functions(), refit_programs, evidence_of, reference)
     programs, removed, pruning_trials = prune_terms(programs, refit_programs, evidence_of, reference)
+    if removed:  # terms that bent to fit a missing offset hid it; once they are gone, the offset shows
+        programs, reference, regrown = grow_offsets(programs, refit_programs, evidence_of, evidence_of(programs))
+        if regrown:
+            grown += regrown
+            programs, removed_after, trials_after = prune_terms(programs, refit_programs, evidence_of, reference,
+                                                                max(PRUNING_TRIALS - pruning_trials, 0))
+            removed, pruning_trials = removed + removed_after, pruning_trials + trials_after
     if grown or removed or latent_fitted:  # the final fit on the whole training budget, latent parameters too
         model = ComposedModel(composition.from_functions(programs, composition.edge_features,
                                                          composition.node_features), latent)

@@ -154,6 +154,24 @@ def test_a_softening_the_messages_hid_is_grown_back_on_the_original_targets(grap
     assert sympy.simplify(pair - expected) == 0, pair
 
 
+def test_an_offset_hidden_behind_terms_is_grown_once_pruning_has_removed_them(graphs):
+    """A law found with a large spurious term: growth tries offsets on its many leaves first and runs out of
+    trials before reaching the distance; once pruning has removed the term, the softening must be found."""
+    mass_j = sympy.Symbol("mass_j", real=True)
+    truth = Composition({k: from_sympy(-mass_j * d / (r + sympy.Rational(1, 20)) ** 3, EDGE)
+                         for k, d in enumerate((dx, dy))}, spring_composition().node, EDGE, NODE)
+    spurious = 1e-9 * mass_j * sum(dx ** a * dy ** b for a in range(1, 6) for b in range(1, 6))  # 50 leaves
+    planted = Composition({0: from_sympy(-mass_j * dx / r ** 3 + spurious, EDGE),
+                           1: from_sympy(-mass_j * dy / r ** 3, EDGE)}, truth.node, EDGE, NODE)
+    train, held_out = with_targets(graphs.subset(slice(0, 120)), truth), with_targets(graphs.subset(slice(120, None)), truth)
+    readable, _, record = readable_law(planted, None, train, held_out)
+    assert [g["function"] for g in record["grown_offsets"]] == ["edge_message0", "edge_message1"]
+    assert record["held_out_loss"] < 1e-12
+    dx_ij, r_ij = sympy.symbols("dx_ij r_ij", real=True)
+    pair = [t.args[0] for t in sympy.Add.make_args(sympy_model(readable)["acc_x"]) if isinstance(t, sympy.Sum)][0]
+    assert sympy.simplify(pair + mass_j * dx_ij / (mass * (r_ij + sympy.Rational(1, 20)) ** 3)) == 0, pair
+
+
 def test_a_law_without_a_hidden_offset_grows_none(graphs):
     truth = spring_composition()
     train, held_out = with_targets(graphs.subset(slice(0, 120)), truth), with_targets(graphs.subset(slice(120, None)), truth)
