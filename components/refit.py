@@ -320,4 +320,8 @@ def readable_law(composition: Composition, latent: np.ndarray | None, train: Gra
                "unsnapped_held_out_loss": finite_or_none(law_now.mean),
                "unsnapped_standard_error": finite_or_none(law_now.standard_error),
                "held_out_loss": finite_or_none(evidence_of(programs).mean)}
-    return composition.from_functions(programs, composition.edge_features, composition.node_features), latent, record
+    law = composition.from_functions(programs, composition.edge_features, composition.node_features)
+    with np.errstate(all="ignore"):  # what the printed law itself scores on the training frames
+        errors = prediction_errors(train.rows(numpy_model(law, latent)(train)), train.rows(train.target))
+    record["law_training_errors"] = errors
+    return law, latent, record

@@ -169,8 +169,14 @@ def print_discovery(store: Path, stages: dict) -> None:
         if refit.get("relative_mae_after") is None:
             print(f"relative MAE on training frames: undefined ({refit.get('undefined', 'no finite predictions')})")
         else:
+            law_errors = (refit.get("simplification") or {}).get("law_training_errors") or {}
+            law_error = law_errors.get("relative_mae")
             print(f"relative MAE on training frames: {refit['relative_mae_before']:.4g} before refit, "
                   f"{refit['relative_mae_after']:.4g} after"
+                  + (f", {law_error:.4g} for the law as printed (offsets grown, terms pruned, constants snapped)"
+                     if law_error is not None else
+                     f"; the law as printed: undefined ({law_errors['undefined']})" if law_errors.get("undefined")
+                     else "")
                   + (f" ({refit['excluded_frames']} frames with non-finite predictions left out)"
                      if refit.get("excluded_frames") else ""))
     if "validate_ood" in stages:
