@@ -138,20 +138,27 @@ def _monic_powers(expr: sympy.Expr) -> sympy.Expr:
     return expr.replace(lambda e: isinstance(e, sympy.Pow) and isinstance(e.base, sympy.Add), monic)
 
 
+def _printed_constants(expr: sympy.Expr, digits: int) -> sympy.Expr:
+    """Floats to ``digits`` significant digits; one that is a whole number at that precision is written as
+    one (2, not 2.00000; a coefficient of 1.00000, the product of two fitted constants, not at all)."""
+    def printed(value: sympy.Float) -> sympy.Expr:
+        rounded = sympy.Float(value, digits)
+        whole = round(float(rounded))
+        small = 0 < abs(whole) <= 1000  # 12300000000 would read worse than 1.23e+10
+        return sympy.Integer(whole) if small and float(sympy.Float(whole, digits)) == float(rounded) else rounded
+    return expr.xreplace({f: printed(f) for f in expr.atoms(sympy.Float)})
+
+
 def plain_text(model: dict[str, sympy.Expr], digits: int = 6) -> dict[str, str]:
     """A ``sympy_model`` as a person would write it in plain text: constants to ``digits`` significant digits.
     (Callers build the model once: its simplification is the costly part.)"""
-    return {name: str(expr.xreplace({f: sympy.Float(f, digits) for f in expr.atoms(sympy.Float)}))
-            for name, expr in model.items()}
+    return {name: str(_printed_constants(expr, digits)) for name, expr in model.items()}
 
 
 def latex_text(model: dict[str, sympy.Expr], precision: int = 4) -> dict[str, str]:
     """A ``sympy_model`` in LaTeX, constants to ``precision`` digits, the sum written over j ≠ i."""
-    out = {}
-    for name, expr in model.items():
-        expr = expr.xreplace({f: sympy.Float(f, precision) for f in expr.atoms(sympy.Float)})
-        out[name] = safe_latex(expr).replace(r"\sum_{j=1}^{N}", r"\sum_{j \ne i}")
-    return out
+    return {name: safe_latex(_printed_constants(expr, precision)).replace(r"\sum_{j=1}^{N}", r"\sum_{j \ne i}")
+            for name, expr in model.items()}
 
 
 @dataclass(frozen=True)

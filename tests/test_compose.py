@@ -4,8 +4,8 @@ import pytest
 import sympy
 import torch
 
-from symdistill.components.compose import (ComposedModel, Composition, latex_text, numpy_model, prediction_errors,
-                                          sympy_model)
+from symdistill.components.compose import (ComposedModel, Composition, latex_text, numpy_model, plain_text,
+                                            prediction_errors, sympy_model)
 from symdistill.components.refit import refit
 from symdistill.components.ood import OODError, OODRule, ood_frames
 from symdistill.components.simulate import ForceLaw, simulate
@@ -272,3 +272,11 @@ def test_latex_holds_symbolic_exponents_opaque_and_keeps_plain_fractions():
     text = latex_text({"steep": steep, "plain": dx_ * m_ / (r_ * (r_ + 0.01) ** 2)})
     assert r"e^{- 1.359 \cdot 10^{6}" in text["steep"] and text["steep"].startswith(r"- \frac{1.291 dx_{ij} e^{")
     assert text["plain"] == r"\frac{dx_{ij} mass}{r_{ij} \left(r_{ij} + 0.01\right)^{2}}"
+
+
+def test_printed_constants_that_are_whole_at_the_printed_precision_are_written_as_whole_numbers():
+    dx_, r_, m_ = sympy.symbols("dx_ij r_ij mass", real=True)
+    law = 1.0000000004 * dx_ * (1.98 - 2.0000000001 * r_) / (m_ * r_ ** 3.0) + 1.23e10 * m_
+    assert plain_text({"a": law})["a"] == "dx_ij*(1.98 - 2*r_ij)/(mass*r_ij**3) + 1.23e+10*mass"
+    assert latex_text({"a": 0.99999999 * dx_ / r_})["a"] == r"\frac{dx_{ij}}{r_{ij}}"
+    assert plain_text({"a": 0.9995 * dx_})["a"] == "0.9995*dx_ij"  # not whole at 6 digits: kept
