@@ -1,12 +1,17 @@
-"""What compose chooses from: each function's front members, or the one expression a user pinned or wrote."""
+"""What compose chooses from: each function's front members, or the one expression a user pinned or wrote, and its
+siblings' forms moved onto its axis."""
+from collections.abc import Callable
+
 import numpy as np
 import sympy
 import xarray as xr
 
-from symdistill.components.evidence import Candidate
+from symdistill.components.evidence import Candidate, HeldOut, choose_expressions
+from symdistill.components.search import axis_swap
 from symdistill.components.sr import Program
 from symdistill.components.sr.export import from_sympy
 from symdistill.components.sr.parse import parse
+from symdistill.components.sr.siblings import relabelled
 from symdistill.components.train_surrogate import GraphSet
 
 
@@ -35,6 +40,56 @@ def function_candidates(name: str, complexity: np.ndarray, loss: np.ndarray, pro
                                f"{', '.join(map(str, complexity))}")
         return [Candidate(int(complexity[matches[0]]), float(loss[matches[0]]), programs[int(matches[0])])]
     return [Candidate(int(c), float(v), p) for c, v, p in zip(complexity, loss, programs)]
+
+
+def sibling_forms(candidates: dict[str, list[Candidate]], choice: dict[str, int], axes: dict[str, int | None],
+                  feature_names: dict[str, tuple[str, ...]], fixed=()) -> dict[str, list[Candidate]]:
+    """Per function, the forms its siblings were given, moved onto its own axis (dx <-> dy, ...).
+
+    Space has no preferred direction, so the law of one force component is another's with two axes swapped
+    (the search seeds siblings the same way, components/search.py). The network's messages can be distorted
+    differently along each axis, so one component's front may lack a form another found; offered to compose
+    beside its own front, the held-out evidence decides. Functions in ``fixed`` (pinned or given by the user)
+    get none; a form already on the function's front is not repeated.
+    """
+    out = {}
+    for name, own in candidates.items():
+        out[name] = []
+        if name in fixed or axes.get(name) is None:
+            continue
+        known = {c.program.key() for c in own}
+        for other, theirs in candidates.items():
+            if other == name or feature_names[other] != feature_names[name]:
+                continue
+            index = axis_swap(feature_names[name], axes.get(other), axes[name])
+            if index is None:
+                continue
+            source = theirs[choice[other]]
+            form = relabelled(source.program, index)
+            if form.key() not in known:
+                known.add(form.key())
+                out[name].append(Candidate(source.complexity, None, form, f"{other}'s choice, axes swapped"))
+    return out
+
+
+def choose_with_sibling_forms(candidates: dict[str, list[Candidate]], evidence: Callable[[dict[str, Program]], HeldOut],
+                              axes: dict[str, int | None], feature_names: dict[str, tuple[str, ...]], fixed=()):
+    """``choose_expressions``, then a second choice between each function's first choice and the forms its
+    siblings chose, moved onto its axis (``sibling_forms``), by the same rule; the whole fronts are not
+    measured again (on charge-3d that took twenty times the first pass). Returns the candidates (the
+    offered forms appended to each front), the choice and the table (the offered forms' rows appended)."""
+    seen: dict = {}
+    choice, table = choose_expressions(candidates, evidence, seen=seen)
+    offered = sibling_forms(candidates, choice, axes, feature_names, fixed)
+    if not any(offered.values()):
+        return candidates, choice, table
+    narrowed = {name: [candidates[name][choice[name]]] + offered[name] for name in candidates}
+    second, second_table = choose_expressions(narrowed, evidence, start=dict.fromkeys(candidates, 0), seen=seen)
+    final = {name: choice[name] if second[name] == 0 else len(candidates[name]) + second[name] - 1
+             for name in candidates}
+    table = {name: [row | {"chosen": i == final[name]} for i, row in enumerate(table[name])] + second_table[name][1:]
+             for name in candidates}
+    return {name: candidates[name] + offered[name] for name in candidates}, final, table
 
 
 def given_program(name: str, text: str, feature_names) -> Program:
