@@ -51,5 +51,7 @@ def compute(ctx: RunContext, ref: ArtifactRef, inputs: dict) -> StageOutput:
                "selection_rule": SELECTION_RULE, "non_affine_node": non_affine_outputs(composition),
                "n_held_out_frames": len(held_out), "candidates": table,
                "selected_complexity": {name: "given" if name in cfg.expressions else
-                                       candidates[name][choice[name]].complexity for name in fronts}}
+                                       candidates[name][choice[name]].complexity for name in fronts},
+               "selected_origin": {name: candidates[name][choice[name]].origin for name in fronts
+                                   if candidates[name][choice[name]].origin}}
     return {"model": composition_to_dataset(composition, expressions, latex)}, summary
