@@ -6,7 +6,8 @@ import numpy as np
 import sympy
 import xarray as xr
 
-from symdistill.components.evidence import Candidate, HeldOut, choose_expressions
+from symdistill.components.evidence import (GROWTH_STANDARD_ERRORS, Candidate, HeldOut, choose_expressions,
+                                            finite_or_none)
 from symdistill.components.search import axis_swap
 from symdistill.components.sr import Program
 from symdistill.components.sr.export import from_sympy
@@ -73,23 +74,52 @@ def sibling_forms(candidates: dict[str, list[Candidate]], choice: dict[str, int]
 
 
 def choose_with_sibling_forms(candidates: dict[str, list[Candidate]], evidence: Callable[[dict[str, Program]], HeldOut],
-                              axes: dict[str, int | None], feature_names: dict[str, tuple[str, ...]], fixed=()):
-    """``choose_expressions``, then a second choice between each function's first choice and the forms its
-    siblings chose, moved onto its axis (``sibling_forms``), by the same rule; the whole fronts are not
-    measured again (on charge-3d that took twenty times the first pass). Returns the candidates (the
-    offered forms appended to each front), the choice and the table (the offered forms' rows appended)."""
+                              axes: dict[str, int | None], feature_names: dict[str, tuple[str, ...]], fixed=(),
+                              max_sweeps: int = 4):
+    """``choose_expressions``, then each function's first choice is replaced by a form its siblings chose,
+    moved onto its axis (``sibling_forms``), only where that form makes the held-out loss clearly lower
+    (GROWTH_STANDARD_ERRORS paired standard errors, and more than the loss's own standard error): a form
+    from outside the function's front is a new hypothesis, admitted as an offset is, not for being simpler
+    within noise (on r2-3d a simpler sibling form within noise of a near-exact wrong form ended as a law
+    refit could not prune to the truth). Sweeps until nothing changes. Returns the candidates (the offered
+    forms appended to each front), the choice and the table (the offered forms' rows appended)."""
     seen: dict = {}
     choice, table = choose_expressions(candidates, evidence, seen=seen)
     offered = sibling_forms(candidates, choice, axes, feature_names, fixed)
     if not any(offered.values()):
         return candidates, choice, table
-    narrowed = {name: [candidates[name][choice[name]]] + offered[name] for name in candidates}
-    second, second_table = choose_expressions(narrowed, evidence, start=dict.fromkeys(candidates, 0), seen=seen)
-    final = {name: choice[name] if second[name] == 0 else len(candidates[name]) + second[name] - 1
-             for name in candidates}
-    table = {name: [row | {"chosen": i == final[name]} for i, row in enumerate(table[name])] + second_table[name][1:]
-             for name in candidates}
-    return {name: candidates[name] + offered[name] for name in candidates}, final, table
+    extended = {name: candidates[name] + offered[name] for name in candidates}
+
+    def measured(name: str, index: int) -> HeldOut:
+        programs = {n: extended[n][choice[n]].program for n in extended} | {name: extended[name][index].program}
+        key = tuple(programs[n].key() for n in sorted(programs))
+        if key not in seen:
+            with np.errstate(all="ignore"):
+                seen[key] = evidence(programs)
+        return seen[key]
+    rows = {name: [] for name in extended}
+    for _ in range(max_sweeps):
+        changed = False
+        for name in extended:
+            if not offered[name]:
+                continue
+            current = measured(name, choice[name])
+            indices = range(len(candidates[name]), len(extended[name]))
+            losses = {i: measured(name, i) for i in indices}
+            better = [i for i in indices if losses[i].clearly_better_than(current, GROWTH_STANDARD_ERRORS)
+                      and current.mean - losses[i].mean > current.standard_error]
+            if better:
+                choice[name] = min(better, key=lambda i: losses[i].mean)
+                changed = True
+            rows[name] = [{"complexity": extended[name][i].complexity, "search_loss": None,
+                           "held_out_loss": finite_or_none(losses[i].mean),
+                           "held_out_standard_error": finite_or_none(losses[i].standard_error),
+                           "origin": extended[name][i].origin, "chosen": False} for i in indices]
+        if not changed:
+            break
+    table = {name: [row | {"chosen": i == choice[name]} for i, row in enumerate(table[name] + rows[name])]
+             for name in extended}
+    return extended, choice, table
 
 
 def given_program(name: str, text: str, feature_names) -> Program:
