@@ -108,9 +108,8 @@ def held_out_loss(predicted: np.ndarray, target: np.ndarray) -> HeldOut:
 @dataclass(frozen=True)
 class Candidate:
     complexity: int
-    search_loss: float | None  # None for an expression the user gave or a sibling's form
+    search_loss: float | None  # None for an expression the user gave
     program: Program
-    origin: str = ""  # where a candidate not from the function's own front came from
 
 
 def simplest_within_noise(losses: list[HeldOut], complexities) -> int:
@@ -123,20 +122,18 @@ def simplest_within_noise(losses: list[HeldOut], complexities) -> int:
 
 
 def choose_expressions(fronts: dict[str, list[Candidate]], evidence: Callable[[dict[str, Program]], HeldOut],
-                       max_sweeps: int = 4, start: dict[str, int] | None = None,
-                       seen: dict | None = None) -> tuple[dict[str, int], dict[str, list[dict]]]:
+                       max_sweeps: int = 4) -> tuple[dict[str, int], dict[str, list[dict]]]:
     """One candidate per function, by the composed model's held-out loss.
 
-    ``evidence`` maps programs by function to the held-out loss of their composition (memoised in ``seen``,
-    which a caller may keep across calls). Starts from ``start`` (default: every function's most accurate
-    candidate, the last of its front), then, one function at a time with the others fixed, takes the
-    simplest candidate within noise of the best; sweeps until no choice changes. Returns the chosen index
-    per function and, per function, its candidates with their held-out losses in the last sweep (what
-    ``show compose`` reports).
+    ``evidence`` maps programs by function to the held-out loss of their composition (memoised here).
+    Starts from every function's most accurate candidate (the last of its front), then, one function
+    at a time with the others fixed, takes the simplest candidate within noise of the best; sweeps
+    until no choice changes. Returns the chosen index per function and, per function, its candidates
+    with their held-out losses in the last sweep (what ``show compose`` reports).
     """
-    choice = dict(start) if start is not None else {name: len(front) - 1 for name, front in fronts.items()}
+    choice = {name: len(front) - 1 for name, front in fronts.items()}
     tables: dict[str, list[dict]] = {}
-    seen = {} if seen is None else seen
+    seen: dict[tuple, HeldOut] = {}
 
     def measured(programs: dict[str, Program]) -> HeldOut:
         key = tuple(programs[n].key() for n in sorted(programs))
@@ -160,7 +157,6 @@ def choose_expressions(fronts: dict[str, list[Candidate]], evidence: Callable[[d
                              "held_out_standard_error": finite_or_none(loss.standard_error),
                              "excess_over_best": finite_or_none(loss.excess_over(best)),
                              **({"undefined": loss.undefined} if loss.undefined else {}),
-                             **({"origin": c.origin} if c.origin else {}),
                              "chosen": i == picked} for i, (c, loss) in enumerate(zip(front, losses))]
         if not changed:
             break

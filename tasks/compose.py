@@ -4,9 +4,8 @@ from symdistill.catalogs import ArtifactRef
 from symdistill.catalogs.fronts import composition_to_dataset, programs_of
 from symdistill.components.compose import (
     Composition, latex_text, non_affine_outputs, numpy_model, prediction_errors, sympy_model)
-from symdistill.components.compose_choice import (check_function_names, choose_with_sibling_forms, function_candidates,
-                                                  recorded_outputs)
-from symdistill.components.evidence import HELD_OUT_FRAMES, SELECTION_RULE
+from symdistill.components.compose_choice import check_function_names, function_candidates, recorded_outputs
+from symdistill.components.evidence import HELD_OUT_FRAMES, SELECTION_RULE, choose_expressions
 from symdistill.components.function_names import function_role
 from symdistill.components.refit import refitted_evidence, trial_budget
 from symdistill.tasks.context import RunContext, StageOutput
@@ -32,12 +31,8 @@ def compute(ctx: RunContext, ref: ArtifactRef, inputs: dict) -> StageOutput:
     # validation frames, which neither the search nor any fit has seen
     validation, train, test = role_graphs(ctx.experiment, data, inputs["split"], "validation", "train", "test")
     held_out, budget = validation.spread(HELD_OUT_FRAMES), trial_budget(train)
-    axes = {name: (None if int(front.attrs.get("axis", -1)) < 0 else int(front.attrs["axis"]))
-            for name, front in fronts.items()}  # stores from before the search recorded axes have none
-    candidates, choice, table = choose_with_sibling_forms(
-        candidates, lambda programs: refitted_evidence(compose(programs), latent, budget, held_out), axes,
-        {name: tuple(front.attrs["feature_names"]) for name, front in fronts.items()},
-        fixed=set(cfg.complexity) | set(cfg.expressions))
+    choice, table = choose_expressions(
+        candidates, lambda programs: refitted_evidence(compose(programs), latent, budget, held_out))
     composition = compose({name: candidates[name][choice[name]].program for name in candidates})
     graphs = captured_graphs(ctx.experiment, test)
     composed = numpy_model(composition, latent)(graphs)
@@ -51,7 +46,5 @@ def compute(ctx: RunContext, ref: ArtifactRef, inputs: dict) -> StageOutput:
                "selection_rule": SELECTION_RULE, "non_affine_node": non_affine_outputs(composition),
                "n_held_out_frames": len(held_out), "candidates": table,
                "selected_complexity": {name: "given" if name in cfg.expressions else
-                                       candidates[name][choice[name]].complexity for name in fronts},
-               "selected_origin": {name: candidates[name][choice[name]].origin for name in fronts
-                                   if candidates[name][choice[name]].origin}}
+                                       candidates[name][choice[name]].complexity for name in fronts}}
     return {"model": composition_to_dataset(composition, expressions, latex)}, summary

@@ -5,7 +5,6 @@ import pytest
 import sympy
 
 from symdistill.components.compose import ComposedModel, Composition, numpy_model, prediction_errors, sympy_model
-from symdistill.components.compose_choice import choose_with_sibling_forms
 from symdistill.components.evidence import (Candidate, HeldOut, choose_expressions, held_out_loss, prune_terms,
                                             simplest_within_noise)
 from symdistill.components.refit import readable_law, refit
@@ -69,35 +68,6 @@ def test_compose_prefers_the_law_over_a_padded_form_and_refuses_one_that_leaves_
     assert [row["chosen"] for row in rows] == [False, True, False, False]
     assert rows[3]["held_out_loss"] is None and "non-finite" in rows[3]["undefined"]
     assert rows[0]["held_out_loss"] > 1e-3 > rows[1]["held_out_loss"]
-
-
-def test_a_component_whose_front_lacks_the_law_takes_its_siblings_form_with_axes_swapped(graphs):
-    """The x message's front has only distorted forms; the y message's front has the law. Offered the y form
-    with dx and dy swapped, compose takes it for x, and says where it came from."""
-    truth = spring_composition()
-    held_out = with_targets(graphs, truth)
-    distorted = [from_sympy(-1.7 * dx / r ** 2, EDGE), from_sympy(-2 * (r - 0.99) * sympy.sin(dx) / r, EDGE)]
-    fronts = {"edge_message0": [Candidate(5, 1e-3, distorted[0]), Candidate(10, 1e-4, distorted[1])],
-              "edge_message1": [Candidate(3, 1.0, from_sympy(-1.5 * dy, EDGE)), Candidate(9, 1e-12, truth.edge[1])],
-              "node_acc_x": [Candidate(3, 0.0, truth.node["acc_x"])],
-              "node_acc_y": [Candidate(3, 0.0, truth.node["acc_y"])]}
-
-    def evidence(programs):
-        composition = Composition.from_functions(programs, EDGE, NODE)
-        return held_out_loss(numpy_model(composition)(held_out), held_out.target)
-    axes = {"edge_message0": 0, "edge_message1": 1, "node_acc_x": 0, "node_acc_y": 1}
-    names = {name: EDGE if name.startswith("edge") else NODE for name in fronts}
-    candidates, choice, table = choose_with_sibling_forms(fronts, evidence, axes, names)
-    chosen = candidates["edge_message0"][choice["edge_message0"]]
-    assert chosen.origin == "edge_message1's choice, axes swapped"
-    assert sympy.simplify(to_sympy(chosen.program, EDGE) - to_sympy(truth.edge[0], EDGE)) == 0
-    assert [row.get("origin") for row in table["edge_message0"] if row["chosen"]] == [chosen.origin]
-    # without axes (a store from before the search recorded them) nothing is offered
-    _, alone, _ = choose_with_sibling_forms(fronts, evidence, dict.fromkeys(fronts), names)
-    assert alone["edge_message0"] in (0, 1)
-    # a function the user pinned keeps its own front
-    pinned, choice_pinned, _ = choose_with_sibling_forms(fronts, evidence, axes, names, fixed={"edge_message0"})
-    assert len(pinned["edge_message0"]) == 2
 
 
 def test_the_printed_law_drops_a_negligible_term_and_writes_a_phase_of_pi_over_2(graphs):
