@@ -192,9 +192,7 @@ def grow_offsets(programs: dict[str, Program], refit: Callable[[dict[str, Progra
                 with np.errstate(all="ignore"):
                     trial = refit(programs | {name: larger})
                     loss = evidence(trial)
-                # and by more than the reference's own noise: a smaller gain, pruning would take back
                 if loss.clearly_better_than(reference, GROWTH_STANDARD_ERRORS) and (
-                        reference.mean - loss.mean > reference.standard_error) and (
                         best is None or loss.mean < best[0].mean):
                     best = (loss, name, k, trial)
         if best is None:
