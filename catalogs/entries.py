@@ -33,7 +33,6 @@ def run_entries(store: ArtifactStore, refs: dict[str, ArtifactRef], code_version
     units = feature_units(data, [*composition.edge_features, *composition.node_features, *composition.node], target)
     fronts = {name: ds for name, ds in store.read(refs["search"]).items() if name != "figures"}
     selected = provenance["compose"]["figures"]["selected_complexity"]
-    origins = provenance["compose"]["figures"].get("selected_origin", {})  # forms taken from a sibling's front
     refit_summary = provenance["refit"]["figures"]
     model_metrics = {
         "errors": provenance["validate_ood"]["figures"]["errors"],
@@ -64,11 +63,9 @@ def run_entries(store: ArtifactStore, refs: dict[str, ArtifactRef], code_version
     for function, (expression, features) in function_expressions(composition).items():
         front = fronts.get(function)
         metrics = {"model_errors": model_metrics["errors"], "complexity": selected.get(function)}
-        if function in origins:
-            metrics["origin"] = origins[function]  # its own front has no search loss for it
-        elif front is not None and isinstance(selected.get(function), int):
+        if front is not None and isinstance(selected.get(function), int):
             rows = np.flatnonzero(front["complexity"].values == selected[function])
-            if rows.size:
+            if rows.size:  # a stored front is not trusted to hold what compose recorded
                 metrics["search_loss"] = float(front["loss"].values[int(rows[0])])
         entries.append({**common, "function": function, "kind": "function",
                         "program": composition_arrays(composition, None, [function]),
