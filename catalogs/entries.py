@@ -39,8 +39,7 @@ def run_entries(store: ArtifactStore, refs: dict[str, ArtifactRef], code_version
         "relative_mae_before_refit": refit_summary.get("relative_mae_before"),
         "relative_mae_after_refit": refit_summary.get("relative_mae_after"),
         # the catalogued law itself, after offsets, pruning and snapping (the two above are the fit before them)
-        "relative_mae_of_law_on_training": ((refit_summary.get("simplification") or {}).get(
-            "law_training_errors") or {}).get("relative_mae"),
+        "relative_mae_of_law_on_training": (refit_summary.get("law_training_errors") or {}).get("relative_mae"),
         "constant_units": refit_summary.get("constant_units"),
         "composed_vs_network": provenance["compose"]["figures"].get("vs_network"),
         "complexity": int(sum(len(p.codes) for p in [*composition.edge.values(), *composition.node.values()])),

@@ -169,14 +169,8 @@ def print_discovery(store: Path, stages: dict) -> None:
         if refit.get("relative_mae_after") is None:
             print(f"relative MAE on training frames: undefined ({refit.get('undefined', 'no finite predictions')})")
         else:
-            law_errors = (refit.get("simplification") or {}).get("law_training_errors") or {}
-            law_error = law_errors.get("relative_mae")
             print(f"relative MAE on training frames: {refit['relative_mae_before']:.4g} before refit, "
-                  f"{refit['relative_mae_after']:.4g} after"
-                  + (f", {law_error:.4g} for the law as printed (offsets grown, terms pruned, constants snapped)"
-                     if law_error is not None else
-                     f"; the law as printed: undefined ({law_errors['undefined']})" if law_errors.get("undefined")
-                     else "")
+                  f"{refit['relative_mae_after']:.4g} after" + _printed_law_error(refit)
                   + (f" ({refit['excluded_frames']} frames with non-finite predictions left out)"
                      if refit.get("excluded_frames") else ""))
     if "validate_ood" in stages:
@@ -188,6 +182,16 @@ def print_discovery(store: Path, stages: dict) -> None:
                     print(f"{model:<10} {split:<20} undefined: {values.get('undefined')}")
                 else:
                     print(f"{model:<10} {split:<20} {values['mae']:>10.4g} {values['relative_mae']:>13.4g}")
+
+
+def _printed_law_error(refit: dict) -> str:
+    """The training error of the law as printed, which can differ from the fit's once offsets are grown."""
+    law_errors = refit.get("law_training_errors") or {}
+    if law_errors.get("relative_mae") is not None:
+        return f", {law_errors['relative_mae']:.4g} for the law as printed (offsets grown, terms pruned, constants snapped)"
+    if law_errors.get("undefined"):
+        return f"; the law as printed: undefined ({law_errors['undefined']})"
+    return ""
 
 
 def cmd_status(args) -> int:

@@ -36,7 +36,10 @@ def compute(ctx: RunContext, ref: ArtifactRef, inputs: dict) -> StageOutput:
     constant_units = law_constant_units(law, readable, units)
     constants = {name: p.constants.tolist() for name, p in readable.functions().items()}
     summary = {**errors, "expressions": expressions, "fitted_expressions": fitted_expressions,
-               "simplification": simplification, "constants": constants, "constant_units": constant_units,
+               "simplification": simplification,
+               # what the printed law itself scores (the errors above are the fit before offsets and pruning)
+               "law_training_errors": simplification.get("law_training_errors") or {},
+               "constants": constants, "constant_units": constant_units,
                "n_graphs": len(graphs)}
     dataset = composition_to_dataset(readable, expressions, latex_text(law))
     if latent is not None:

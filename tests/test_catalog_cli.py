@@ -52,6 +52,9 @@ def test_a_run_catalogs_its_model_and_every_function_with_lineage(finished_run):
     assert all(e["status"] == "failed_validation" for e in entries)
     assert composed["metrics"]["verdict"]["status"] == "failed_validation"
     assert {"gnn", "symbolic"} <= set(composed["metrics"]["errors"])
+    # the printed law's own training error, as the run printed it
+    law_error = composed["metrics"]["relative_mae_of_law_on_training"]
+    assert f"{law_error:.4g} for the law as printed" in stdout
 
     text = symdistill("provenance", composed["id"][:8], "--catalog", root / "catalog.sqlite", cwd=root)
     assert text.returncode == 0, text.stderr
