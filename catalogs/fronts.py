@@ -23,15 +23,23 @@ def programs_of(front: xr.Dataset) -> list[Program]:
     return [Program.from_dict(p, n_features) for p in json.loads(front.attrs["programs"])]
 
 
-def composition_to_dataset(composition: Composition, expressions: dict[str, str], latex: dict[str, str]) -> xr.Dataset:
+def composition_to_dataset(composition: Composition, expressions: dict[str, str], latex: dict[str, str],
+                           axes: dict[str, int] | None = None) -> xr.Dataset:
+    """``axes``: the spatial axis of each function that is a force component (see ``function_axes``)."""
     names = list(expressions)
     return xr.Dataset({"expression": ("output", np.array([expressions[n] for n in names], dtype=object)),
                        "latex": ("output", np.array([latex[n] for n in names], dtype=object))},
-                      coords={"output": names}, attrs={"composition": json.dumps(composition.to_dict())})
+                      coords={"output": names}, attrs={"composition": json.dumps(composition.to_dict()),
+                                                       "axes": json.dumps(axes or {})})
 
 
 def composition_of(ds: xr.Dataset) -> Composition:
     return Composition.from_dict(json.loads(ds.attrs["composition"]))
+
+
+def function_axes_of(ds: xr.Dataset) -> dict[str, int]:
+    """The axes a composition's dataset records (none in stores written before they were recorded)."""
+    return {name: int(axis) for name, axis in json.loads(ds.attrs.get("axes", "{}")).items()}
 
 
 def composed_model_of(ds: xr.Dataset) -> ComposedModel:

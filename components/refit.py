@@ -12,6 +12,7 @@ import torch
 from symdistill.components.compose import ComposedModel, Composition, finite_frames, numpy_model, prediction_errors
 from symdistill.components.evidence import (PRUNING_TRIALS, HeldOut, finite_or_none, frame_weights, grow_offsets,
                                             held_out_loss, prune_terms)
+from symdistill.components.isotropy import adopt_sibling_chains
 from symdistill.components.latent import absorb_latent_factor
 from symdistill.components.sr.program import Program
 from symdistill.components.sr.snap import fold_constant_subtrees, snap_constants
@@ -247,16 +248,19 @@ def shared_latent_factor(composition: Composition, latent: np.ndarray | None, bu
     return fitted, fitted_latent, factor, True
 
 
-def readable_law(composition: Composition, latent: np.ndarray | None, train: GraphSet,
-                 held_out: GraphSet) -> tuple[Composition, np.ndarray | None, dict]:
+def readable_law(composition: Composition, latent: np.ndarray | None, train: GraphSet, held_out: GraphSet,
+                 axes: dict[str, int] | None = None) -> tuple[Composition, np.ndarray | None, dict]:
     """Prune terms and snap constants while the held-out loss stays within noise of the re-fitted law.
 
     First a latent parameter read through one factor g(l) everywhere becomes that factor
     (``shared_latent_factor``); then an offset on an input is added where the held-out loss
     says the law is better for it beyond noise (``grow_offsets``: a softening the messages could not show),
-    and tried again once pruning has simplified the law, whose removed terms had bent to stand in for it.
+    and tried again once pruning has simplified the law, whose removed terms had bent to stand in for it;
+    then each force component's chain (edge message and node function along one axis, ``axes``: function
+    name -> axis) is offered its siblings' chains with the axes swapped (components/isotropy.py).
     Returns the simpler composition, its latent parameters, and a record: the latent factor taken in, the
-    reference held-out loss, the offsets added, the removed terms and the snapped constants.
+    reference held-out loss, the offsets added, the removed terms, the chains adopted and the snapped
+    constants.
     """
     budget = trial_budget(train)
     composition, latent, latent_factor, latent_fitted = shared_latent_factor(composition, latent, budget, held_out)
@@ -272,7 +276,7 @@ def readable_law(composition: Composition, latent: np.ndarray | None, train: Gra
     record = {"reference_held_out_loss": finite_or_none(reference.mean), "latent_factor": latent_factor}
     if reference.undefined is not None:
         return composition, latent, record | {"undefined": reference.undefined, "grown_offsets": [],
-                                              "removed_terms": [], "snapped": []}
+                                              "removed_terms": [], "sibling_chains": [], "snapped": []}
 
     def refit_programs(programs: dict[str, Program]) -> dict[str, Program]:
         fitted, fitted_latent = refitted_programs(composition.from_functions(
@@ -289,7 +293,10 @@ def readable_law(composition: Composition, latent: np.ndarray | None, train: Gra
             programs, removed_after, trials_after = prune_terms(programs, refit_programs, evidence_of, reference,
                                                                 max(PRUNING_TRIALS - pruning_trials, 0))
             removed, pruning_trials = removed + removed_after, pruning_trials + trials_after
-    if grown or removed or latent_fitted:  # the final fit on the whole training budget, latent parameters too
+    programs, _, chains = adopt_sibling_chains(programs, axes or {}, composition.edge_features,
+                                               composition.node_features, refit_programs, evidence_of,
+                                               evidence_of(programs))
+    if grown or removed or latent_fitted or chains:  # the final fit on the whole training budget, latent parameters too
         model = ComposedModel(composition.from_functions(programs, composition.edge_features,
                                                          composition.node_features), latent)
         refit(model, train)
@@ -314,7 +321,8 @@ def readable_law(composition: Composition, latent: np.ndarray | None, train: Gra
         snapped_vector, exact = snap_constants(
             vector, lambda v: 0.0 if evidence_of(with_constants(v)).within_noise_of(law_now) else 1.0, tolerance=0.0)
     programs = with_constants(snapped_vector)
-    record |= {"grown_offsets": grown, "removed_terms": removed, "pruning_trials": pruning_trials,
+    record |= {"grown_offsets": grown, "removed_terms": removed, "sibling_chains": chains,
+               "pruning_trials": pruning_trials,
                "pruning_stopped_at_budget": pruning_trials >= PRUNING_TRIALS,
                "snapped": [{"fitted": float(v), "exact": str(e)} for v, e in zip(vector, exact) if e is not None],
                "unsnapped_held_out_loss": finite_or_none(law_now.mean),

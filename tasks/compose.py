@@ -47,4 +47,6 @@ def compute(ctx: RunContext, ref: ArtifactRef, inputs: dict) -> StageOutput:
                "n_held_out_frames": len(held_out), "candidates": table,
                "selected_complexity": {name: "given" if name in cfg.expressions else
                                        candidates[name][choice[name]].complexity for name in fronts}}
-    return {"model": composition_to_dataset(composition, expressions, latex)}, summary
+    # the force component each function is, for refit's sibling chains (stores from before had none)
+    axes = {name: int(front.attrs["axis"]) for name, front in fronts.items() if int(front.attrs.get("axis", -1)) >= 0}
+    return {"model": composition_to_dataset(composition, expressions, latex, axes)}, summary

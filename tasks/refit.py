@@ -2,7 +2,7 @@
 import numpy as np
 
 from symdistill.catalogs import ArtifactRef
-from symdistill.catalogs.fronts import composition_of, composition_to_dataset
+from symdistill.catalogs.fronts import composition_of, composition_to_dataset, function_axes_of
 from symdistill.components.compose import ComposedModel, latex_text, plain_text, sympy_model
 from symdistill.components.constant_units import law_constant_units
 from symdistill.components.evidence import HELD_OUT_FRAMES
@@ -28,7 +28,8 @@ def compute(ctx: RunContext, ref: ArtifactRef, inputs: dict) -> StageOutput:
     latent = model.latent.detach().numpy().astype(np.float64) if latent is not None else None
     fitted_expressions = {name: str(expr) for name, expr in sympy_model(fitted).items()}
     held_out = validation.spread(HELD_OUT_FRAMES)
-    readable, latent, simplification = readable_law(fitted, latent, graphs, held_out)
+    axes = function_axes_of(inputs["compose"]["model"])
+    readable, latent, simplification = readable_law(fitted, latent, graphs, held_out, axes)
     law = sympy_model(readable)  # built once: its simplification is the costly part
     expressions = plain_text(law)
     units = feature_units(data, [*readable.edge_features, *readable.node_features, *readable.node],
@@ -41,7 +42,7 @@ def compute(ctx: RunContext, ref: ArtifactRef, inputs: dict) -> StageOutput:
                "law_training_errors": simplification.get("law_training_errors") or {},
                "constants": constants, "constant_units": constant_units,
                "n_graphs": len(graphs)}
-    dataset = composition_to_dataset(readable, expressions, latex_text(law))
+    dataset = composition_to_dataset(readable, expressions, latex_text(law), axes)
     if latent is not None:
         dataset["latent"] = (("body", "latent_component"), latent)
     return {"model": dataset}, summary

@@ -29,6 +29,8 @@ def compute(ctx: RunContext, ref: ArtifactRef, inputs: dict) -> StageOutput:
     for bar in bars:
         bar.close()
     datasets = {front.name: front_to_dataset(front) for front in fronts}
+    for function in functions:  # which force component each is (-1: none): refit offers siblings' chains by it
+        datasets[function.name].attrs["axis"] = -1 if function.axis is None else int(function.axis)
     summary = {front.name: {"best": front.expressions[front.best_index], "seconds": front.seconds,
                             "front_size": len(front.programs)} for front in fronts}
     datasets["figures"] = xr.Dataset({"pareto_fronts": ("pareto_fronts_png", plots.pareto_fronts(fronts))})
