@@ -59,10 +59,13 @@ def run_entries(store: ArtifactStore, refs: dict[str, ArtifactRef], code_version
     entries = [{**common, "function": "model", "kind": "composed",
                 "program": program, "expression": expression, "latex": latex,
                 "units": units, "metrics": model_metrics}]
+    moved = moved_at_refit(refit_summary)
     for function, (expression, features) in function_expressions(composition).items():
         front = fronts.get(function)
         metrics = {"model_errors": model_metrics["errors"], "complexity": selected.get(function)}
-        if front is not None and isinstance(selected.get(function), int):
+        if function in moved:  # not the form compose chose from this function's front: no search loss of its own
+            metrics["origin"] = moved[function]
+        elif front is not None and isinstance(selected.get(function), int):
             rows = np.flatnonzero(front["complexity"].values == selected[function])
             if rows.size:  # a stored front is not trusted to hold what compose recorded
                 metrics["search_loss"] = float(front["loss"].values[int(rows[0])])
@@ -72,3 +75,11 @@ def run_entries(store: ArtifactStore, refs: dict[str, ArtifactRef], code_version
                         "units": {name: units.get(name) for name in features}, "metrics": metrics})
     return [{**entry, "id": content_id(entry)} for entry in entries]
 
+
+
+def moved_at_refit(refit_summary: dict) -> dict[str, str]:
+    """Per function whose program refit replaced by a sibling axis's (components/isotropy.py): where it came
+    from. Summaries from before refit moved chains have none."""
+    chains = (refit_summary.get("simplification") or {}).get("sibling_chains") or []
+    return {function: f"axis {chain['from_axis']}'s chain, moved onto axis {chain['axis']} at refit"
+            for chain in chains for function in chain["functions"]}

@@ -9,6 +9,7 @@ import xarray as xr
 import pytest
 
 from symdistill.catalogs.bundles import BundleError, read_bundle, write_bundle
+from symdistill.catalogs.entries import moved_at_refit
 from symdistill.catalogs.equations import CatalogError, EquationCatalog, content_id, diff_entries
 from symdistill.catalogs.programs import composition_arrays, composition_from_arrays, render
 from symdistill.catalogs.provenance import prov_json
@@ -332,3 +333,11 @@ def test_compose_reads_the_networks_outputs_from_capture_and_refuses_other_frame
     shifted = node.assign_coords(time=("node", node["time"].values + 1.0))
     with pytest.raises(ValueError, match="not of the frames compose checks against"):
         recorded_outputs(shifted, spring_graphs)
+
+
+def test_a_function_refit_moved_from_a_sibling_axis_names_its_origin_instead_of_a_search_loss():
+    summary = {"simplification": {"sibling_chains": [
+        {"axis": 0, "from_axis": 1, "functions": ["edge_message0", "node_acc_x"]}]}}
+    assert moved_at_refit(summary) == {"edge_message0": "axis 1's chain, moved onto axis 0 at refit",
+                                       "node_acc_x": "axis 1's chain, moved onto axis 0 at refit"}
+    assert moved_at_refit({"simplification": {}}) == {} == moved_at_refit({})  # summaries from before
