@@ -76,7 +76,6 @@ def run_entries(store: ArtifactStore, refs: dict[str, ArtifactRef], code_version
     return [{**entry, "id": content_id(entry)} for entry in entries]
 
 
-
 def moved_at_refit(refit_summary: dict) -> dict[str, str]:
     """Per function whose program refit replaced by a sibling axis's (components/isotropy.py): where it came
     from. Summaries from before refit moved chains have none."""

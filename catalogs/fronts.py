@@ -25,7 +25,8 @@ def programs_of(front: xr.Dataset) -> list[Program]:
 
 def composition_to_dataset(composition: Composition, expressions: dict[str, str], latex: dict[str, str],
                            axes: dict[str, int] | None = None) -> xr.Dataset:
-    """``axes``: the spatial axis of each function that is a force component (see ``function_axes``)."""
+    """``axes``: the spatial axis of each function that is a force component (the search records it on each
+    front as ``axis``); refit offers sibling axes' chains by them (components/isotropy.py)."""
     names = list(expressions)
     return xr.Dataset({"expression": ("output", np.array([expressions[n] for n in names], dtype=object)),
                        "latex": ("output", np.array([latex[n] for n in names], dtype=object))},
