@@ -16,7 +16,7 @@ import numpy as np
 import sympy
 from scipy.optimize import least_squares
 
-SYMBOL_NAMES = ("dx_ij", "dy_ij", "dz_ij", "r_ij", "dvx_ij", "dvy_ij", "dvz_ij",
+SYMBOL_NAMES = ("dx_ij", "dy_ij", "dz_ij", "r_ij", "dvx_ij", "dvy_ij", "dvz_ij", "speed_ij",
                 "mass_j", "charge_j", "mass_i", "charge_i", "mass", "charge")
 S = {name: sympy.Symbol(name, real=True) for name in SYMBOL_NAMES}
 AXES = ("x", "y", "z")
@@ -141,12 +141,21 @@ def rounded(expr: sympy.Expr) -> sympy.Expr:
                           for f in expr.atoms(sympy.Float)})
 
 
-def aligned(expr: sympy.Expr) -> sympy.Expr:
+def aligned(expr: sympy.Expr, dim: int = 2) -> sympy.Expr:
     """Symbols by name as the real symbols above (a parsed expression's may carry other assumptions);
-    the edge's receiver properties mass_i, charge_i are the node's mass, charge."""
+    the edge's receiver properties mass_i, charge_i are the node's mass, charge; the relative speed
+    speed_ij is written out as |dv| over ``dim`` axes, as the truths write it."""
     expr = sympy.sympify(expr)
     by_name = {s: S.get(s.name, sympy.Symbol(s.name, real=True)) for s in expr.free_symbols}
-    return expr.xreplace(by_name).xreplace({S["mass_i"]: S["mass"], S["charge_i"]: S["charge"]})
+    speed = sympy.sqrt(sum(S[f"dv{a}_ij"] ** 2 for a in AXES[:dim]))
+    return expr.xreplace(by_name).xreplace({S["mass_i"]: S["mass"], S["charge_i"]: S["charge"],
+                                            S["speed_ij"]: speed})
+
+
+def dimension_of(*exprs: sympy.Expr) -> int:
+    """3 if any of the expressions names a z component, else 2 (a speed then spans x and y)."""
+    names = {s.name for e in exprs for s in sympy.sympify(e).free_symbols}
+    return 3 if names & {"dz_ij", "dvz_ij"} else 2
 
 
 def sample_points(symbols, region=None, n_points: int = 200, seed: int = 0) -> dict[str, np.ndarray]:
@@ -189,7 +198,8 @@ class _Fit(NamedTuple):
 
 def _fit_constants(found, truth, bounds_fraction: float | None, region, n_points: int, seed: int) -> _Fit:
     """Move the found expression's Floats (tiny ones are 0 first) to fit the truth on random points."""
-    found, truth = aligned(found), aligned(truth)
+    dim = dimension_of(found, truth)
+    found, truth = aligned(found, dim), aligned(truth, dim)
     found = found.xreplace({f: 0 for f in found.atoms(sympy.Float) if abs(f) < 1e-6})
     floats = sorted(found.atoms(sympy.Float), key=float)
     thetas = [sympy.Symbol(f"theta_{k}") for k in range(len(floats))]
@@ -254,7 +264,8 @@ def recovered(found: sympy.Expr, truth: sympy.Expr, *, region=None, n_points: in
 
     Symbols are matched by name; ``mass_i``/``charge_i`` count as the receiver's ``mass``/``charge``.
     """
-    found, truth = aligned(found), aligned(truth)
+    dim = dimension_of(found, truth)
+    found, truth = aligned(found, dim), aligned(truth, dim)
     try:
         # SymPy's simplify can run for many minutes on deeply nested trigonometry, or factor
         # exp(-1e14 exp(-49 r/3)) as a polynomial of degree 1e14: it runs only on a rounded law that agrees

@@ -29,11 +29,14 @@ class TrainSurrogateConfig(Section):
                                                                   "components).")
     hidden: int = Field(128, ge=1, description="Units per hidden layer of the edge and node MLPs.")
     layers: int = Field(3, ge=1, description="Hidden layers per MLP.")
-    edge_features: list[Literal["dx", "r", "dv", "v", "properties", "sender_properties"]] = Field(
+    edge_features: list[Literal["dx", "r", "dv", "speed", "v", "properties", "sender_properties"]] = Field(
         # the sender's properties only: the receiver's reach the node model, and in messages they let the
-        # network carry a receiver-dependent scale that the node undoes, which no pair law has
-        default_factory=lambda: ["dx", "r", "dv", "sender_properties"],
-        description="Edge inputs: dx (receiver - sender), r, dv, v (both velocities), properties (both bodies'), "
+        # network carry a receiver-dependent scale that the node undoes, which no pair law has. speed = |dv|
+        # is to the velocity what r is to the position: drag laws are functions of it (Stokes, Newton), and
+        # built from components it costs the search 6 nodes in 2D
+        default_factory=lambda: ["dx", "r", "dv", "speed", "sender_properties"],
+        description="Edge inputs: dx (receiver - sender), r = |dx|, dv, speed = |dv|, v (both velocities), "
+                    "properties (both bodies'), "
                     "sender_properties (the sender's only: the receiver's reach the node model, so messages "
                     "cannot carry a receiver-dependent scale that the node undoes).")
     node_features: list[Literal["properties", "v"]] = Field(

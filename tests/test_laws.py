@@ -68,6 +68,16 @@ def test_morse_with_rounded_e_constants_is_recovered():
     assert not laws.recovered((-16.31 * sympy.exp(-r) + 44.33 * sympy.exp(-2.2 * r)) * dx / (r * mass), morse)
 
 
+def test_a_law_written_with_the_relative_speed_is_read_as_its_velocity_components():
+    drag2 = laws.pair_truth("quadratic_drag", {}, "x", dim=2).expression
+    drag3 = laws.pair_truth("quadratic_drag", {}, "x", dim=3).expression
+    speed, dvy = laws.S["speed_ij"], laws.S["dvy_ij"]
+    found = (dx * (2.0 - 2.0 * r) / r - 0.25 * speed * dvx) / mass
+    assert laws.recovered(found, drag2) and laws.recovered(found, drag3)  # the truth's |dv| sets the axes
+    assert not laws.recovered((dx * (2.0 - 2.0 * r) / r - 0.25 * sympy.Abs(dvx) * dvx) / mass, drag2)
+    assert not laws.recovered((dx * (2.0 - 2.0 * r) / r - 0.25 * speed * dvy) / mass, drag2)
+
+
 @pytest.mark.parametrize("law", list(laws.NOVEL_LAWS))
 @pytest.mark.parametrize("dim", [2, 3])
 def test_numpy_forces_of_the_novel_laws_match_their_sympy_truths(law, dim):

@@ -10,7 +10,7 @@ from symdistill.components.simulate import ForceLaw, simulate
 from symdistill.components.split import SplitError, split_simulations
 from symdistill.components.train_surrogate import (
     Batch, GraphDataError, GraphNetwork, SurrogateSpec, TrainingSettings, build_graphs, from_arrays,
-    to_arrays, train)
+    feature_units, to_arrays, train)
 
 UNITS = {"length": "m", "time": "s", "mass": "kg", "charge": "C"}
 
@@ -91,6 +91,19 @@ def test_sender_properties_give_the_edges_only_the_senders_properties(spring_dat
     for name in sender.edge_features:
         np.testing.assert_array_equal(sender.edge_x[..., sender.edge_features.index(name)],
                                       both.edge_x[..., both.edge_features.index(name)])
+
+
+def test_the_speed_feature_is_the_norm_of_the_relative_velocity_with_velocity_units(spring_data):
+    graphs = build_graphs(spring_data, sims=[0], edge_features=("dv", "speed"), dtype=np.float64)
+    assert graphs.edge_features == ("dvx", "dvy", "speed")
+    np.testing.assert_allclose(graphs.edge_x[:, 2], np.hypot(graphs.edge_x[:, 0], graphs.edge_x[:, 1]), rtol=1e-12)
+    vel = spring_data["vel"].isel(sim=0, time=0).values  # the first graph's first edge, by hand
+    i, j = graphs.receiver[0], graphs.sender[0]
+    assert graphs.edge_x[0, 2] == pytest.approx(np.linalg.norm(vel[i] - vel[j]))
+    units = feature_units(spring_data.assign(vel=spring_data["vel"].assign_attrs(units="m/s")), ["speed"])
+    assert units == {"speed": "m/s"}
+    with pytest.raises(GraphDataError, match="'speed' needs a 'vel'"):
+        build_graphs(spring_data.drop_vars("vel"), edge_features=("dx", "speed"))
 
 
 def test_captured_functions_equal_a_fresh_forward_pass(spring_data):

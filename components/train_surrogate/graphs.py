@@ -15,7 +15,7 @@ import xarray as xr
 from symdistill.components.neighbours import radius_edges
 from symdistill.components.presence import presence, unexplained_nan
 
-EDGE_FEATURE_GROUPS = ("dx", "r", "dv", "v", "properties", "sender_properties")
+EDGE_FEATURE_GROUPS = ("dx", "r", "dv", "speed", "v", "properties", "sender_properties")
 AXES = "xyz"
 
 
@@ -209,7 +209,7 @@ def feature_units(ds: xr.Dataset, names, target: str = "acc") -> dict[str, str |
             out[name] = units_of(base)
         elif base == "r" or (base.startswith("d") and not base.startswith("dv") and len(base) <= 2):
             out[name] = units_of("pos")
-        elif base.startswith(("dv", "v")):
+        elif base.startswith(("dv", "v")) or base == "speed":
             out[name] = units_of("vel")
         elif base == target or base.startswith(f"{target}_"):
             out[name] = units_of(target)
@@ -223,8 +223,8 @@ def build_graphs(ds: xr.Dataset, *, target: str = "acc", edge_features=("dx", "r
                  dtype=np.float32) -> GraphSet:
     """Graph tensors of every frame of the simulations ``sims`` (all if None).
 
-    Edge features: dx = x_receiver - x_sender per axis, r = |dx|, dv = v_receiver - v_sender, v = both
-    velocities, properties = each per-body property of receiver and sender, sender_properties = the
+    Edge features: dx = x_receiver - x_sender per axis, r = |dx|, dv = v_receiver - v_sender, speed = |dv|,
+    v = both velocities, properties = each per-body property of receiver and sender, sender_properties = the
     sender's only. Node features: the body's properties (and velocity with "v"). Data without per-body
     properties gives the property features no columns; that needs ``latent_per_body`` learned parameters to
     stand in for them (the model adds those), else it is an error.
@@ -264,11 +264,14 @@ def build_graphs(ds: xr.Dataset, *, target: str = "acc", edge_features=("dx", "r
             columns.append(dx), names.extend(f"d{a}" for a in axes)
         elif group == "r":
             columns.append(r), names.append("r")
-        elif group in ("dv", "v"):
+        elif group in ("dv", "speed", "v"):
             if vel is None:
                 raise GraphDataError(f"edge feature {group!r} needs a 'vel' variable in the data")
             if group == "dv":
                 columns.append(vel[receiver] - vel[sender]), names.extend(f"dv{a}" for a in axes)
+            elif group == "speed":
+                dv = vel[receiver] - vel[sender]
+                columns.append(np.sqrt((dv ** 2).sum(-1, keepdims=True))), names.append("speed")
             else:
                 columns.append(vel[receiver]), names.extend(f"v{a}_i" for a in axes)
                 columns.append(vel[sender]), names.extend(f"v{a}_j" for a in axes)
