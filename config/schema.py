@@ -32,9 +32,9 @@ class TrainSurrogateConfig(Section):
     edge_features: list[Literal["dx", "r", "dv", "speed", "v", "properties", "sender_properties"]] = Field(
         # the sender's properties only: the receiver's reach the node model, and in messages they let the
         # network carry a receiver-dependent scale that the node undoes, which no pair law has. speed = |dv|
-        # is to the velocity what r is to the position: drag laws are functions of it (Stokes, Newton), and
-        # built from components it costs the search 6 nodes in 2D
-        default_factory=lambda: ["dx", "r", "dv", "speed", "sender_properties"],
+        # is not a default: on the discovery matrix (a523c26) it recovered quadratic drag but lost r2-3d,
+        # charge-2d and charge-3d (docs/pipeline.md says how)
+        default_factory=lambda: ["dx", "r", "dv", "sender_properties"],
         description="Edge inputs: dx (receiver - sender), r = |dx|, dv, speed = |dv|, v (both velocities), "
                     "properties (both bodies'), "
                     "sender_properties (the sender's only: the receiver's reach the node model, so messages "
