@@ -162,7 +162,7 @@ def sample_points(symbols, region=None, n_points: int = 200, seed: int = 0) -> d
     """Random points of a sane domain: d uniform in direction with r in [0.25, 5] (so r = |d| holds),
     dv ~ N(0, 1), masses in [0.3, 5], charges +-1, anything else in [0.5, 2]; only inside ``region``."""
     names = {s.name for s in symbols}
-    dim = 3 if names & {"dz_ij", "dvz_ij"} else 2
+    dim = dimension_of(*symbols)
     rng = np.random.default_rng(seed)
     keep = None
     for _ in range(50):  # rejection sampling for the region; a few rounds suffice for r-intervals

@@ -258,6 +258,7 @@ def build_graphs(ds: xr.Dataset, *, target: str = "acc", edge_features=("dx", "r
     axes = [AXES[k] if n_dim <= 3 else str(k) for k in range(n_dim)]
     receiver, sender, dx, edge_offsets = _edges(pos, present, radius, ds.attrs.get("box"))
     r = np.sqrt((dx ** 2).sum(-1, keepdims=True))
+    dv = vel[receiver] - vel[sender] if vel is not None and {"dv", "speed"} & set(edge_features) else None
     columns, names = [], []
     for group in edge_features:
         if group == "dx":
@@ -268,9 +269,8 @@ def build_graphs(ds: xr.Dataset, *, target: str = "acc", edge_features=("dx", "r
             if vel is None:
                 raise GraphDataError(f"edge feature {group!r} needs a 'vel' variable in the data")
             if group == "dv":
-                columns.append(vel[receiver] - vel[sender]), names.extend(f"dv{a}" for a in axes)
+                columns.append(dv), names.extend(f"dv{a}" for a in axes)
             elif group == "speed":
-                dv = vel[receiver] - vel[sender]
                 columns.append(np.sqrt((dv ** 2).sum(-1, keepdims=True))), names.append("speed")
             else:
                 columns.append(vel[receiver]), names.extend(f"v{a}_i" for a in axes)
