@@ -14,6 +14,7 @@ from symdistill.components.evidence import (PRUNING_TRIALS, HeldOut, finite_or_n
                                             held_out_loss, prune_terms)
 from symdistill.components.isotropy import adopt_sibling_chains
 from symdistill.components.latent import absorb_latent_factor
+from symdistill.components.least_squares import levenberg_marquardt
 from symdistill.components.sr.program import Program
 from symdistill.components.sr.snap import fold_constant_subtrees, snap_constants
 from symdistill.components.train_surrogate import GraphSet
@@ -25,8 +26,6 @@ TRIAL_FRAMES, TRIAL_ITERATIONS = 300, 50  # each candidate or pruning trial re-f
 TRIAL_TOLERANCE = 1e-6
 LATENT_AGREEMENT = 1e-2  # functions whose latent factors agree this closely may share one, if the evidence agrees
 TRIAL_NODES = 3000  # with a node split: nodes of that budget (a few hundred frames of a few bodies is as many)
-JACOBIAN_BUDGET = 50_000_000  # edges x parameters x program nodes per chunk of the Levenberg-Marquardt
-# Jacobian: about the float64 values forward-mode differentiation holds at once (~0.4 GB)
 
 
 def refit(model: ComposedModel, graphs: GraphSet, iterations: int = 200, tolerance: float = 1e-15) -> dict:
@@ -60,7 +59,7 @@ def refit(model: ComposedModel, graphs: GraphSet, iterations: int = 200, toleran
     if any(p.numel() for p in model.parameters()):
         try:
             levenberg_marquardt(model, graphs, target, weights, iterations, tolerance)
-        except (RuntimeError, torch.linalg.LinAlgError):  # e.g. an operator torch.func cannot differentiate
+        except (RuntimeError, torch.linalg.LinAlgError, np.linalg.LinAlgError):  # e.g. torch.func cannot differentiate
             _lbfgs(model, graphs, target, weights, iterations)
     with torch.no_grad():
         end = graphs.rows(model(graphs).numpy())
@@ -71,91 +70,6 @@ def refit(model: ComposedModel, graphs: GraphSet, iterations: int = 200, toleran
             after = before
     return {"mae_before": before["mae"], "relative_mae_before": before["relative_mae"],
             "mae_after": after["mae"], "relative_mae_after": after["relative_mae"], "excluded_frames": excluded}
-
-
-def levenberg_marquardt(model: ComposedModel, graphs: GraphSet, target: torch.Tensor, weights: torch.Tensor,
-                        iterations: int, tolerance: float = 1e-15) -> None:
-    """Minimise the weighted squared error over the model's parameters by Levenberg-Marquardt, in place.
-
-    A composed law's constants multiply each other across functions (a node's 2.47 times an edge's
-    -0.95 times 1.01), a long flat valley where L-BFGS crawls: on damped-2d 1,000 L-BFGS iterations left
-    the constants 0.1% off and a spurious 1e-4 beside the mass; Gauss-Newton steps reach the exact law.
-    The Jacobian (rows x parameters, a few dozen parameters) comes from forward-mode differentiation.
-    """
-    parameters = {name: p for name, p in model.named_parameters() if p.numel()}
-    shapes = {name: p.shape for name, p in parameters.items()}
-    sizes = [p.numel() for p in parameters.values()]
-    root_weights = torch.sqrt(weights)
-    # forward-mode differentiation carries one tangent per parameter through every edge: the Jacobian is
-    # built from chunks of frames, or of nodes with a node split, so memory stays bounded (all 5,000 frames at
-    # once took 24 GB)
-    program_nodes = sum(len(program.codes) for program in model.composition.functions().values())
-    per_edge = max(1, sum(sizes)) * max(1, program_nodes)
-    pieces = _node_pieces(graphs, per_edge) if graphs.per_node else _frame_pieces(graphs, per_edge)
-    pieces = [(part, root_weights[rows], target[rows]) for part, rows in pieces]
-
-    def residuals(theta: torch.Tensor, part: GraphSet, root: torch.Tensor, goal: torch.Tensor) -> torch.Tensor:
-        values = {name: piece.reshape(shapes[name]) for name, piece in zip(parameters, torch.split(theta, sizes))}
-        predicted = part.rows(torch.func.functional_call(model, values, (part,)))
-        return (root * (predicted - goal)).reshape(-1)
-
-    def with_values(*args) -> tuple[torch.Tensor, torch.Tensor]:  # the residuals come with their Jacobian
-        r = residuals(*args)
-        return r, r.detach()
-
-    def cost_at(theta: torch.Tensor) -> float:
-        with torch.no_grad():
-            return float(sum((r @ r) for r in (residuals(theta, *piece) for piece in pieces)))
-
-    with torch.no_grad():
-        theta = torch.cat([p.detach().reshape(-1) for p in parameters.values()])
-    cost = cost_at(theta)
-    if not np.isfinite(cost):
-        return
-    damping = 1e-3
-    for _ in range(iterations):
-        normal = torch.zeros(len(theta), len(theta), dtype=torch.float64)
-        gradient = torch.zeros(len(theta), dtype=torch.float64)
-        for piece in pieces:
-            jacobian, r = torch.func.jacfwd(with_values, has_aux=True)(theta, *piece)
-            normal += jacobian.T @ jacobian
-            gradient += jacobian.T @ r
-        if not (torch.isfinite(normal).all() and torch.isfinite(gradient).all()):
-            break
-        scale = torch.diag(normal).clamp_min(1e-12)
-        improved = False
-        while damping < 1e12:
-            step = torch.linalg.solve(normal + damping * torch.diag(scale), -gradient)
-            cost_new = cost_at(theta + step)
-            if np.isfinite(cost_new) and cost_new < cost:
-                improved = cost - cost_new > tolerance * cost
-                theta, cost = theta + step, cost_new
-                damping = max(damping / 3, 1e-12)
-                break
-            damping *= 4
-        if not improved:
-            break
-    with torch.no_grad():
-        for (name, p), part in zip(parameters.items(), torch.split(theta, sizes)):
-            p.copy_(part.reshape(shapes[name]))
-
-
-def _frame_pieces(graphs: GraphSet, per_edge: int) -> list[tuple[GraphSet, slice]]:
-    """Chunks of whole frames under the budget, each with its rows."""
-    per_frame = max(1, int(np.ceil(graphs.n_edges / max(len(graphs), 1)))) * per_edge
-    chunk = max(1, JACOBIAN_BUDGET // per_frame)
-    runs = [slice(start, min(start + chunk, len(graphs))) for start in range(0, len(graphs), chunk)]
-    return [(graphs.subset(run), run) for run in runs]
-
-
-def _node_pieces(graphs: GraphSet, per_edge: int) -> list[tuple[GraphSet, slice]]:
-    """Runs of counted nodes under the budget, each with its incoming edges and senders (one box of 10^5
-    halos is one frame, so frames cannot be the unit), and its rows: the counted nodes are the rows, in order."""
-    counted = np.flatnonzero(graphs.counted)
-    cost = (np.bincount(graphs.receiver, minlength=graphs.n_nodes)[counted] + 1) * per_edge
-    run = np.floor_divide(np.cumsum(cost) - cost, JACOBIAN_BUDGET)  # the run each node starts in
-    bounds = np.concatenate([[0], np.flatnonzero(np.diff(run)) + 1, [len(counted)]])
-    return [(graphs.around(counted[a:b]), slice(a, b)) for a, b in zip(bounds[:-1], bounds[1:])]
 
 
 def _lbfgs(model: ComposedModel, graphs: GraphSet, target: torch.Tensor, weights: torch.Tensor,

@@ -72,11 +72,11 @@ def test_refit_reaches_the_exact_law_through_constants_that_multiply_across_func
 
 
 def test_the_jacobian_built_in_chunks_of_frames_gives_the_same_fit(spring_data, monkeypatch):
-    import symdistill.components.refit as refit_module
+    import symdistill.components.least_squares as least_squares
     graphs = build_graphs(spring_data, sims=[0, 1, 2], dtype=np.float64)
     fits = []
     for budget in (10 ** 12, 20_000):  # one chunk; several chunks of a few frames
-        monkeypatch.setattr(refit_module, "JACOBIAN_BUDGET", budget)
+        monkeypatch.setattr(least_squares, "JACOBIAN_BUDGET", budget)
         model = ComposedModel(spring_composition(k=-1.5, rest=0.8))
         refit(model, graphs, iterations=30)
         fits.append(np.concatenate([p.constants for p in model.composition_now().functions().values()]))
@@ -223,7 +223,7 @@ def test_function_names_round_trip_and_unknown_forms_name_the_allowed_ones():
 def test_the_jacobian_built_in_pieces_of_one_box_gives_the_same_fit(monkeypatch):
     """A catalog of one box is one frame: with a node split its Jacobian is built from runs of nodes, each with
     its incoming edges and their senders, and lands where the whole box at once does."""
-    import symdistill.components.refit as refit_module
+    import symdistill.components.least_squares as least_squares
     from symdistill.components.halo_catalog import PAPER_CONSTANTS as C, halo_catalog
     data = halo_catalog(400, neighbours=12, seed=5, noise=0.0)
     graphs = build_graphs(data, target="delta", edge_features=("dx", "r", "sender_properties"),
@@ -237,12 +237,12 @@ def test_the_jacobian_built_in_pieces_of_one_box_gives_the_same_fit(monkeypatch)
     node = {"delta": from_sympy(-0.15 + s0 / (3.7 + 0.08 * m), node_names)}
     fits = []
     for budget in (10 ** 12, 200_000):  # the box at once; pieces of a few dozen nodes
-        monkeypatch.setattr(refit_module, "JACOBIAN_BUDGET", budget)
+        monkeypatch.setattr(least_squares, "JACOBIAN_BUDGET", budget)
         model = ComposedModel(Composition(edge, node, tuple(edge_names), tuple(node_names)))
         errors = refit(model, graphs, iterations=40)
         fits.append(np.concatenate([p.constants for p in model.composition_now().functions().values()]))
     assert errors["relative_mae_after"] < errors["relative_mae_before"] / 10
-    assert len(refit_module._node_pieces(graphs, 1000)) > 10
+    assert len(least_squares._node_pieces(graphs, 1000)) > 10
     np.testing.assert_allclose(fits[1], fits[0], rtol=1e-7)
 
 
@@ -280,3 +280,31 @@ def test_printed_constants_that_are_whole_at_the_printed_precision_are_written_a
     assert plain_text({"a": law})["a"] == "dx_ij*(1.98 - 2*r_ij)/(mass*r_ij**3) + 1.23e+10*mass"
     assert latex_text({"a": 0.99999999 * dx_ / r_})["a"] == r"\frac{dx_{ij}}{r_{ij}}"
     assert plain_text({"a": 0.9995 * dx_})["a"] == "0.9995*dx_ij"  # not whole at 6 digits: kept
+
+
+@pytest.mark.parametrize("node_split", [False, True])
+def test_the_kernel_jacobian_equals_torchs_forward_mode(spring_data, node_split):
+    """The numba kernel's normal equations (edge derivatives summed into receivers, carried through the node
+    function by the chain rule) against torch's forward-mode differentiation of the same model."""
+    from symdistill.components.least_squares import KernelResiduals, TorchResiduals
+    graphs = build_graphs(spring_data, sims=[0, 1], dtype=np.float64)
+    if node_split:
+        graphs = graphs.with_mask(np.random.default_rng(1).random(graphs.n_nodes) < 0.6, per_node=True)
+    dx, dy, r = sympy.symbols("dx dy r", real=True)
+    s0, s1, m = sympy.symbols("sum_message0 sum_message1 mass", real=True)
+    edge = {0: from_sympy(-0.95 * (r - 0.8) * dx / r + sympy.sin(0.3 * dy), EDGE),
+            1: from_sympy(-1.1 * (r - 0.7) * dy / sympy.exp(0.2 * r), EDGE)}
+    node = {"acc_x": from_sympy(2.47 * s0 / (m + 1e-3) + 0.1 * s1 * s0, NODE),
+            "acc_y": from_sympy(1.3 * s1 / m - 0.4, NODE)}
+    model = ComposedModel(Composition(edge, node, EDGE, NODE))
+    target = torch.as_tensor(graphs.rows(graphs.target))
+    weights = torch.rand(target.shape[0], 1, 1, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    kernel = KernelResiduals.of(model, graphs, target, weights)
+    torch_fit = TorchResiduals(model, graphs, target, weights)
+    theta = kernel.start() * 1.1
+    np.testing.assert_allclose(kernel.start(), torch_fit.start())
+    np.testing.assert_allclose(kernel.cost(theta), torch_fit.cost(theta), rtol=1e-12)
+    for mine, reference in zip(kernel.normal_equations(theta), torch_fit.normal_equations(theta)):
+        np.testing.assert_allclose(mine, reference, rtol=1e-9, atol=1e-12 * np.abs(reference).max())
+    assert KernelResiduals.of(ComposedModel(Composition(edge, node, EDGE, NODE), np.ones((3, 1))),
+                              graphs, target, weights) is None  # latent parameters: torch's route
