@@ -73,8 +73,26 @@ def cases() -> dict[str, dict]:
     return out
 
 
-def write_case(name: str, case: dict, folder: Path) -> tuple[Path, dict]:
-    """The case's config (and data file, for ingest cases); returns the config path and the true law."""
+def settings_text(settings: list[str]) -> str:
+    """``section.key=value`` settings (value a TOML literal) as TOML tables, for an ablation of a default."""
+    import tomllib
+    tables: dict[str, list[str]] = {}
+    for setting in settings:
+        name, equals, value = setting.partition("=")
+        section, dot, key = name.strip().rpartition(".")
+        if not (equals and dot and section and key):
+            raise SystemExit(f"--set {setting!r}: write section.key=value, e.g. search.weighting=\"relative\"")
+        try:
+            tomllib.loads(f"x = {value}")
+        except tomllib.TOMLDecodeError as err:
+            raise SystemExit(f"--set {setting!r}: the value is not a TOML literal ({err})") from None
+        tables.setdefault(section, []).append(f"{key} = {value.strip()}")
+    return "".join(f"\n[{section}]\n" + "\n".join(lines) + "\n" for section, lines in tables.items())
+
+
+def write_case(name: str, case: dict, folder: Path, settings: list[str] = ()) -> tuple[Path, dict]:
+    """The case's config (and data file, for ingest cases), with any ablation ``settings`` added; returns the
+    config path and the true law."""
     folder.mkdir(parents=True, exist_ok=True)
     latent = 0
     if case["kind"] == "simulate":
@@ -93,7 +111,7 @@ def write_case(name: str, case: dict, folder: Path) -> tuple[Path, dict]:
         data = INGEST.format(path=path.name)
         latent = 1 if case["kind"] == "unknown_mass" else 0
     config = folder / f"{name}.toml"
-    config.write_text(SHARED.format(name=name, data=data, latent=latent))
+    config.write_text(SHARED.format(name=name, data=data, latent=latent) + settings_text(list(settings)))
     return config, law
 
 
@@ -119,9 +137,9 @@ def simulated_file(case: dict, folder: Path) -> tuple[Path, dict]:
     return path, truth
 
 
-def run_case(name: str, case: dict, work: Path) -> dict:
+def run_case(name: str, case: dict, work: Path, settings: list[str] = ()) -> dict:
     folder = work / name
-    config, law = write_case(name, case, folder)
+    config, law = write_case(name, case, folder, settings)
     store, catalog = folder / "store.zarr", folder / "catalog.sqlite"
     shutil.rmtree(store, ignore_errors=True)  # each case on a fresh store; the data file is kept
     catalog.unlink(missing_ok=True)
@@ -139,7 +157,8 @@ def run_case(name: str, case: dict, work: Path) -> dict:
     except ProcessLookupError:
         pass
     wall = time.perf_counter() - clock
-    row = {"case": name, **case, "wall_s": round(wall, 1), "exit": code, "commit": _commit()}
+    row = {"case": name, **case, "wall_s": round(wall, 1), "exit": code, "commit": _commit(),
+           **({"settings": list(settings)} if settings else {})}
     if code:
         lines = log.read_text().strip().splitlines()
         tail = lines[-1] if lines else "(no output)"
@@ -184,6 +203,9 @@ def main() -> None:
     parser.add_argument("--rerun", action="store_true", help="run the named cases again even if they have results")
     parser.add_argument("--reread", action="store_true",
                         help="read the named cases' finished stores back again (after a change of the checker)")
+    parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                        help="a setting added to every case's config, for an ablation of a default (repeatable; "
+                             "use a results file of its own)")
     parser.add_argument("--list", action="store_true")
     parser.add_argument("--table", action="store_true", help="only print the table of the results file")
     args = parser.parse_args()
@@ -206,7 +228,7 @@ def main() -> None:
             if name in done and not args.rerun:
                 continue
             print(f"== {name}", flush=True)
-            row = run_case(name, every[name], args.work)
+            row = run_case(name, every[name], args.work, args.set)
             append(args.results, row)
             print(json.dumps(row, indent=1), flush=True)
     print_table(load(args.results))
@@ -221,8 +243,8 @@ def append(path: Path, row: dict) -> None:
 def reread(name: str, case: dict, row: dict, work: Path) -> dict:
     """The case's row with its finished run read back again by the current checker (run, commit kept)."""
     folder = work / name
-    config, law = write_case(name, case, folder)
-    kept = {k: row[k] for k in ("case", "kind", "law", "dim", "wall_s", "exit", "commit") if k in row}
+    config, law = write_case(name, case, folder, row.get("settings", []))
+    kept = {k: row[k] for k in ("case", "kind", "law", "dim", "wall_s", "exit", "commit", "settings") if k in row}
     return kept | {"read_back": _commit()} | read_back(config, folder / "store.zarr", law)
 
 

@@ -118,3 +118,15 @@ def test_generated_file_reads_through_ingest(tmp_path):
     assert report["max_relative_energy_drift"] < 1e-3  # generate() has already read it back via ingest
     meta = json.loads((tmp_path / "morse2d.json").read_text())
     assert meta["name"] == "morse" and meta["parameters"] == laws.NOVEL_LAWS["morse"]["parameters"]
+
+
+def test_an_ablation_setting_reaches_the_case_config_as_toml_and_a_bad_one_is_refused(tmp_path):
+    import tomllib
+    import discovery_matrix
+    config, _ = discovery_matrix.write_case("spring-2d", discovery_matrix.cases()["spring-2d"], tmp_path,
+                                            ['search.weighting="relative"', "search.max_size=24"])
+    parsed = tomllib.loads(config.read_text())
+    assert parsed["search"] == {"weighting": "relative", "max_size": 24} and parsed["simulate"]["law"] == "spring"
+    for bad, message in (("weighting=1", "section.key=value"), ("search.weighting=relative", "TOML literal")):
+        with pytest.raises(SystemExit, match=message):
+            discovery_matrix.settings_text([bad])
