@@ -18,7 +18,7 @@ from symdistill.components.least_squares import levenberg_marquardt
 from symdistill.components.sr.program import Program
 from symdistill.components.sr.snap import fold_constant_subtrees, snap_constants
 from symdistill.components.train_surrogate import GraphSet
-from symdistill.components.train_surrogate.graphs import evenly_spread
+from symdistill.components.train_surrogate.graph_set import evenly_spread
 
 TRIAL_FRAMES, TRIAL_ITERATIONS = 300, 50  # each candidate or pruning trial re-fits on a smaller budget
 # a trial's fit stops once an iteration gains less than this share of its cost: on r2-2d and r2-3d the

@@ -1,6 +1,6 @@
 """The train_surrogate stage's science: graphs from particle data, the graph network, and its training."""
-from symdistill.components.train_surrogate.graphs import (
-    EDGE_FEATURE_GROUPS, GraphDataError, GraphSet, build_graphs, feature_units)
+from symdistill.components.train_surrogate.graph_set import GraphSet
+from symdistill.components.train_surrogate.graphs import EDGE_FEATURE_GROUPS, GraphDataError, build_graphs, feature_units
 from symdistill.components.train_surrogate.model import (
     VARIANTS, GraphNetwork, SurrogateSpec, from_arrays, to_arrays)
 from symdistill.components.train_surrogate.train import (

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from symdistill.components.train_surrogate.graphs import GraphSet, rows_of
+from symdistill.components.train_surrogate.graph_set import GraphSet, rows_of
 from symdistill.components.train_surrogate.model import GraphNetwork, SurrogateSpec, from_arrays, to_arrays
 
 SCHEDULES = ("onecycle", "cosine")
