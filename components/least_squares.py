@@ -12,6 +12,8 @@ through inputs shared across frames; for them the Jacobian comes from torch's fo
 of the ``ComposedModel``. Both are built in pieces of frames (of nodes with a node split), so memory stays
 bounded: all 5,000 frames at once took 24 GB in torch.
 """
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 
@@ -105,11 +107,13 @@ class KernelResiduals:
         self.edge = [composition.edge[k] for k in model.edge_keys]
         self.node = [composition.node[name] for name in model.node_names]
         self.sizes = [len(p.constants) for p in self.edge + self.node]
-        self.sums = [composition.node_features.index(summed_message(k)) if summed_message(k) in
-                     composition.node_features else -1 for k in model.edge_keys]
-        self.node_with_sums = [_with_input_probes(p, self.sums) for p in self.node]
+        sums = [composition.node_features.index(summed_message(k)) if summed_message(k) in
+                composition.node_features else -1 for k in model.edge_keys]
+        layout = _Layout(np.concatenate([[0], np.cumsum(self.sizes)]).astype(int), sums,
+                         [np.where(p.codes == CONST, np.cumsum(p.codes == CONST) - 1, -1) for p in self.edge],
+                         [_with_input_probes(p, sums) for p in self.node])
         per_edge = _per_edge(self.edge + self.node, sum(self.sizes))
-        self.pieces = [_KernelPiece(part, composition, root, goal)
+        self.pieces = [_KernelPiece(part, composition, layout, root, goal)
                        for part, root, goal in _pieces(graphs, root_weights, target, per_edge)]
 
     def start(self) -> np.ndarray:
@@ -137,7 +141,7 @@ class KernelResiduals:
         programs = self._programs(theta)
         edge, node = programs[:len(self.edge)], programs[len(self.edge):]
         for piece in self.pieces:
-            jacobian, residual = piece.jacobian(edge, node, self.node_with_sums, self.sums, self.sizes)
+            jacobian, residual = piece.jacobian(edge, node)
             if jacobian is None:
                 return np.full((n, n), np.nan), gradient
             normal += jacobian.T @ jacobian
@@ -175,12 +179,25 @@ def _with_input_probes(program: Program, inputs: list[int]) -> tuple[Program, np
     return probed, np.asarray(slots, dtype=np.int64), np.asarray(own, dtype=np.int64)
 
 
+@dataclass(frozen=True)
+class _Layout:
+    """Where each program's constants sit in the parameter vector, and what the kernels need of each program,
+    fixed for a fit: ``offsets`` [program + 1] (edge programs, then node ones); ``sums``: per edge program,
+    the node input its summed message is (-1: none); the constant slots of the edge programs; the node
+    programs with input probes (``_with_input_probes``)."""
+
+    offsets: np.ndarray
+    sums: list[int]
+    edge_slots: list[np.ndarray]
+    node_probes: list[tuple[Program, np.ndarray, np.ndarray]]
+
+
 class _KernelPiece:
     """One piece of the graphs as the kernels read them: features [feature, row], receivers, rows, weights."""
 
-    def __init__(self, graphs: GraphSet, composition, root: np.ndarray, goal: np.ndarray):
+    def __init__(self, graphs: GraphSet, composition, layout: _Layout, root: np.ndarray, goal: np.ndarray):
         flat = FlatGraphs.of(graphs, 0)
-        self.flat, self.composition = flat, composition
+        self.flat, self.composition, self.layout = flat, composition, layout
         self.edge_xt = np.ascontiguousarray(flat.edge_x.T)
         self.rows = np.flatnonzero(graphs.counted) if graphs.per_node else np.arange(graphs.n_nodes)
         n_out = goal.shape[-1]
@@ -210,13 +227,16 @@ class _KernelPiece:
             if not ok:
                 return None
             outputs.append(values[self.rows])
+        return self._weighted(outputs)
+
+    def _weighted(self, outputs: list[np.ndarray]) -> np.ndarray:
         return (self.root * (np.stack(outputs, axis=1) - self.goal)).reshape(-1)
 
-    def jacobian(self, edge, node, node_with_sums, sums, sizes) -> tuple[np.ndarray | None, np.ndarray | None]:
+    def jacobian(self, edge: list[Program], node: list[Program]) -> tuple[np.ndarray | None, np.ndarray | None]:
         """(J [row x output, parameter], residuals); (None, None) if a value is not finite."""
+        layout = self.layout
         summed, summed_derivative = [], []
-        for program in edge:
-            slots = np.where(program.codes == CONST, np.cumsum(program.codes == CONST) - 1, -1)
+        for program, slots in zip(edge, layout.edge_slots):
             values, derivative, ok = evaluate_with_jacobian(program.codes, program.args, program.values, slots,
                                                             len(program.constants), self.edge_xt)
             if not ok:
@@ -225,25 +245,24 @@ class _KernelPiece:
             summed_derivative.append(np.stack([self._sum(d) for d in derivative]) if len(derivative)
                                      else np.zeros((0, len(self.flat.node_x))))
         node_xt = self._node_inputs(summed)
-        offsets = np.concatenate([[0], np.cumsum(sizes)])
-        n_edge = len(edge)
+        offsets, n_edge = layout.offsets, len(edge)
         jacobian = np.zeros((len(self.rows), len(node), offsets[-1]))
         outputs = []
-        for o, (program, (probed, slots, own)) in enumerate(zip(node, node_with_sums)):
+        for o, (program, (probed, slots, own)) in enumerate(zip(node, layout.node_probes)):
             values_in = probed.values.copy()
             values_in[own] = program.constants
             n_own = len(own)
             values, derivative, ok = evaluate_with_jacobian(probed.codes, probed.args, values_in, slots,
-                                                            n_own + len(sums), node_xt)
+                                                            n_own + len(layout.sums), node_xt)
             if not ok:
                 return None, None
             outputs.append(values[self.rows])
             jacobian[:, o, offsets[n_edge + o]:offsets[n_edge + o + 1]] = derivative[:n_own, self.rows].T
-            for k, index in enumerate(sums):
-                if index >= 0 and sizes[k]:  # chain rule: d output / d sum_k  x  d sum_k / d edge constant
+            for k, index in enumerate(layout.sums):
+                if index >= 0 and offsets[k + 1] > offsets[k]:  # chain rule: d output / d sum_k  x  d sum_k / d edge constant
                     jacobian[:, o, offsets[k]:offsets[k + 1]] = (derivative[n_own + k, self.rows, None]
                                                                   * summed_derivative[k][:, self.rows].T)
-        residual = (self.root * (np.stack(outputs, axis=1) - self.goal)).reshape(-1)
+        residual = self._weighted(outputs)
         return (self.root[..., None] * jacobian).reshape(len(residual), -1), residual
 
 
