@@ -238,7 +238,8 @@ def cmd_deploy(args) -> int:
     With PREFECT_API_URL set, the deployment and its runs show in that Prefect server's UI.
     """
     store = Path(args.store or default_store_path(args.config)).resolve()
-    environment.configure(store, args.debug)
+    # A served run has no CLI to report its failure in one line: its traceback goes to the server's run log.
+    environment.configure(store, debug=True)
     from symdistill.catalogs.equations import catalog_path
     from symdistill.flows.discovery import discovery
     from symdistill.tasks.context import open_run

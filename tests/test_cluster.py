@@ -116,24 +116,31 @@ def test_a_scheduled_deployment_on_a_prefect_server_runs_and_caches(tmp_path):
                               "the deployment to register")
         assert [s["schedule"]["cron"] for s in deployment["schedules"]] == ["0 3 * * *"]
 
-        def run_once():
+        def run_once(parameters=None):
             replies = []
 
             def created():  # a busy server (the suite runs beside it) may answer 5xx once: ask again
-                replies.append(httpx.post(f"{api}/deployments/{deployment['id']}/create_flow_run", json={}))
+                replies.append(httpx.post(f"{api}/deployments/{deployment['id']}/create_flow_run",
+                                          json={"parameters": parameters} if parameters else {}))
                 return replies[-1].is_success and replies[-1].json()
             run = wait_for(created, 120, "the flow run to be created", lambda: replies[-1].text[-3000:])
-            return wait_for(lambda: _finished(api, run["id"]), 400, "the flow run")
+            state = wait_for(lambda: _finished(api, run["id"]), 400, "the flow run")
+            return state, lambda: _server_log(api, run["id"]) + (tmp_path / "deploy.log").read_text()[-3000:]
 
-        assert run_once() == "COMPLETED", (tmp_path / "deploy.log").read_text()[-3000:]
+        state, why = run_once()
+        assert state == "COMPLETED", why()
         store = ArtifactStore(tmp_path / "store.zarr")
         stages = ("simulate", "split", "train_surrogate", "capture", "search", "compose", "refit", "validate_ood")
         finished = {stage: store.artifacts(stage) for stage in stages}
         assert all(len(records) == 1 for records in finished.values()), finished
         listed = symdistill("catalog", "list", "--json", "--catalog", tmp_path / "catalog.sqlite", cwd=tmp_path)
         assert any(e["kind"] == "composed" for e in json.loads(listed.stdout))
-        assert run_once() == "COMPLETED"  # a second scheduled run: every stage cached, nothing rewritten
+        state, why = run_once()
+        assert state == "COMPLETED", why()  # a second scheduled run: every stage cached, nothing rewritten
         assert {stage: store.artifacts(stage) for stage in stages} == finished
+        state, why = run_once({"config_path": str(tmp_path / "missing.toml")})
+        assert state == "FAILED"  # and its traceback is in the server's run log, not only in its state
+        assert "Traceback" in why().split("serving deployment")[0] and "missing.toml: no such config file" in why()
     finally:
         stop(*([served] if served else []), server)
         server_log.close(), deploy_log.close()
@@ -145,6 +152,14 @@ def _get(url):
     except httpx.HTTPError:
         return None
     return response.json() if response.status_code == 200 else None
+
+
+def _server_log(api, run_id) -> str:
+    """A run's state message and its log lines, as the server recorded them."""
+    state = httpx.get(f"{api}/flow_runs/{run_id}").json()["state"]
+    logs = httpx.post(f"{api}/logs/filter", json={"logs": {"flow_run_id": {"any_": [run_id]}}, "limit": 200})
+    lines = [entry["message"] for entry in logs.json()] if logs.is_success else [logs.text]
+    return f"state message: {state.get('message')}\nserver log:\n" + "\n".join(lines)[-6000:] + "\n"
 
 
 def _finished(api, run_id):
