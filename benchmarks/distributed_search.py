@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 
 from symdistill.catalogs import ArtifactRef, ArtifactStore
-from symdistill.components.search import functions_from_capture, search_functions
+from symdistill.components.search import functions_from_capture, search_operator_sets
 from symdistill.config import load_experiment
 from symdistill.tasks.dask_cluster import dask_executor
-from symdistill.tasks.search import search_options
+from symdistill.tasks.search import operator_sets, search_options
 
 CONFIG = Path(__file__).parent.parent / "config" / "spring2d.toml"
 
@@ -25,7 +25,7 @@ def search_all(functions, cfg, n_workers):
     with dask_executor(None, n_workers) as executor:
         executor.submit(int, 0).result()  # cluster up before the clock starts
         clock = time.perf_counter()
-        fronts = search_functions(functions, seed=cfg.seed, executor=executor, **options)
+        fronts = search_operator_sets(functions, operator_sets(cfg), seed=cfg.seed, executor=executor, **options)
         return time.perf_counter() - clock, fronts
 
 

@@ -12,7 +12,8 @@ from symdistill.components.sr import Program
 def front_to_dataset(front: FunctionFront) -> xr.Dataset:
     return xr.Dataset(
         {"complexity": ("candidate", front.complexity.astype(np.int64)), "loss": ("candidate", front.loss),
-         "score": ("candidate", front.score), "expression": ("candidate", np.array(front.expressions, dtype=object))},
+         "score": ("candidate", front.score), "expression": ("candidate", np.array(front.expressions, dtype=object)),
+         "search": ("candidate", front.searches.astype(np.int64))},
         attrs={"function": front.name, "feature_names": list(front.feature_names), "best_index": front.best_index,
                "programs": json.dumps([p.to_dict() for p in front.programs])})
 

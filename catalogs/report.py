@@ -50,7 +50,8 @@ def write_report(store: ArtifactStore, experiment: dict, refs: dict[str, Artifac
                       ("message–force R² (top components)", capture.get("message_force_r2", "no true force known"))])]
     parts += ["<h2>Symbolic search</h2>", _figures(store, refs["search"]),
               "<p>★ the search's own pick (PySR's rule); ✓ the expression compose chose.</p>",
-              _fronts(store, refs["search"], provenance["compose"]["figures"].get("selected_complexity", {})),
+              _fronts(store, refs["search"], provenance["compose"]["figures"].get("selected_complexity", {}),
+                      provenance["compose"]["figures"].get("selected_search", {})),
               _choices(provenance["compose"]["figures"])]
     parts += ["<h2>Discovered equation</h2>", _equation(store, refs["refit"]),
               _table([(k, v) for k, v in provenance["refit"]["figures"].items() if k != "expressions"])]
@@ -109,16 +110,17 @@ def _data_summary(store: ArtifactStore, ref: ArtifactRef) -> str:
     return _table(rows, ["variable", "shape", "units", "range"])
 
 
-def _fronts(store: ArtifactStore, ref: ArtifactRef, chosen: dict) -> str:
+def _fronts(store: ArtifactStore, ref: ArtifactRef, chosen: dict, chosen_search: dict) -> str:
     out = []
     for name, front in store.read(ref).items():
         if name == "figures":
             continue
         best = int(front.attrs.get("best_index", -1))
-        rows = [(("★" if i == best else "") + ("✓" if chosen.get(name) == int(c) else ""), int(c), float(l), str(x))
-                for i, (c, l, x) in
-                enumerate(zip(front["complexity"].values, front["loss"].values, front["expression"].values))]
-        out.append(f"<h3>{_e(name)}</h3>" + _table(rows, ["", "complexity", "loss", "expression"]))
+        searches = front["search"].values if "search" in front else np.zeros(front.sizes["candidate"], int)
+        rows = [(("★" if i == best else "") + ("✓" if (chosen.get(name), chosen_search.get(name, 0)) == (c, k) else ""),
+                 int(c), int(k) + 1, float(l), str(x)) for i, (c, k, l, x) in
+                enumerate(zip(front["complexity"].values, searches, front["loss"].values, front["expression"].values))]
+        out.append(f"<h3>{_e(name)}</h3>" + _table(rows, ["", "complexity", "search", "loss", "expression"]))
     return "".join(out)
 
 
@@ -147,9 +149,10 @@ def _choices(compose: dict) -> str:
               f"function are listed below.</p>" for why in compose.get("non_affine_node", {}).values()]
     for function, rows in compose.get("candidates", {}).items():
         parts.append(f"<h3>{_e(function)}</h3>" + _table(
-            [(r["complexity"], r["search_loss"], r["held_out_loss"] if r["held_out_loss"] is not None
-              else r.get("undefined", "undefined"), r["held_out_standard_error"], "✓" if r["chosen"] else "")
-             for r in rows], ["complexity", "search loss", "held-out loss", "standard error", "chosen"]))
+            [(r["complexity"], r.get("search", 0) + 1, r["search_loss"], r["held_out_loss"]
+              if r["held_out_loss"] is not None else r.get("undefined", "undefined"), r["held_out_standard_error"],
+              "✓" if r["chosen"] else "") for r in rows],
+            ["complexity", "search", "search loss", "held-out loss", "standard error", "chosen"]))
     return "".join(parts)
 
 

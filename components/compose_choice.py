@@ -23,8 +23,10 @@ def check_function_names(pinned: dict, given: dict, functions) -> None:
 
 
 def function_candidates(name: str, complexity: np.ndarray, loss: np.ndarray, programs: list[Program],
-                        feature_names, pinned: dict, given: dict) -> list[Candidate]:
-    """The front's members, simplest first; only the pinned one if [compose] pins the function."""
+                        feature_names, pinned: dict, given: dict, search: np.ndarray | None = None) -> list[Candidate]:
+    """The front's members, simplest first; only the pinned one if [compose] pins the function (of two
+    searches' members of that complexity, the first search's). ``search``: which search found each."""
+    search = np.zeros(len(programs), dtype=int) if search is None else search
     if name in given:
         program = given_program(name, given[name], feature_names)
         return [Candidate(len(program), None, program)]
@@ -33,8 +35,9 @@ def function_candidates(name: str, complexity: np.ndarray, loss: np.ndarray, pro
         if not matches.size:
             raise ComposeError(f"[compose] complexity {name} = {pinned[name]}: the front has sizes "
                                f"{', '.join(map(str, complexity))}")
-        return [Candidate(int(complexity[matches[0]]), float(loss[matches[0]]), programs[int(matches[0])])]
-    return [Candidate(int(c), float(v), p) for c, v, p in zip(complexity, loss, programs)]
+        first = int(matches[0])
+        return [Candidate(int(complexity[first]), float(loss[first]), programs[first], int(search[first]))]
+    return [Candidate(int(c), float(v), p, int(k)) for c, v, p, k in zip(complexity, loss, programs, search)]
 
 
 def given_program(name: str, text: str, feature_names) -> Program:

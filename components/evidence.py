@@ -110,6 +110,7 @@ class Candidate:
     complexity: int
     search_loss: float | None  # None for an expression the user gave
     program: Program
+    search: int = 0  # which operator set's search found it (components/search.search_operator_sets)
 
 
 def simplest_within_noise(losses: list[HeldOut], complexities) -> int:
@@ -152,7 +153,7 @@ def choose_expressions(fronts: dict[str, list[Candidate]], evidence: Callable[[d
             changed |= picked != choice[name]
             choice[name] = picked
             best = losses[min(range(len(losses)), key=lambda i: losses[i].mean)]
-            tables[name] = [{"complexity": c.complexity, "search_loss": c.search_loss,
+            tables[name] = [{"complexity": c.complexity, "search": c.search, "search_loss": c.search_loss,
                              "held_out_loss": finite_or_none(loss.mean),
                              "held_out_standard_error": finite_or_none(loss.standard_error),
                              "excess_over_best": finite_or_none(loss.excess_over(best)),

@@ -57,11 +57,17 @@ def message_vs_force(messages: np.ndarray, force: np.ndarray, fit: dict, max_poi
 
 
 def pareto_fronts(fronts) -> np.ndarray:
-    """Loss against complexity for every searched function; the selected expression circled."""
+    """Loss against complexity for every searched function (a second operator set's search dotted); the
+    search's own pick circled."""
     figure, axis = plt.subplots(figsize=(5.5, 3.5))
     for front in fronts:
-        line, = axis.semilogy(front.complexity, np.maximum(front.loss, 1e-300), marker="o", markersize=3,
-                              label=front.name)
+        color = None
+        for k in np.unique(front.searches):
+            member = front.searches == k
+            line, = axis.semilogy(front.complexity[member], np.maximum(front.loss[member], 1e-300), marker="o",
+                                  markersize=3, linestyle="-" if k == 0 else ":", color=color,
+                                  label=front.name if k == 0 else None)
+            color = line.get_color()
         axis.plot(front.complexity[front.best_index], max(front.loss[front.best_index], 1e-300), "o",
                   markersize=9, markerfacecolor="none", color=line.get_color())
     axis.set_xlabel("complexity")

@@ -42,6 +42,11 @@ class FunctionFront:
     programs: tuple[Program, ...]
     best_index: int
     seconds: float
+    search: np.ndarray | None = None  # per member: which operator set's search found it (0: the first); None: all 0
+
+    @property
+    def searches(self) -> np.ndarray:
+        return np.zeros(len(self.programs), dtype=int) if self.search is None else self.search
 
 
 def searched_components(edge: xr.Dataset) -> list[int]:
@@ -167,3 +172,38 @@ def search_functions(functions: list[FunctionData], *, seed: int, executor=None,
                                siblings=siblings.get(functions[index].name), **options)
     with ThreadPoolExecutor(max(1, len(functions))) as pool:
         return list(pool.map(search_one, range(len(functions))))
+
+
+def search_operator_sets(functions: list[FunctionData], operator_sets: list[dict], *, seed: int, executor=None,
+                         progress: Callable[[int, int], Callable] | None = None, **options) -> list[FunctionFront]:
+    """Search every function once per operator set (``binary_operators``/``unary_operators`` each) and
+    give each function both fronts as one list of candidates, simplest first.
+
+    A richer set can write a law that the plain one cannot (r^-3 with pow), but it also holds cheaper
+    stand-ins for laws the plain set writes exactly (r^2.9994 for r (r + 0.01)^2) that fit the network's
+    messages as well; a front of the richer search alone would lose those. Kept apart, the choice between
+    them is left to held-out evidence on the original targets (compose). ``progress(set, index)`` gives a
+    function's progress callback in one search.
+    """
+    searched = [search_functions(functions, seed=seed, executor=executor, **options, **operators,
+                                 progress=None if progress is None else (lambda index, k=k: progress(k, index)))
+                for k, operators in enumerate(operator_sets)]
+    return [merged_front([fronts[i] for fronts in searched]) for i in range(len(functions))]
+
+
+def merged_front(fronts: list[FunctionFront]) -> FunctionFront:
+    """One function's fronts of several searches as one candidate list ordered by complexity, then search;
+    the best is the first search's own pick."""
+    if len(fronts) == 1:
+        return fronts[0]
+    search = np.concatenate([np.full(len(f.programs), k) for k, f in enumerate(fronts)])
+    complexity = np.concatenate([f.complexity for f in fronts])
+    order = np.lexsort((search, complexity))
+    joined = {field: np.concatenate([getattr(f, field) for f in fronts])[order] for field in ("loss", "score")}
+    expressions = [e for f in fronts for e in f.expressions]
+    programs = [p for f in fronts for p in f.programs]
+    first = fronts[0]
+    return FunctionFront(first.name, first.feature_names, complexity[order], joined["loss"], joined["score"],
+                         tuple(expressions[i] for i in order), tuple(programs[i] for i in order),
+                         int(np.flatnonzero(order == first.best_index)[0]), sum(f.seconds for f in fronts),
+                         search[order])

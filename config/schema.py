@@ -81,6 +81,14 @@ class SearchConfig(Section):
     # What physics laws commonly need, so a user need not guess the answer's operators (cost: the discovery matrix).
     unary_operators: list[str] = Field(default_factory=lambda: list(DEFAULT_UNARY_OPERATORS),
                                        description="Unary operator names of the SR engine.")
+    # A richer grammar also holds cheaper stand-ins (with pow, r^2.9994 for r (r + 0.01)^2): searched apart and
+    # chosen by held-out evidence, it adds laws without taking the plain set's (benchmarks/results, README).
+    second_search_binary_operators: list[str] = Field(
+        default_factory=lambda: ["pow"], description="Binary operators added to the ones above for a second search of "
+        "every function; compose chooses each function's expression from both searches' fronts by held-out "
+        "evidence. No operators in either second_search list: one search.")
+    second_search_unary_operators: list[str] = Field(
+        default_factory=list, description="Unary operators added for the second search (see the binary ones).")
     max_size: int = Field(20, ge=3, le=60, description="Largest expression complexity.")
     n_islands: int = Field(8, ge=1, description="Islands per function.")
     population_size: int = Field(40, ge=4, description="Members per island.")

@@ -19,7 +19,8 @@ def compute(ctx: RunContext, ref: ArtifactRef, inputs: dict) -> StageOutput:
     check_function_names(cfg.complexity, cfg.expressions, fronts)
     candidates = {name: function_candidates(name, front["complexity"].values, front["loss"].values,
                                             programs_of(front), front.attrs["feature_names"], cfg.complexity,
-                                            cfg.expressions) for name, front in fronts.items()}
+                                            cfg.expressions, front["search"].values if "search" in front else None)
+                  for name, front in fronts.items()}
     features = {function_role(name)[0]: tuple(front.attrs["feature_names"]) for name, front in fronts.items()}
     data, trained = inputs[data_stage]["data"], inputs["train_surrogate"]
     network = load_surrogate(trained)
@@ -46,7 +47,9 @@ def compute(ctx: RunContext, ref: ArtifactRef, inputs: dict) -> StageOutput:
                "selection_rule": SELECTION_RULE, "non_affine_node": non_affine_outputs(composition),
                "n_held_out_frames": len(held_out), "candidates": table,
                "selected_complexity": {name: "given" if name in cfg.expressions else
-                                       candidates[name][choice[name]].complexity for name in fronts}}
+                                       candidates[name][choice[name]].complexity for name in fronts},
+               "selected_search": {name: candidates[name][choice[name]].search for name in fronts
+                                   if name not in cfg.expressions}}
     # the force component each function is, for refit's sibling chains (stores from before had none)
     axes = {name: int(front.attrs["axis"]) for name, front in fronts.items() if int(front.attrs.get("axis", -1)) >= 0}
     return {"model": composition_to_dataset(composition, expressions, latex, axes)}, summary

@@ -14,7 +14,8 @@ from symdistill.config import ConfigError, Experiment
 from symdistill.tasks.plan import StageSpec, resolve_data_path
 
 SIMULATED_BODY_PROPERTIES = ("mass", "charge")  # what [simulate] records per body
-OPERATOR_FIELDS = {"binary_operators": 2, "unary_operators": 1}
+OPERATOR_FIELDS = {"binary_operators": 2, "unary_operators": 1, "second_search_binary_operators": 2,
+                   "second_search_unary_operators": 1}
 
 
 def preflight(experiment: Experiment, config_dir, store: ArtifactStore, plan: dict[str, StageSpec],
@@ -48,7 +49,7 @@ def check_operators(experiment: Experiment) -> None:
             if name not in CODE_OF:
                 raise ConfigError(f"[search] {field}: unknown operator {name!r}; allowed: {', '.join(allowed)}")
             if arity_of_code(CODE_OF[name]) != arity:
-                other = next(f for f, a in OPERATOR_FIELDS.items() if a != arity)
+                other = field.replace("binary", "unary") if arity == 2 else field.replace("unary", "binary")
                 raise ConfigError(f"[search] {field}: {name!r} takes {3 - arity} argument(s); list it in {other} "
                                   f"(allowed here: {', '.join(allowed)})")
 

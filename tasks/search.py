@@ -5,7 +5,7 @@ from tqdm import tqdm
 from symdistill.catalogs import ArtifactRef
 from symdistill.catalogs.fronts import front_to_dataset
 from symdistill.components import plots
-from symdistill.components.search import functions_from_capture, search_functions
+from symdistill.components.search import functions_from_capture, search_operator_sets
 from symdistill.config import SearchConfig
 from symdistill.tasks.context import RunContext, StageOutput
 from symdistill.tasks.dask_cluster import dask_executor
@@ -14,18 +14,20 @@ from symdistill.tasks.dask_cluster import dask_executor
 def compute(ctx: RunContext, ref: ArtifactRef, inputs: dict) -> StageOutput:
     cfg = ctx.experiment.search
     options = search_options(cfg)
+    sets = operator_sets(cfg)
     functions = functions_from_capture(inputs["capture"]["edge"], inputs["capture"]["node"], cfg.max_rows,
                                        cfg.weighting)
-    bars = [tqdm(total=cfg.n_iterations, desc=f"search {f.name}", unit="round", position=i, disable=None)
-            for i, f in enumerate(functions)]
+    bars = [tqdm(total=cfg.n_iterations * len(sets), desc=f"search {f.name}", unit="round", position=i,
+                 disable=None) for i, f in enumerate(functions)]
 
-    def progress_of(index):
+    def progress_of(search, index):
         def progress(rounds, evaluations, best):
-            bars[index].update(rounds - bars[index].n)
-            bars[index].set_postfix(best_loss=f"{best:.3g}")
+            bars[index].update(search * cfg.n_iterations + rounds - bars[index].n)
+            bars[index].set_postfix(best_loss=f"{best:.3g}", search=f"{search + 1}/{len(sets)}")
         return progress
     with dask_executor(ctx.scheduler or cfg.scheduler, cfg.n_workers) as executor:
-        fronts = search_functions(functions, seed=cfg.seed, executor=executor, progress=progress_of, **options)
+        fronts = search_operator_sets(functions, sets, seed=cfg.seed, executor=executor, progress=progress_of,
+                                      **options)
     for bar in bars:
         bar.close()
     datasets = {front.name: front_to_dataset(front) for front in fronts}
@@ -33,13 +35,21 @@ def compute(ctx: RunContext, ref: ArtifactRef, inputs: dict) -> StageOutput:
         datasets[function.name].attrs["axis"] = -1 if function.axis is None else int(function.axis)
     summary = {front.name: {"best": front.expressions[front.best_index], "seconds": front.seconds,
                             "front_size": len(front.programs)} for front in fronts}
+    summary["operator_sets"] = sets
     datasets["figures"] = xr.Dataset({"pareto_fronts": ("pareto_fronts_png", plots.pareto_fronts(fronts))})
     return datasets, summary
 
 
+def operator_sets(cfg: SearchConfig) -> list[dict]:
+    """The operators of each search: the listed ones, then (if any are added) those plus the second search's."""
+    first = {"binary_operators": list(cfg.binary_operators), "unary_operators": list(cfg.unary_operators)}
+    second = {field: first[field] + [name for name in getattr(cfg, f"second_search_{field}") if name not in first[field]]
+              for field in first}
+    return [first] if second == first else [first, second]
+
+
 def search_options(cfg: SearchConfig) -> dict:
-    """SymbolicRegressor parameters of a [search] section."""
-    return dict(binary_operators=tuple(cfg.binary_operators), unary_operators=tuple(cfg.unary_operators),
-                max_size=cfg.max_size, n_islands=cfg.n_islands, population_size=cfg.population_size,
+    """SymbolicRegressor parameters of a [search] section, but its operators (``operator_sets``)."""
+    return dict(max_size=cfg.max_size, n_islands=cfg.n_islands, population_size=cfg.population_size,
                 n_iterations=cfg.n_iterations, loss=cfg.loss, share_between_siblings=cfg.share_between_siblings,
                 options={"migration_fraction_sibling": cfg.migration_fraction_sibling})

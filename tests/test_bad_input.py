@@ -52,6 +52,9 @@ CASES = {
                                "[search] unary_operators: unknown operator 'cosh'; allowed: neg, inv"),
     "unary operator listed as binary": (_simulated('binary_operators = ["add", "sin"]\n'), None,
                                         "'sin' takes 1 argument(s); list it in unary_operators"),
+    "binary operator for the second search listed as unary": (
+        _simulated('second_search_unary_operators = ["pow"]\n'), None,
+        "[search] second_search_unary_operators: 'pow' takes 2 argument(s); list it in second_search_binary_operators"),
     "OOD variable the simulation lacks": (
         _simulated('[split.ood]\nkind = "body_property"\nvariable = "radius"\nhigh = 2.0\n'), None,
         "[split.ood] variable = 'radius': not a per-body variable of the simulation; allowed: mass, charge"),

@@ -87,7 +87,7 @@ def test_a_search_only_change_reruns_search_and_after_but_nothing_upstream(tiny_
     config, store = tiny_config(8), tmp_path / "store"
     calls = []
     for module, name in ((train_task_module, "train"), (capture_task_module, "capture"),
-                         (search_task_module, "search_functions")):
+                         (search_task_module, "search_operator_sets")):
         real = getattr(module, name)
         monkeypatch.setattr(module, name, lambda *a, _r=real, _n=name, **k: calls.append(_n) or _r(*a, **k))
     first = run_stages(config, store, STAGES)
@@ -97,11 +97,11 @@ def test_a_search_only_change_reruns_search_and_after_but_nothing_upstream(tiny_
     states = {r["stage"]: r["state"] for r in stage_status(second_ctx.plan, second_ctx.store, "tiny")}
     assert states == {"simulate": "complete", "split": "complete", "train_surrogate": "complete", "capture": "complete",
                       "search": "stale", "compose": "stale", "refit": "stale", "validate_ood": "stale"}
-    searches_before = calls.count("search_functions")
+    searches_before = calls.count("search_operator_sets")
     second = run_stages(config, store, STAGES)
     assert second.executed == ["search", "compose", "refit", "validate_ood"]
     assert calls.count("train") == 1 and calls.count("capture") == 1
-    assert calls.count("search_functions") > searches_before
+    assert calls.count("search_operator_sets") > searches_before
 
 
 THROUGH_THE_NETWORK = """
@@ -132,6 +132,7 @@ max_graphs = 300
 
 [search]
 unary_operators = []
+second_search_binary_operators = []
 n_islands = 4
 population_size = 40
 n_iterations = 30

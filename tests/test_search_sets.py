@@ -1,0 +1,54 @@
+"""Two operator sets searched apart: each function's candidates are both fronts, the richer set's found laws
+beside the plain set's, neither filtered by the other."""
+import numpy as np
+import sympy
+
+from symdistill.components.search import FunctionData, FunctionFront, merged_front, search_operator_sets
+from symdistill.components.sr.export import to_sympy
+from symdistill.components.sr.operators import CODE_OF
+from symdistill.config import SearchConfig
+from symdistill.tasks.search import operator_sets
+
+PLAIN = {"binary_operators": ["add", "sub", "mul", "div"], "unary_operators": []}
+WITH_POW = {"binary_operators": ["add", "sub", "mul", "div", "pow"], "unary_operators": []}
+
+
+def test_a_law_only_the_second_set_can_write_is_on_the_merged_front():
+    rng = np.random.default_rng(1)
+    x = rng.uniform(0.5, 3.0, size=(200, 1))
+    function = FunctionData("f", x, x[:, 0] ** 2.5, ("x",))
+    front, = search_operator_sets([function], [PLAIN, WITH_POW], seed=0, n_islands=2, population_size=20,
+                                  n_iterations=6, max_size=10)
+    assert np.all(np.diff(front.complexity) >= 0)  # simplest first, across both searches
+    uses_pow = np.array([bool(np.any(p.codes == CODE_OF["pow"])) for p in front.programs])
+    assert set(front.searches) == {0, 1} and not uses_pow[front.searches == 0].any()
+    xs = sympy.Symbol("x", real=True)
+    found = [sympy.nsimplify(to_sympy(p, ["x"]), tolerance=1e-6, rational=True)
+             for p, k in zip(front.programs, front.searches) if k == 1]
+    assert any(sympy.simplify(expr - xs ** sympy.Rational(5, 2)) == 0 for expr in found), found
+    assert front.searches[front.best_index] == 0  # the search's own pick is the first set's
+
+
+def _front(complexity, loss, tag, best):
+    return FunctionFront("f", ("x",), np.array(complexity), np.array(loss), np.zeros(len(loss)),
+                         tuple(f"{tag}{c}" for c in complexity), tuple(f"{tag}{c}" for c in complexity), best, 1.0)
+
+
+def test_merging_keeps_members_the_other_search_dominates():
+    plain = _front([1, 5, 11], [1.0, 1e-3, 1e-6], "plain", best=2)
+    richer = _front([1, 3, 9], [1.0, 1e-4, 1e-7], "pow", best=2)  # dominates plain's 5 and 11 on search loss
+    merged = merged_front([plain, richer])
+    assert merged.expressions == ("plain1", "pow1", "pow3", "plain5", "pow9", "plain11")
+    assert list(merged.searches) == [0, 1, 1, 0, 1, 0] and list(merged.loss) == [1.0, 1.0, 1e-4, 1e-3, 1e-7, 1e-6]
+    assert merged.expressions[merged.best_index] == "plain11" and merged.seconds == 2.0
+    assert merged_front([plain]) is plain
+
+
+def test_the_second_search_adds_operators_and_is_left_out_when_it_adds_none():
+    assert operator_sets(SearchConfig(unary_operators=[])) == [PLAIN, WITH_POW]
+    assert operator_sets(SearchConfig(unary_operators=[], second_search_binary_operators=[])) == [PLAIN]
+    assert operator_sets(SearchConfig(unary_operators=[], binary_operators=["add", "pow"])) == [
+        {"binary_operators": ["add", "pow"], "unary_operators": []}]
+    assert operator_sets(SearchConfig(unary_operators=["sin"], second_search_binary_operators=[],
+                                      second_search_unary_operators=["abs", "sin"]))[1] == {
+        "binary_operators": ["add", "sub", "mul", "div"], "unary_operators": ["sin", "abs"]}
