@@ -182,12 +182,15 @@ def search_operator_sets(functions: list[FunctionData], operator_sets: list[dict
     A richer set can write a law that the plain one cannot (r^-3 with pow), but it also holds cheaper
     stand-ins for laws the plain set writes exactly (r^2.9994 for r (r + 0.01)^2) that fit the network's
     messages as well; a front of the richer search alone would lose those. Kept apart, the choice between
-    them is left to held-out evidence on the original targets (compose). ``progress(set, index)`` gives a
-    function's progress callback in one search.
+    them is left to held-out evidence on the original targets (compose). The searches run side by side,
+    which fills the workers while a search waits for its slowest island; each is deterministic on its own.
+    ``progress(set, index)`` gives a function's progress callback in one search.
     """
-    searched = [search_functions(functions, seed=seed, executor=executor, **options, **operators,
-                                 progress=None if progress is None else (lambda index, k=k: progress(k, index)))
-                for k, operators in enumerate(operator_sets)]
+    def search_set(k):
+        return search_functions(functions, seed=seed, executor=executor, **options, **operator_sets[k],
+                                progress=None if progress is None else (lambda index: progress(k, index)))
+    with ThreadPoolExecutor(len(operator_sets)) as pool:
+        searched = list(pool.map(search_set, range(len(operator_sets))))
     return [merged_front([fronts[i] for fronts in searched]) for i in range(len(functions))]
 
 

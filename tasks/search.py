@@ -1,4 +1,5 @@
 """The search stage: symbolic regression on every captured internal function, islands on Dask workers."""
+import numpy as np
 import xarray as xr
 from tqdm import tqdm
 
@@ -19,11 +20,14 @@ def compute(ctx: RunContext, ref: ArtifactRef, inputs: dict) -> StageOutput:
                                        cfg.weighting)
     bars = [tqdm(total=cfg.n_iterations * len(sets), desc=f"search {f.name}", unit="round", position=i,
                  disable=None) for i, f in enumerate(functions)]
+    # the searches run side by side: a function's bar sums their rounds and shows each one's best loss
+    rounds_done, best_loss = ([[0] * len(sets) for _ in functions], [[np.inf] * len(sets) for _ in functions])
 
     def progress_of(search, index):
         def progress(rounds, evaluations, best):
-            bars[index].update(search * cfg.n_iterations + rounds - bars[index].n)
-            bars[index].set_postfix(best_loss=f"{best:.3g}", search=f"{search + 1}/{len(sets)}")
+            rounds_done[index][search], best_loss[index][search] = rounds, best
+            bars[index].update(sum(rounds_done[index]) - bars[index].n)
+            bars[index].set_postfix(best_loss=" / ".join(f"{b:.3g}" for b in best_loss[index]))
         return progress
     with dask_executor(ctx.scheduler or cfg.scheduler, cfg.n_workers) as executor:
         fronts = search_operator_sets(functions, sets, seed=cfg.seed, executor=executor, progress=progress_of,
