@@ -81,12 +81,12 @@ class SearchConfig(Section):
     # What physics laws commonly need, so a user need not guess the answer's operators (cost: the discovery matrix).
     unary_operators: list[str] = Field(default_factory=lambda: list(DEFAULT_UNARY_OPERATORS),
                                        description="Unary operator names of the SR engine.")
-    # A richer grammar also holds cheaper stand-ins (with pow, r^2.9994 for r (r + 0.01)^2): searched apart and
-    # chosen by held-out evidence, it adds laws without taking the plain set's (benchmarks/results, README).
+    # Not a default: with ["pow"] the matrix gained r^-3 and lost charge-3d, at 2.5-2.9x the search time
+    # (benchmarks/results/discovery_matrix_70d36cf_second_search_pow.jsonl; README).
     second_search_binary_operators: list[str] = Field(
-        default_factory=lambda: ["pow"], description="Binary operators added to the ones above for a second search of "
-        "every function; compose chooses each function's expression from both searches' fronts by held-out "
-        "evidence. No operators in either second_search list: one search.")
+        default_factory=list, description="Binary operators added to the ones above for a second search of "
+        "every function, e.g. [\"pow\"]; compose chooses each function's expression from both searches' fronts by "
+        "held-out evidence. No operators in either second_search list (the default): one search.")
     second_search_unary_operators: list[str] = Field(
         default_factory=list, description="Unary operators added for the second search (see the binary ones).")
     max_size: int = Field(20, ge=3, le=60, description="Largest expression complexity.")

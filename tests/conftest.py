@@ -27,8 +27,7 @@ n_iterations = 3
 max_rows = 200
 max_size = 12
 n_workers = 1
-second_search_binary_operators = []
-"""  # a search small enough for a test: one operator set (test_search_sets checks the second search)
+"""  # a search small enough for a test
 
 TINY_SPRING = """
 [experiment]

@@ -132,7 +132,6 @@ max_graphs = 300
 
 [search]
 unary_operators = []
-second_search_binary_operators = []
 n_islands = 4
 population_size = 40
 n_iterations = 30

@@ -1,13 +1,17 @@
 """Two operator sets searched apart: each function's candidates are both fronts, the richer set's found laws
 beside the plain set's, neither filtered by the other."""
 import numpy as np
+import pytest
 import sympy
 
+from symdistill.catalogs.fronts import programs_of
 from symdistill.components.search import FunctionData, FunctionFront, merged_front, search_operator_sets
 from symdistill.components.sr.export import to_sympy
 from symdistill.components.sr.operators import CODE_OF
 from symdistill.config import SearchConfig
 from symdistill.tasks.search import operator_sets
+
+from conftest import run_stages
 
 PLAIN = {"binary_operators": ["add", "sub", "mul", "div"], "unary_operators": []}
 WITH_POW = {"binary_operators": ["add", "sub", "mul", "div", "pow"], "unary_operators": []}
@@ -45,10 +49,33 @@ def test_merging_keeps_members_the_other_search_dominates():
 
 
 def test_the_second_search_adds_operators_and_is_left_out_when_it_adds_none():
-    assert operator_sets(SearchConfig(unary_operators=[])) == [PLAIN, WITH_POW]
-    assert operator_sets(SearchConfig(unary_operators=[], second_search_binary_operators=[])) == [PLAIN]
-    assert operator_sets(SearchConfig(unary_operators=[], binary_operators=["add", "pow"])) == [
+    assert operator_sets(SearchConfig(unary_operators=[], second_search_binary_operators=["pow"])) == [PLAIN, WITH_POW]
+    assert operator_sets(SearchConfig(unary_operators=[])) == [PLAIN]  # the default: one search
+    assert operator_sets(SearchConfig(unary_operators=[], binary_operators=["add", "pow"],
+                                      second_search_binary_operators=["pow"])) == [
         {"binary_operators": ["add", "pow"], "unary_operators": []}]
     assert operator_sets(SearchConfig(unary_operators=["sin"], second_search_binary_operators=[],
                                       second_search_unary_operators=["abs", "sin"]))[1] == {
         "binary_operators": ["add", "sub", "mul", "div"], "unary_operators": ["sin", "abs"]}
+
+
+@pytest.mark.slow
+def test_a_run_with_a_second_search_keeps_both_fronts_and_says_which_search_compose_chose(tiny_config, tmp_path):
+    config = tiny_config()
+    config.write_text(config.read_text().replace("[search]\n", '[search]\nsecond_search_binary_operators = ["pow"]\n'))
+    ctx = run_stages(config, tmp_path / "store", ("simulate", "split", "train_surrogate", "capture", "search",
+                                                   "compose"))
+    fronts = {name: ds for name, ds in ctx.store.read(ctx.ref("search")).items() if name != "figures"}
+    for front in fronts.values():
+        searches = front["search"].values
+        assert set(searches) == {0, 1} and np.all(np.diff(front["complexity"].values) >= 0)
+        uses_pow = np.array([bool(np.any(p.codes == CODE_OF["pow"])) for p in programs_of(front)])
+        assert not uses_pow[searches == 0].any()  # pow comes only from the second search
+    summary = ctx.store.provenance(ctx.ref("search"))["figures"]
+    assert [s["binary_operators"][-1] for s in summary["operator_sets"]] == ["div", "pow"]
+    compose = ctx.store.provenance(ctx.ref("compose"))["figures"]
+    for name, rows in compose["candidates"].items():
+        assert {row["search"] for row in rows} == {0, 1}
+        chosen = next(row for row in rows if row["chosen"])
+        assert (chosen["complexity"], chosen["search"]) == (compose["selected_complexity"][name],
+                                                            compose["selected_search"][name])
