@@ -139,8 +139,10 @@ def test_a_scheduled_deployment_on_a_prefect_server_runs_and_caches(tmp_path):
         assert state == "COMPLETED", why()  # a second scheduled run: every stage cached, nothing rewritten
         assert {stage: store.artifacts(stage) for stage in stages} == finished
         state, why = run_once({"config_path": str(tmp_path / "missing.toml")})
-        assert state == "FAILED"  # and its traceback is in the server's run log, not only in its state
-        assert "Traceback" in why().split("serving deployment")[0] and "missing.toml: no such config file" in why()
+        assert state == "FAILED"  # and its traceback reaches the server's run log (shipped in batches), not
+        wait_for(lambda: "Traceback" in why().split("serving deployment")[0], 60,  # only its state message
+                 "the failed run's traceback in the server's log", why)
+        assert "missing.toml: no such config file" in why().split("server log:")[1]
     finally:
         stop(*([served] if served else []), server)
         server_log.close(), deploy_log.close()
