@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from symdistill.catalogs import ArtifactStore
+from symdistill.flows import environment
 
 from conftest import TINY_SPRING
 
@@ -98,7 +99,9 @@ def _client(address):
 def test_a_scheduled_deployment_on_a_prefect_server_runs_and_caches(tmp_path):
     port = free_port()
     api = f"http://127.0.0.1:{port}/api"
-    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect-home"), "PREFECT_API_URL": api,
+    # without the quiet run loggers that in-process CLI calls of earlier tests left in this process's environment
+    inherited = {k: v for k, v in os.environ.items() if k not in environment.SILENT_RUN_LOGGERS}
+    env = {**inherited, "PREFECT_HOME": str(tmp_path / "prefect-home"), "PREFECT_API_URL": api,
            "PREFECT_RUNNER_POLL_FREQUENCY": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
     server_log = open(tmp_path / "server.log", "w")
     server = start([BIN / "prefect", "server", "start", "--host", "127.0.0.1", "--port", port], tmp_path, env,
