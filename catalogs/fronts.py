@@ -18,6 +18,11 @@ def front_to_dataset(front: FunctionFront) -> xr.Dataset:
                "programs": json.dumps([p.to_dict() for p in front.programs])})
 
 
+def searches_of(front: xr.Dataset) -> np.ndarray:
+    """Which operator set's search found each member (0: the first; stores from before record none: all 0)."""
+    return front["search"].values if "search" in front else np.zeros(front.sizes["candidate"], dtype=np.int64)
+
+
 def programs_of(front: xr.Dataset) -> list[Program]:
     """The front's programs, validated name by name (a stored artifact is never trusted blindly)."""
     n_features = len(front.attrs["feature_names"])

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from symdistill.catalogs.store import ArtifactRef, ArtifactStore, report_path
+from symdistill.catalogs.fronts import searches_of
 from symdistill.catalogs.provenance import input_keys
 from symdistill.catalogs.summary import summarize
 from symdistill.components import plots
@@ -116,10 +117,10 @@ def _fronts(store: ArtifactStore, ref: ArtifactRef, chosen: dict, chosen_search:
         if name == "figures":
             continue
         best = int(front.attrs.get("best_index", -1))
-        searches = front["search"].values if "search" in front else np.zeros(front.sizes["candidate"], int)
-        rows = [(("★" if i == best else "") + ("✓" if (chosen.get(name), chosen_search.get(name, 0)) == (c, k) else ""),
-                 int(c), int(k) + 1, float(l), str(x)) for i, (c, k, l, x) in
-                enumerate(zip(front["complexity"].values, searches, front["loss"].values, front["expression"].values))]
+        picked = (chosen.get(name), chosen_search.get(name, 0))
+        rows = [(("★" if i == best else "") + ("✓" if picked == (c, k) else ""), int(c), int(k) + 1, float(l), str(x))
+                for i, (c, k, l, x) in enumerate(zip(front["complexity"].values, searches_of(front),
+                                                     front["loss"].values, front["expression"].values))]
         out.append(f"<h3>{_e(name)}</h3>" + _table(rows, ["", "complexity", "search", "loss", "expression"]))
     return "".join(out)
 

@@ -119,13 +119,17 @@ class KernelResiduals:
     def start(self) -> np.ndarray:
         return np.concatenate([p.constants for p in self.edge + self.node]).astype(np.float64)
 
-    def _programs(self, theta: np.ndarray) -> list[Program]:
-        parts = np.split(theta, np.cumsum(self.sizes)[:-1])
-        return [p.with_constants(c) for p, c in zip(self.edge + self.node, parts)]
+    def _parts(self, theta: np.ndarray) -> list[np.ndarray]:
+        """``theta`` split into each program's constants, edge programs first."""
+        return np.split(theta, np.cumsum(self.sizes)[:-1])
+
+    def _programs(self, theta: np.ndarray) -> tuple[list[Program], list[Program]]:
+        """(edge programs, node programs) with the constants ``theta``."""
+        programs = [p.with_constants(c) for p, c in zip(self.edge + self.node, self._parts(theta))]
+        return programs[:len(self.edge)], programs[len(self.edge):]
 
     def cost(self, theta: np.ndarray) -> float:
-        programs = self._programs(theta)
-        edge, node = programs[:len(self.edge)], programs[len(self.edge):]
+        edge, node = self._programs(theta)
         total = 0.0
         for piece in self.pieces:
             residual = piece.residuals(edge, node)
@@ -138,8 +142,7 @@ class KernelResiduals:
         """Jᵀ J and Jᵀ r summed over the pieces (non-finite where a derivative is)."""
         n = len(theta)
         normal, gradient = np.zeros((n, n)), np.zeros(n)
-        programs = self._programs(theta)
-        edge, node = programs[:len(self.edge)], programs[len(self.edge):]
+        edge, node = self._programs(theta)
         for piece in self.pieces:
             jacobian, residual = piece.jacobian(edge, node)
             if jacobian is None:
@@ -149,9 +152,9 @@ class KernelResiduals:
         return normal, gradient
 
     def store(self, theta: np.ndarray) -> None:
-        parts = np.split(theta, np.cumsum(self.sizes)[:-1])
         with torch.no_grad():
-            for module, values in zip(list(self.model.edge_programs) + list(self.model.node_programs), parts):
+            for module, values in zip(list(self.model.edge_programs) + list(self.model.node_programs),
+                                      self._parts(theta)):
                 module.constants.copy_(torch.as_tensor(values))
 
 
@@ -259,7 +262,8 @@ class _KernelPiece:
             outputs.append(values[self.rows])
             jacobian[:, o, offsets[n_edge + o]:offsets[n_edge + o + 1]] = derivative[:n_own, self.rows].T
             for k, index in enumerate(layout.sums):
-                if index >= 0 and offsets[k + 1] > offsets[k]:  # chain rule: d output / d sum_k  x  d sum_k / d edge constant
+                # chain rule: d output / d sum_k  x  d sum_k / d edge constant
+                if index >= 0 and offsets[k + 1] > offsets[k]:
                     jacobian[:, o, offsets[k]:offsets[k + 1]] = (derivative[n_own + k, self.rows, None]
                                                                   * summed_derivative[k][:, self.rows].T)
         residual = self._weighted(outputs)

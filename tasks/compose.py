@@ -1,7 +1,7 @@
 """The compose stage: one expression per function, composed into one model and checked against the network."""
 
 from symdistill.catalogs import ArtifactRef
-from symdistill.catalogs.fronts import composition_to_dataset, programs_of
+from symdistill.catalogs.fronts import composition_to_dataset, programs_of, searches_of
 from symdistill.components.compose import (
     Composition, latex_text, non_affine_outputs, numpy_model, prediction_errors, sympy_model)
 from symdistill.components.compose_choice import check_function_names, function_candidates, recorded_outputs
@@ -19,8 +19,7 @@ def compute(ctx: RunContext, ref: ArtifactRef, inputs: dict) -> StageOutput:
     check_function_names(cfg.complexity, cfg.expressions, fronts)
     candidates = {name: function_candidates(name, front["complexity"].values, front["loss"].values,
                                             programs_of(front), front.attrs["feature_names"], cfg.complexity,
-                                            cfg.expressions, front["search"].values if "search" in front else None)
-                  for name, front in fronts.items()}
+                                            cfg.expressions, searches_of(front)) for name, front in fronts.items()}
     features = {function_role(name)[0]: tuple(front.attrs["feature_names"]) for name, front in fronts.items()}
     data, trained = inputs[data_stage]["data"], inputs["train_surrogate"]
     network = load_surrogate(trained)

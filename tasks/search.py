@@ -47,8 +47,8 @@ def compute(ctx: RunContext, ref: ArtifactRef, inputs: dict) -> StageOutput:
 def operator_sets(cfg: SearchConfig) -> list[dict]:
     """The operators of each search: the listed ones, then (if any are added) those plus the second search's."""
     first = {"binary_operators": list(cfg.binary_operators), "unary_operators": list(cfg.unary_operators)}
-    second = {field: first[field] + [name for name in getattr(cfg, f"second_search_{field}") if name not in first[field]]
-              for field in first}
+    second = {field: first[field] + [name for name in getattr(cfg, f"second_search_{field}")
+                                     if name not in first[field]] for field in first}
     return [first] if second == first else [first, second]
 
 
