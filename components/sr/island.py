@@ -3,6 +3,7 @@
 ``evolve_island(state, migrants, data, options, seed) -> (state, n_evaluations)`` can run in another
 process: its inputs and output are numpy arrays and frozen dataclasses.
 """
+from bisect import bisect_right
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -103,7 +104,11 @@ class _Evolution:
         self.evaluations = 0
         names = list(options.mutation_weights)
         weights = np.array([options.mutation_weights[n] for n in names], float)
-        self.mutation_names, self.mutation_p = names, weights / weights.sum()
+        # rng.choice(p=...)'s own draw (one uniform, searched in the normalised cumulative sum) without its
+        # per-call checks: the same mutation stream, a tenth of the cost
+        cdf = (weights / weights.sum()).cumsum()
+        self.mutation_names, self.mutation_cdf = names, (cdf / cdf[-1]).tolist()
+        self.tournament_cost = None  # the population's selection cost, fixed while one generation breeds
 
     def cost(self, losses, complexities, programs=()):
         with np.errstate(over="ignore"):  # a huge loss is an infinite cost: such members simply lose
@@ -122,25 +127,29 @@ class _Evolution:
         counts = np.bincount(self.complexities, minlength=self.options.max_size + 2).astype(float)
         return counts / counts.sum()
 
-    def tournament(self, frequency) -> int:
+    def selection_cost(self, frequency) -> np.ndarray:
+        """Every member's tournament cost: loss and parsimony, scaled up where its complexity is crowded."""
+        cost = self.cost(self.losses, self.complexities, self.programs)
+        with np.errstate(over="ignore"):
+            return cost * np.exp(self.options.adaptive_parsimony_scaling * frequency[self.complexities])
+
+    def tournament(self) -> int:
         options, rng = self.options, self.rng
         contestants = rng.choice(len(self.programs), size=options.tournament_size, replace=False)
-        cost = self.cost(self.losses[contestants], self.complexities[contestants],
-                         [self.programs[c] for c in contestants])
-        with np.errstate(over="ignore"):
-            cost = cost * np.exp(options.adaptive_parsimony_scaling * frequency[self.complexities[contestants]])
-        order = contestants[np.argsort(cost, kind="stable")]
+        order = contestants[np.argsort(self.tournament_cost[contestants], kind="stable")]
         p = options.tournament_p
         rank = min(int(rng.geometric(p)) - 1, len(order) - 1)
         return int(order[rank])
 
     def mutated(self, parent: Program, temperature: float) -> Program | None:
         for _ in range(10):
-            name = self.mutation_names[self.rng.choice(len(self.mutation_names), p=self.mutation_p)]
-            child = self._apply(name, parent, temperature)
+            child = self._apply(self.draw_mutation(), parent, temperature)
             if child is not None and self.allows(child):
                 return child
         return None
+
+    def draw_mutation(self) -> str:
+        return self.mutation_names[bisect_right(self.mutation_cdf, self.rng.random())]
 
     def allows(self, program: Program) -> bool:
         if not self.constraints.allows(program):
@@ -160,16 +169,16 @@ class _Evolution:
         return getattr(mutate, name)(parent, grammar, rng)
 
     def breed(self, temperature):
-        frequency = self.frequency()
+        self.tournament_cost = self.selection_cost(self.frequency())
         children, parents = [], []
         for _ in range(max(1, len(self.programs) // 4)):
             if self.rng.random() < self.options.crossover_probability:
-                i, j = self.tournament(frequency), self.tournament(frequency)
+                i, j = self.tournament(), self.tournament()
                 for child, parent in zip(mutate.crossover(self.programs[i], self.programs[j], self.rng), (i, j)):
                     if self.allows(child):
                         children.append(child), parents.append(parent)
                 continue
-            i = self.tournament(frequency)
+            i = self.tournament()
             child = self.mutated(self.programs[i], temperature)
             if child is not None:
                 children.append(child), parents.append(i)
@@ -222,12 +231,14 @@ def evolve_island(state: IslandState, migrants: list[Program], data: SearchData,
             work.programs[slot], work.losses[slot] = program, loss
             work.complexities[slot] = work.constraints.complexity(program)
     cycles = options.cycles_per_iteration
+    tail_orders = {}  # the batch is all rows unless batch_size is set: rank their tail once, not every cycle
     for cycle in range(cycles):
         temperature = 1.0 - cycle / cycles if options.annealing else 1.0
         children, parents = work.breed(temperature)
         batch = _batch(data, options, rng)
         if options.child_optimizer_iterations:  # Operon-style local search: fit each child's constants
-            rows = child_rows(batch, options.child_optimizer_rows, options.child_optimizer_tail, rng)
+            rows = child_rows(batch, options.child_optimizer_rows, options.child_optimizer_tail, rng,
+                              tail_orders if batch is data else None)
             children = _fitted(children, rows, options)
         child_losses = losses_of(children, batch.XT, batch.y, batch.weights, options)
         if batch is not data:  # compare parents on the same rows as their children
@@ -260,17 +271,21 @@ def subsample(data: SearchData, n: int, rng) -> SearchData:
     return _rows(data, rng.choice(data.y.size, size=n, replace=False))
 
 
-def child_rows(data: SearchData, n: int, tail_fraction: float, rng) -> SearchData:
+def child_rows(data: SearchData, n: int, tail_fraction: float, rng, tail_orders: dict | None = None) -> SearchData:
     """``n`` rows to fit children's constants on, by stratified sampling: the ``tail_fraction * n`` rows whose
     targets lie farthest from the median are always in, the rest is a uniform sample of the other rows, each
     weighted to stand for (other rows) / (sampled rows) of them, so the weighted loss estimates the loss on
-    all rows. With a heavy tail, a uniform sample holds few or none of the rows that decide the constants."""
+    all rows. With a heavy tail, a uniform sample holds few or none of the rows that decide the constants.
+    ``tail_orders``: a cache of the tail ranking for repeated calls on the same ``data``."""
     size = data.y.size
     n_tail = min(int(round(tail_fraction * n)), n - 1)  # at least one uniform row stands for the rest
     if size <= n or n_tail == 0:
         return subsample(data, n, rng)
-    spread = np.abs(data.y - np.median(data.y))
-    order = np.argpartition(-spread, n_tail - 1)
+    order = None if tail_orders is None else tail_orders.get(n_tail)
+    if order is None:
+        order = np.argpartition(-np.abs(data.y - np.median(data.y)), n_tail - 1)
+        if tail_orders is not None:
+            tail_orders[n_tail] = order
     rest = order[n_tail:]
     rows = np.concatenate([order[:n_tail], rng.choice(rest, size=n - n_tail, replace=False)])
     picked = _rows(data, rows)

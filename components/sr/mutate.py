@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from symdistill.components.sr.operators import CODE_OF, CONST, VAR, arity_of_code
+from symdistill.components.sr.operators import ARITY, CODE_OF, CONST, VAR, arity_of_code
 from symdistill.components.sr.program import Program, make_program, subtree_sizes
 
 
@@ -35,10 +35,9 @@ class Grammar:
 
 
 def _concat(*parts) -> Program:
-    codes = np.concatenate([p[0] for p in parts]).astype(np.int16)
-    args = np.concatenate([p[1] for p in parts]).astype(np.int32)
-    values = np.concatenate([p[2] for p in parts]).astype(np.float64)
-    return Program(codes, args, values)
+    return Program(np.concatenate([p[0] for p in parts], dtype=np.int16),
+                   np.concatenate([p[1] for p in parts], dtype=np.int32),
+                   np.concatenate([p[2] for p in parts], dtype=np.float64))
 
 
 def _slice(program: Program, start: int, stop: int):
@@ -46,7 +45,7 @@ def _slice(program: Program, start: int, stop: int):
 
 
 def _node(code, arg=0, value=0.0):
-    return np.array([code]), np.array([arg]), np.array([value])
+    return np.array([code], np.int16), np.array([arg], np.int32), np.array([value], np.float64)
 
 
 def _children(sizes, i):
@@ -195,7 +194,7 @@ def perturb_constant(program: Program, grammar: Grammar, rng, temperature: float
 
 
 def swap_operands(program: Program, grammar: Grammar, rng) -> Program | None:
-    i = _pick(np.flatnonzero([arity_of_code(int(c)) == 2 for c in program.codes]), rng)
+    i = _pick(np.flatnonzero(ARITY[program.codes] == 2), rng)
     if i is None:
         return None
     sizes = subtree_sizes(program.codes)
@@ -207,7 +206,7 @@ def swap_operands(program: Program, grammar: Grammar, rng) -> Program | None:
 def rotate(program: Program, grammar: Grammar, rng) -> Program | None:
     """Tree rotation at a binary node with a binary child: a∘(b•c) -> (a∘b)•c, or the mirror."""
     sizes = subtree_sizes(program.codes)
-    is_binary = np.array([arity_of_code(int(c)) == 2 for c in program.codes])
+    is_binary = ARITY[program.codes] == 2
     i = _pick([i for i in np.flatnonzero(is_binary) if is_binary[i - 1] or is_binary[_children(sizes, i)[1]]], rng)
     if i is None:
         return None

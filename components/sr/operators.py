@@ -77,3 +77,6 @@ def arity_of_code(code: int) -> int:
     if code in (CONST, VAR):
         return 0
     return 2 if code < FIRST_UNARY or code >= CUSTOM_BINARY else 1
+
+
+ARITY = np.array([arity_of_code(code) for code in range(N_CODES)], dtype=np.int64)  # for the numba kernels

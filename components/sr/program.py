@@ -7,8 +7,9 @@ Subtree i is the slice ``[i - sizes[i] + 1, i]``. Re-fitting constants never tou
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 
-from symdistill.components.sr.operators import CONST, OPERATOR_OF_CODE, VAR, arity_of_code, operator_code
+from symdistill.components.sr.operators import ARITY, CONST, OPERATOR_OF_CODE, VAR, arity_of_code, operator_code
 
 
 class ProgramError(ValueError):
@@ -108,25 +109,42 @@ def validate(program: Program, n_features: int | None = None) -> None:
 
 def subtree_sizes(codes: np.ndarray) -> np.ndarray:
     """sizes[i] = number of nodes in the subtree rooted at node i."""
-    sizes = np.empty(len(codes), dtype=np.int32)
-    stack = []
-    for i, code in enumerate(codes.tolist()):
-        size = 1
-        for _ in range(arity_of_code(code)):
-            size += stack.pop()
-        sizes[i] = size
-        stack.append(size)
-    return sizes
+    return _subtree_sizes(codes, ARITY)
 
 
 def depth(codes: np.ndarray) -> int:
-    stack = []
-    for code in codes.tolist():
-        arity = arity_of_code(code)
-        child = max(stack[-arity:]) if arity else 0
-        del stack[len(stack) - arity:]
-        stack.append(child + 1)
-    return stack[-1]
+    return int(_depth(codes, ARITY))
+
+
+# Compiled: the search calls these for every child it breeds.
+@njit(cache=True)
+def _subtree_sizes(codes, arity):
+    sizes = np.empty(len(codes), dtype=np.int32)
+    stack = np.empty(len(codes), dtype=np.int32)
+    top = 0
+    for i in range(len(codes)):
+        size = 1
+        for _ in range(arity[codes[i]]):
+            top -= 1
+            size += stack[top]
+        sizes[i] = size
+        stack[top] = size
+        top += 1
+    return sizes
+
+
+@njit(cache=True)
+def _depth(codes, arity):
+    stack = np.empty(len(codes), dtype=np.int64)
+    top = 0
+    for i in range(len(codes)):
+        child = 0
+        for _ in range(arity[codes[i]]):
+            top -= 1
+            child = max(child, stack[top])
+        stack[top] = child + 1
+        top += 1
+    return stack[top - 1]
 
 
 def complexity(program: Program, weights: dict[int, int] | None = None) -> int:
