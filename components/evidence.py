@@ -28,6 +28,10 @@ HELD_OUT_FRAMES = 500  # validation frames of the evidence: one standard error i
 # one-sided 0.1% test, so the best of a few dozen trials is not admitted for its noise alone
 GROWTH_STANDARD_ERRORS = 3.0
 EXACT = 1e-12  # mean relative squared error below this: exact to float64 precision, differences are rounding
+# a frame's relative squared error above this (predictions a thousand times the target's scale; predicting 0
+# scores at most 1) is a diverged model, not noise: a paired standard error cannot judge a difference that sits
+# in one frame (its mean and its standard error are then equal, so any blow-up looked "within noise")
+DIVERGED = 1e6
 
 
 @dataclass(frozen=True, eq=False)
@@ -102,6 +106,12 @@ def held_out_loss(predicted: np.ndarray, target: np.ndarray) -> HeldOut:
     if bad.any():
         return HeldOut(per_frame, f"{int(bad.sum())} of {n} held-out frames have non-finite predictions "
                                   f"(first: frame {int(np.flatnonzero(bad)[0])})")
+    wild = per_frame > DIVERGED
+    if wild.any():
+        first = int(np.flatnonzero(wild)[0])
+        return HeldOut(per_frame, f"{int(wild.sum())} of {n} held-out frames are predicted more than "
+                                  f"{DIVERGED ** 0.5:.0f} times off the target's scale (first: frame {first}, relative "
+                                  f"squared error {per_frame[first]:.3g}): the expression diverges there")
     return HeldOut(per_frame)
 
 
@@ -113,11 +123,12 @@ class Candidate:
     search: int = 0  # which operator set's search found it (components/search.search_operator_sets)
 
 
-def simplest_within_noise(losses: list[HeldOut], complexities) -> int:
-    """Index of the simplest candidate that is no worse than the lowest-loss one beyond noise."""
+def simplest_within_noise(losses: list[HeldOut], complexities, fallback: int = 0) -> int:
+    """Index of the simplest candidate that is no worse than the lowest-loss one beyond noise; ``fallback``
+    when no loss is defined (the evidence then says nothing about these candidates)."""
     best = min(range(len(losses)), key=lambda i: (losses[i].mean, complexities[i]))
     if not np.isfinite(losses[best].mean):
-        return best
+        return fallback
     return min((i for i, loss in enumerate(losses) if loss.excess_over(losses[best]) <= 0),
                key=lambda i: (complexities[i], i))
 
@@ -127,9 +138,11 @@ def choose_expressions(fronts: dict[str, list[Candidate]], evidence: Callable[[d
     """One candidate per function, by the composed model's held-out loss.
 
     ``evidence`` maps programs by function to the held-out loss of their composition (memoised here).
-    Starts from every function's most accurate candidate (the last of its front), then, one function
+    Starts from every function's most accurate candidate (the last of its front), repaired if that composition
+    diverges (``_repair``), then, one function
     at a time with the others fixed, takes the simplest candidate within noise of the best; sweeps
-    until no choice changes. Returns the chosen index per function and, per function, its candidates
+    until no choice changes. A function whose every candidate diverges keeps its choice for that sweep: the
+    divergence is another function's, and taking its simplest candidate then would trap the sweeps there. Returns the chosen index per function and, per function, its candidates
     with their held-out losses in the last sweep (what ``show compose`` reports).
     """
     choice = {name: len(front) - 1 for name, front in fronts.items()}
@@ -142,6 +155,7 @@ def choose_expressions(fronts: dict[str, list[Candidate]], evidence: Callable[[d
             with np.errstate(all="ignore"):  # a candidate that leaves its domain scores infinite
                 seen[key] = evidence(programs)
         return seen[key]
+    _repair(fronts, choice, measured)
     for _ in range(max_sweeps):
         changed = False
         for name, front in fronts.items():
@@ -149,7 +163,7 @@ def choose_expressions(fronts: dict[str, list[Candidate]], evidence: Callable[[d
             for candidate in front:
                 programs = {n: fronts[n][choice[n]].program for n in fronts} | {name: candidate.program}
                 losses.append(measured(programs))
-            picked = simplest_within_noise(losses, [c.complexity for c in front])
+            picked = simplest_within_noise(losses, [c.complexity for c in front], choice[name])
             changed |= picked != choice[name]
             choice[name] = picked
             best = losses[min(range(len(losses)), key=lambda i: losses[i].mean)]
@@ -162,6 +176,26 @@ def choose_expressions(fronts: dict[str, list[Candidate]], evidence: Callable[[d
         if not changed:
             break
     return choice, tables
+
+
+def _repair(fronts: dict[str, list[Candidate]], choice: dict[str, int],
+            measured: Callable[[dict[str, Program]], HeldOut]) -> None:
+    """While the chosen composition diverges, make the one change of one function's candidate that gives the
+    lowest defined held-out loss. Visiting functions in turn instead, the first one visited would take any
+    candidate that merely hides the divergence (a node output of 0 hides a diverging message)."""
+    for _ in range(len(fronts)):
+        programs = {n: fronts[n][choice[n]].program for n in fronts}
+        if measured(programs).undefined is None:
+            return
+        best = None
+        for name, front in fronts.items():
+            for i, candidate in enumerate(front):
+                loss = measured(programs | {name: candidate.program})
+                if loss.undefined is None and (best is None or loss.mean < best[0]):
+                    best = (loss.mean, name, i)
+        if best is None:  # no single change repairs it: the sweeps keep each function's choice where all diverge
+            return
+        choice[best[1]] = best[2]
 
 
 def finite_or_none(value: float) -> float | None:

@@ -70,6 +70,36 @@ def test_compose_prefers_the_law_over_a_padded_form_and_refuses_one_that_leaves_
     assert rows[0]["held_out_loss"] > 1e-3 > rows[1]["held_out_loss"]
 
 
+def test_a_candidate_that_diverges_on_one_frame_is_refused_and_does_not_trap_the_other_functions(graphs):
+    """The most accurate candidate of edge_message0 blows up near r = 1.3 (a pole the messages never showed):
+    on the frames that reach it, its error is many orders above the targets. One such frame used to look
+    "within noise" (a paired difference in one frame has its standard error equal to its mean), and while it
+    was the current choice every candidate of every other function scored as badly, so each took its
+    simplest. Each function must get its law."""
+    truth = spring_composition()
+    held_out = with_targets(graphs, truth)
+    distances = held_out.edge_x[:, EDGE.index("r")]
+    pole = float(np.sort(distances)[len(distances) // 2]) + 1e-9  # one edge distance, so some frame hits it
+    law = truth.edge[0]
+    diverging = from_sympy(-2 * (r - 0.99) * dx / r + 1e-12 / (r - pole) ** 3, EDGE)
+    zero = from_sympy(0 * dx, EDGE)
+    # the diverging function is visited last, so the others are judged first against its divergence
+    fronts = {"edge_message1": [Candidate(1, 1.0, zero), Candidate(9, 1e-12, truth.edge[1])],
+              "node_acc_x": [Candidate(1, 1.0, from_sympy(0 * s0, NODE)), Candidate(3, 0.0, truth.node["acc_x"])],
+              "node_acc_y": [Candidate(1, 1.0, from_sympy(0 * s1, NODE)), Candidate(3, 0.0, truth.node["acc_y"])],
+              "edge_message0": [Candidate(1, 1.0, zero), Candidate(9, 1e-12, law), Candidate(17, 1e-14, diverging)]}
+
+    def evidence(programs):
+        composition = Composition.from_functions(programs, EDGE, NODE)
+        return held_out_loss(numpy_model(composition)(held_out), held_out.target)
+    with np.errstate(all="ignore"):
+        alone = evidence(truth.functions() | {"edge_message0": diverging})
+    assert alone.undefined is not None and "diverges" in alone.undefined
+    choice, table = choose_expressions(fronts, evidence)
+    assert choice == {"edge_message0": 1, "edge_message1": 1, "node_acc_x": 1, "node_acc_y": 1}
+    assert "diverges" in table["edge_message0"][2]["undefined"]
+
+
 def test_the_printed_law_drops_a_negligible_term_and_writes_a_phase_of_pi_over_2(graphs):
     """A planted law whose node carries 0.3 sin(mass + π/2): fitted with a phase off by 1e-9 and a negligible
     message term, it must print as 0.3 cos(mass) with no 1e-10 term."""
