@@ -143,9 +143,11 @@ def _printed_constants(expr: sympy.Expr, digits: int) -> sympy.Expr:
     one (2, not 2.00000; a coefficient of 1.00000, the product of two fitted constants, not at all)."""
     def printed(value: sympy.Float) -> sympy.Expr:
         rounded = sympy.Float(value, digits)
-        whole = round(float(rounded))
-        small = 0 < abs(whole) <= 1000  # 12300000000 would read worse than 1.23e+10
-        return sympy.Integer(whole) if small and float(sympy.Float(whole, digits)) == float(rounded) else rounded
+        # decided in decimal: a binary Float of `digits` digits holds 1.99969 as 1.9996948, not 2 (LaTeX then
+        # printed it as "2.0")
+        decimal = float(f"{float(value):.{digits}g}")
+        small = 0 < abs(round(decimal)) <= 1000  # 12300000000 would read worse than 1.23e+10
+        return sympy.Integer(round(decimal)) if small and decimal == round(decimal) else rounded
     return expr.xreplace({f: printed(f) for f in expr.atoms(sympy.Float)})
 
 

@@ -280,6 +280,9 @@ def test_printed_constants_that_are_whole_at_the_printed_precision_are_written_a
     assert plain_text({"a": law})["a"] == "dx_ij*(1.98 - 2*r_ij)/(mass*r_ij**3) + 1.23e+10*mass"
     assert latex_text({"a": 0.99999999 * dx_ / r_})["a"] == r"\frac{dx_{ij}}{r_{ij}}"
     assert plain_text({"a": 0.9995 * dx_})["a"] == "0.9995*dx_ij"  # not whole at 6 digits: kept
+    # whole at LaTeX's 4 digits (it printed as r^{2.0}); not whole at 6
+    assert latex_text({"a": dx_ / r_ ** 1.99969})["a"] == r"\frac{dx_{ij}}{r_{ij}^{2}}"
+    assert plain_text({"a": dx_ / r_ ** 1.99969})["a"] == "dx_ij/r_ij**1.99969"
 
 
 @pytest.mark.parametrize("node_split", [False, True])
