@@ -89,6 +89,10 @@ class SearchConfig(Section):
         "held-out evidence. No operators in either second_search list (the default): one search.")
     second_search_unary_operators: list[str] = Field(
         default_factory=list, description="Unary operators added for the second search (see the binary ones).")
+    operand_limits: dict[str, list[int]] = Field(
+        default_factory=dict, description="Largest complexity of each operand of an operator, in every search "
+        "that has it, e.g. {pow = [-1, 1]}: any base, an exponent of one node (a constant or a variable); "
+        "-1: no limit. One entry per operand (PySR's `constraints`).")
     max_size: int = Field(20, ge=3, le=60, description="Largest expression complexity.")
     n_islands: int = Field(8, ge=1, description="Islands per function.")
     population_size: int = Field(40, ge=4, description="Members per island.")

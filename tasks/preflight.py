@@ -52,6 +52,13 @@ def check_operators(experiment: Experiment) -> None:
                 other = field.replace("binary", "unary") if arity == 2 else field.replace("unary", "binary")
                 raise ConfigError(f"[search] {field}: {name!r} takes {3 - arity} argument(s); list it in {other} "
                                   f"(allowed here: {', '.join(allowed)})")
+    for name, limits in experiment.search.operand_limits.items():
+        if name not in CODE_OF:
+            raise ConfigError(f"[search] operand_limits: unknown operator {name!r}; allowed: {', '.join(CODE_OF)}")
+        arity = arity_of_code(CODE_OF[name])
+        if len(limits) != arity or any(limit < -1 for limit in limits):
+            raise ConfigError(f"[search] operand_limits: {name} = {limits}: give {arity} limit(s), one per operand, "
+                              f"each a largest complexity or -1 for none")
 
 
 def check_simulation_plan(experiment: Experiment, splitting: bool) -> None:

@@ -55,6 +55,9 @@ CASES = {
     "binary operator for the second search listed as unary": (
         _simulated('second_search_unary_operators = ["pow"]\n'), None,
         "[search] second_search_unary_operators: 'pow' takes 2 argument(s); list it in second_search_binary_operators"),
+    "operand limits of the wrong arity": (
+        _simulated('operand_limits = { pow = [1] }\n'), None,
+        "[search] operand_limits: pow = [1]: give 2 limit(s), one per operand, each a largest complexity or -1"),
     "OOD variable the simulation lacks": (
         _simulated('[split.ood]\nkind = "body_property"\nvariable = "radius"\nhigh = 2.0\n'), None,
         "[split.ood] variable = 'radius': not a per-body variable of the simulation; allowed: mass, charge"),

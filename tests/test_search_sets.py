@@ -7,9 +7,9 @@ import sympy
 from symdistill.catalogs.fronts import programs_of
 from symdistill.components.search import FunctionData, FunctionFront, merged_front, search_operator_sets
 from symdistill.components.sr.export import to_sympy
-from symdistill.components.sr.operators import CODE_OF
+from symdistill.components.sr.operators import CODE_OF, CONST, VAR
 from symdistill.config import SearchConfig
-from symdistill.tasks.search import operator_sets
+from symdistill.tasks.search import operator_sets, search_options
 
 from conftest import run_stages
 
@@ -31,6 +31,21 @@ def test_a_law_only_the_second_set_can_write_is_on_the_merged_front():
              for p, k in zip(front.programs, front.searches) if k == 1]
     assert any(sympy.simplify(expr - xs ** sympy.Rational(5, 2)) == 0 for expr in found), found
     assert front.searches[front.best_index] == 0  # the search's own pick is the first set's
+
+
+def test_operand_limits_reach_every_search_that_has_the_operator():
+    rng = np.random.default_rng(2)
+    x = rng.uniform(0.5, 3.0, size=(200, 2))
+    function = FunctionData("f", x, x[:, 0] ** 2.5 * x[:, 1], ("x", "y"))
+    cfg = SearchConfig(unary_operators=[], second_search_binary_operators=["pow"], operand_limits={"pow": [-1, 1]})
+    options = search_options(cfg)
+    assert options["options"]["constraints"] == {"pow": [-1, 1]}
+    options.pop("share_between_siblings")
+    front, = search_operator_sets([function], operator_sets(cfg), seed=0, **options | dict(
+        n_islands=2, population_size=20, n_iterations=6, max_size=10))
+    pow_code = CODE_OF["pow"]
+    exponents = [p.codes[i - 1] for p in front.programs for i in np.flatnonzero(p.codes == pow_code)]
+    assert exponents and all(code in (CONST, VAR) for code in exponents)  # every exponent is one leaf
 
 
 def _front(complexity, loss, tag, best):
