@@ -46,6 +46,21 @@ def test_a_rescaled_program_is_the_same_function_on_random_programs():
     assert compared > 500
 
 
+def test_a_factor_that_overflows_through_a_tiny_exponent_is_written_as_a_product_instead():
+    """(x + c)^1e-5 + y with x scaled by 4 and y by 1/2: the sum's factors differ, and taking the ratio into
+    the power's base needs 2^(1e5), beyond float64 (the pow second search crashed a run on it); the program
+    becomes x -> (x * 4), y -> (y * 0.5), the same function."""
+    X = np.random.default_rng(3).uniform(0.5, 2.0, (40, 2))
+    program = from_sympy(sympy.Pow(sympy.Symbol("x") + sympy.Float(1.7), sympy.Float(1e-5)) + sympy.Symbol("y"),
+                         ["x", "y"])
+    factors = np.array([4.0, 0.5])
+    rescaled = rescale_variables(program, factors)
+    expected, ok = reference_evaluate(program, X * factors)
+    got, ok_rescaled = reference_evaluate(rescaled, X)
+    assert ok and ok_rescaled and np.isfinite(rescaled.values).all()
+    np.testing.assert_allclose(got, expected, rtol=1e-12)
+
+
 def test_the_scale_goes_into_constants_so_a_law_keeps_its_complexity():
     dx, r, m = sympy.symbols("dx r m")
     names = ["dx", "r", "m"]

@@ -57,9 +57,27 @@ def rescale_variables(program: Program, factors) -> Program:
     if np.all(factors[used] == 1.0):
         return program
     root, _ = _tree(program, len(program) - 1)
-    node, factor = _propagate(root, factors)
     codes, args, values = [], [], []
-    _flatten(_settle(node, factor), codes, args, values)
+    try:
+        node, factor = _propagate(root, factors)
+        _flatten(_settle(node, factor), codes, args, values)
+    except ArithmeticError:  # a factor pushed through a power overflowed (c^(1/1e-5)), or underflowed to 0
+        return _substituted(program, factors)
+    if not np.isfinite(values).all():
+        return _substituted(program, factors)
+    return make_program(codes, args, values)
+
+
+def _substituted(program: Program, factors: np.ndarray) -> Program:
+    """Each variable leaf x_k written as (x_k * factor_k): the same function, two nodes more per leaf, for
+    the rare program whose factors cannot be taken into its constants in floating point."""
+    codes, args, values = [], [], []
+    for code, arg, value in zip(program.codes.tolist(), program.args.tolist(), program.values.tolist()):
+        codes.append(code), args.append(arg), values.append(value)
+        if code == VAR and factors[arg] != 1.0:
+            codes.extend([CONST, _OP["mul"]])
+            args.extend([0, 0])
+            values.extend([float(factors[arg]), 0.0])
     return make_program(codes, args, values)
 
 
