@@ -109,42 +109,31 @@ def validate(program: Program, n_features: int | None = None) -> None:
 
 def subtree_sizes(codes: np.ndarray) -> np.ndarray:
     """sizes[i] = number of nodes in the subtree rooted at node i."""
-    return _subtree_sizes(codes, ARITY)
+    return _shape(codes, ARITY)[0]
 
 
 def depth(codes: np.ndarray) -> int:
-    return int(_depth(codes, ARITY))
+    return int(_shape(codes, ARITY)[1])
 
 
-# Compiled: the search calls these for every child it breeds.
 @njit(cache=True)
-def _subtree_sizes(codes, arity):
+def _shape(codes, arity):
+    """(subtree size per node, depth of the tree) in one stack pass; compiled, as the search asks for every
+    child it breeds."""
     sizes = np.empty(len(codes), dtype=np.int32)
-    stack = np.empty(len(codes), dtype=np.int32)
+    size_stack = np.empty(len(codes), dtype=np.int32)
+    depth_stack = np.empty(len(codes), dtype=np.int64)
     top = 0
     for i in range(len(codes)):
-        size = 1
+        size, below = 1, 0
         for _ in range(arity[codes[i]]):
             top -= 1
-            size += stack[top]
+            size += size_stack[top]
+            below = max(below, depth_stack[top])
         sizes[i] = size
-        stack[top] = size
+        size_stack[top], depth_stack[top] = size, below + 1
         top += 1
-    return sizes
-
-
-@njit(cache=True)
-def _depth(codes, arity):
-    stack = np.empty(len(codes), dtype=np.int64)
-    top = 0
-    for i in range(len(codes)):
-        child = 0
-        for _ in range(arity[codes[i]]):
-            top -= 1
-            child = max(child, stack[top])
-        stack[top] = child + 1
-        top += 1
-    return stack[top - 1]
+    return sizes, depth_stack[top - 1]
 
 
 def complexity(program: Program, weights: dict[int, int] | None = None) -> int:
