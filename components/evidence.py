@@ -138,12 +138,12 @@ def choose_expressions(fronts: dict[str, list[Candidate]], evidence: Callable[[d
     """One candidate per function, by the composed model's held-out loss.
 
     ``evidence`` maps programs by function to the held-out loss of their composition (memoised here).
-    Starts from every function's most accurate candidate (the last of its front), repaired if that composition
-    diverges (``_repair``), then, one function
-    at a time with the others fixed, takes the simplest candidate within noise of the best; sweeps
-    until no choice changes. A function whose every candidate diverges keeps its choice for that sweep: the
-    divergence is another function's, and taking its simplest candidate then would trap the sweeps there. Returns the chosen index per function and, per function, its candidates
-    with their held-out losses in the last sweep (what ``show compose`` reports).
+    Starts from every function's most accurate candidate (the last of its front), repaired if that
+    composition diverges (``_repair``), then, one function at a time with the others fixed, takes the
+    simplest candidate within noise of the best; sweeps until no choice changes. A function whose every
+    candidate diverges keeps its choice for that sweep: the divergence is another function's, and taking its
+    simplest candidate then would trap the sweeps there. Returns the chosen index per function and, per
+    function, its candidates with their held-out losses in the last sweep (what ``show compose`` reports).
     """
     choice = {name: len(front) - 1 for name, front in fronts.items()}
     tables: dict[str, list[dict]] = {}
