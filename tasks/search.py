@@ -57,5 +57,4 @@ def search_options(cfg: SearchConfig) -> dict:
     return dict(max_size=cfg.max_size, n_islands=cfg.n_islands, population_size=cfg.population_size,
                 n_iterations=cfg.n_iterations, loss=cfg.loss, share_between_siblings=cfg.share_between_siblings,
                 options={"migration_fraction_sibling": cfg.migration_fraction_sibling,
-                         **({"constraints": {name: list(limits) for name, limits in cfg.operand_limits.items()}}
-                            if cfg.operand_limits else {})})
+                         "constraints": {name: list(limits) for name, limits in cfg.operand_limits.items()}})

@@ -108,7 +108,6 @@ class _Evolution:
         # per-call checks: the same mutation stream, a tenth of the cost
         cdf = (weights / weights.sum()).cumsum()
         self.mutation_names, self.mutation_cdf = names, (cdf / cdf[-1]).tolist()
-        self.tournament_cost = None  # the population's selection cost, fixed while one generation breeds
 
     def cost(self, losses, complexities, programs=()):
         with np.errstate(over="ignore"):  # a huge loss is an infinite cost: such members simply lose
@@ -133,10 +132,10 @@ class _Evolution:
         with np.errstate(over="ignore"):
             return cost * np.exp(self.options.adaptive_parsimony_scaling * frequency[self.complexities])
 
-    def tournament(self) -> int:
+    def tournament(self, selection_cost: np.ndarray) -> int:
         options, rng = self.options, self.rng
         contestants = rng.choice(len(self.programs), size=options.tournament_size, replace=False)
-        order = contestants[np.argsort(self.tournament_cost[contestants], kind="stable")]
+        order = contestants[np.argsort(selection_cost[contestants], kind="stable")]
         p = options.tournament_p
         rank = min(int(rng.geometric(p)) - 1, len(order) - 1)
         return int(order[rank])
@@ -169,16 +168,16 @@ class _Evolution:
         return getattr(mutate, name)(parent, grammar, rng)
 
     def breed(self, temperature):
-        self.tournament_cost = self.selection_cost(self.frequency())
+        cost = self.selection_cost(self.frequency())  # the population does not change while a generation breeds
         children, parents = [], []
         for _ in range(max(1, len(self.programs) // 4)):
             if self.rng.random() < self.options.crossover_probability:
-                i, j = self.tournament(), self.tournament()
+                i, j = self.tournament(cost), self.tournament(cost)
                 for child, parent in zip(mutate.crossover(self.programs[i], self.programs[j], self.rng), (i, j)):
                     if self.allows(child):
                         children.append(child), parents.append(parent)
                 continue
-            i = self.tournament()
+            i = self.tournament(cost)
             child = self.mutated(self.programs[i], temperature)
             if child is not None:
                 children.append(child), parents.append(i)
