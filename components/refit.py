@@ -6,6 +6,8 @@ terms and snaps constants to simple numbers (0, short rationals, multiples of π
 loss stays within one standard error of the re-fitted model's: a negligible 8.8e-10 term goes, a 1.98
 that the data support stays 1.98.
 """
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 
@@ -247,3 +249,29 @@ def readable_law(composition: Composition, latent: np.ndarray | None, train: Gra
         errors = prediction_errors(train.rows(numpy_model(law, latent)(train)), train.rows(train.target))
     record["law_training_errors"] = errors
     return law, latent, record
+
+
+@dataclass(frozen=True)
+class FinalLaw:
+    """What the refit stage makes of a composition: its constants fitted (``fitted``, before any
+    simplification), the readable law and its latent parameters, the fit's errors, the simplification's
+    record, and the law's held-out evidence."""
+
+    fitted: Composition
+    law: Composition
+    latent: np.ndarray | None
+    errors: dict
+    record: dict
+    evidence: HeldOut
+
+
+def final_law(composition: Composition, latent: np.ndarray | None, train: GraphSet, held_out: GraphSet,
+              axes: dict[str, int] | None = None, iterations: int = 200) -> FinalLaw:
+    """``refit`` on ``train``, then ``readable_law``: the refit stage's law, also what compose compares
+    when two searches' candidates give different compositions (tasks/compose.py)."""
+    model = ComposedModel(composition, latent)
+    errors = refit(model, train, iterations)
+    fitted = model.composition_now()
+    latent = model.latent.detach().numpy().astype(np.float64) if latent is not None else None
+    law, latent, record = readable_law(fitted, latent, train, held_out, axes)
+    return FinalLaw(fitted, law, latent, errors, record, composed_loss(law, latent, held_out))

@@ -81,12 +81,14 @@ class SearchConfig(Section):
     # What physics laws commonly need, so a user need not guess the answer's operators (cost: the discovery matrix).
     unary_operators: list[str] = Field(default_factory=lambda: list(DEFAULT_UNARY_OPERATORS),
                                        description="Unary operator names of the SR engine.")
-    # Not a default: with ["pow"] the matrix gained r^-3 and lost charge-3d, at 2.5-2.9x the search time
-    # (benchmarks/results/discovery_matrix_70d36cf_second_search_pow.jsonl; README).
+    # A second search with pow by default: r^-3 and the halo catalog's r^20 cut-off need it; compose takes its
+    # law only where the final law is better beyond noise (components/compose_choice.py), so what the first
+    # search finds is kept (discovery matrix, README).
     second_search_binary_operators: list[str] = Field(
-        default_factory=list, description="Binary operators added to the ones above for a second search of "
-        "every function, e.g. [\"pow\"]; compose chooses each function's expression from both searches' fronts by "
-        "held-out evidence. No operators in either second_search list (the default): one search.")
+        default_factory=lambda: ["pow"], description="Binary operators added to the ones above for a second "
+        "search of every function; compose chooses each function's expression from the first search's fronts "
+        "alone and from both, and takes the second search's law only if its held-out loss is lower beyond noise. "
+        "Empty (and no second_search_unary_operators): one search.")
     second_search_unary_operators: list[str] = Field(
         default_factory=list, description="Unary operators added for the second search (see the binary ones).")
     operand_limits: dict[str, list[int]] = Field(

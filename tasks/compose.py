@@ -3,11 +3,12 @@
 from symdistill.catalogs import ArtifactRef
 from symdistill.catalogs.fronts import composition_to_dataset, programs_of, searches_of
 from symdistill.components.compose import (
-    Composition, latex_text, non_affine_outputs, numpy_model, prediction_errors, sympy_model)
-from symdistill.components.compose_choice import check_function_names, function_candidates, recorded_outputs
-from symdistill.components.evidence import HELD_OUT_FRAMES, SELECTION_RULE, choose_expressions
+    Composition, latex_text, non_affine_outputs, numpy_model, plain_text, prediction_errors, sympy_model)
+from symdistill.components.compose_choice import (
+    check_function_names, choose_by_search, function_candidates, recorded_outputs)
+from symdistill.components.evidence import HELD_OUT_FRAMES, SELECTION_RULE
 from symdistill.components.function_names import function_role
-from symdistill.components.refit import refitted_evidence, trial_budget
+from symdistill.components.refit import final_law, refitted_evidence, trial_budget
 from symdistill.tasks.context import RunContext, StageOutput
 from symdistill.tasks.surrogate_io import captured_graphs, load_surrogate, role_graphs
 
@@ -31,8 +32,15 @@ def compute(ctx: RunContext, ref: ArtifactRef, inputs: dict) -> StageOutput:
     # validation frames, which neither the search nor any fit has seen
     validation, train, test = role_graphs(ctx.experiment, data, inputs["split"], "validation", "train", "test")
     held_out, budget = validation.spread(HELD_OUT_FRAMES), trial_budget(train)
-    choice, table = choose_expressions(
-        candidates, lambda programs: refitted_evidence(compose(programs), latent, budget, held_out))
+    # fronts of two searches: which search's candidates is decided on the final laws, as refit will make them
+    axes = {name: int(front.attrs["axis"]) for name, front in fronts.items() if int(front.attrs.get("axis", -1)) >= 0}
+    refit_graphs = train.spread(ctx.experiment.refit.max_graphs)
+
+    def law_of(programs):
+        law = final_law(compose(programs), latent, refit_graphs, held_out, axes, ctx.experiment.refit.iterations)
+        return law.evidence, plain_text(sympy_model(law.law))
+    choice, table, search_choice = choose_by_search(
+        candidates, lambda programs: refitted_evidence(compose(programs), latent, budget, held_out), law_of)
     composition = compose({name: candidates[name][choice[name]].program for name in candidates})
     graphs = captured_graphs(ctx.experiment, test)
     composed = numpy_model(composition, latent)(graphs)
@@ -48,7 +56,5 @@ def compute(ctx: RunContext, ref: ArtifactRef, inputs: dict) -> StageOutput:
                "selected_complexity": {name: "given" if name in cfg.expressions else
                                        candidates[name][choice[name]].complexity for name in fronts},
                "selected_search": {name: candidates[name][choice[name]].search for name in fronts
-                                   if name not in cfg.expressions}}
-    # the force component each function is, for refit's sibling chains (stores from before had none)
-    axes = {name: int(front.attrs["axis"]) for name, front in fronts.items() if int(front.attrs.get("axis", -1)) >= 0}
+                                   if name not in cfg.expressions}, "search_choice": search_choice}
     return {"model": composition_to_dataset(composition, expressions, latex, axes)}, summary

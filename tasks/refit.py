@@ -1,12 +1,10 @@
 """The refit stage: the composed model's constants re-fitted on the data stage's own targets."""
-import numpy as np
-
 from symdistill.catalogs import ArtifactRef
 from symdistill.catalogs.fronts import composition_of, composition_to_dataset, function_axes_of
-from symdistill.components.compose import ComposedModel, latex_text, plain_text, sympy_model
+from symdistill.components.compose import latex_text, plain_text, sympy_model
 from symdistill.components.constant_units import law_constant_units
 from symdistill.components.evidence import HELD_OUT_FRAMES
-from symdistill.components.refit import readable_law, refit
+from symdistill.components.refit import final_law
 from symdistill.components.train_surrogate import feature_units
 from symdistill.tasks.context import RunContext, StageOutput
 from symdistill.tasks.surrogate_io import load_surrogate, role_graphs
@@ -19,17 +17,13 @@ def compute(ctx: RunContext, ref: ArtifactRef, inputs: dict) -> StageOutput:
     composition = composition_of(inputs["compose"]["model"])
     network = load_surrogate(trained)
     latent = network.latent.detach().double().numpy() if network.spec.n_latent else None
-    model = ComposedModel(composition, latent)
     # the original targets of the training frames, never the network's outputs
     train, validation = role_graphs(ctx.experiment, data, inputs["split"], "train", "validation")
     graphs = train.spread(cfg.max_graphs)
-    errors = refit(model, graphs, cfg.iterations)
-    fitted = model.composition_now()
-    latent = model.latent.detach().numpy().astype(np.float64) if latent is not None else None
-    fitted_expressions = {name: str(expr) for name, expr in sympy_model(fitted).items()}
-    held_out = validation.spread(HELD_OUT_FRAMES)
     axes = function_axes_of(inputs["compose"]["model"])
-    readable, latent, simplification = readable_law(fitted, latent, graphs, held_out, axes)
+    result = final_law(composition, latent, graphs, validation.spread(HELD_OUT_FRAMES), axes, cfg.iterations)
+    errors, readable, latent, simplification = result.errors, result.law, result.latent, result.record
+    fitted_expressions = {name: str(expr) for name, expr in sympy_model(result.fitted).items()}
     law = sympy_model(readable)  # built once: its simplification is the costly part
     expressions = plain_text(law)
     units = feature_units(data, [*readable.edge_features, *readable.node_features, *readable.node],

@@ -49,7 +49,9 @@ STAGES = {stage.name: stage for stage in (
           reads=_DATA | _SPLIT | _WEIGHTS),
     # Where the Dask scheduler is, or how many workers run, does not change the result.
     Stage("search", ("capture",), lambda e: e.search.model_dump(mode="json", exclude={"scheduler", "n_workers"})),
-    Stage("compose", ("search", "capture", DATA, "split", "train_surrogate"), lambda e: e.compose.model_dump(mode="json"),
+    # compose makes two searches' candidates into final laws to choose between them, as refit would
+    Stage("compose", ("search", "capture", DATA, "split", "train_surrogate"),
+          lambda e: {**e.compose.model_dump(mode="json"), "refit": e.refit.model_dump(mode="json")},
           reads={"capture": ("node",)} | _DATA | _SPLIT | _WEIGHTS),
     Stage("refit", ("compose", DATA, "split", "train_surrogate"), lambda e: e.refit.model_dump(mode="json"),
           reads={"compose": ("model",)} | _DATA | _SPLIT | _WEIGHTS),

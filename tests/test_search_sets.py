@@ -65,7 +65,8 @@ def test_merging_keeps_members_the_other_search_dominates():
 
 def test_the_second_search_adds_operators_and_is_left_out_when_it_adds_none():
     assert operator_sets(SearchConfig(unary_operators=[], second_search_binary_operators=["pow"])) == [PLAIN, WITH_POW]
-    assert operator_sets(SearchConfig(unary_operators=[])) == [PLAIN]  # the default: one search
+    assert operator_sets(SearchConfig(unary_operators=[])) == [PLAIN, WITH_POW]  # the default: a second with pow
+    assert operator_sets(SearchConfig(unary_operators=[], second_search_binary_operators=[])) == [PLAIN]
     assert operator_sets(SearchConfig(unary_operators=[], binary_operators=["add", "pow"],
                                       second_search_binary_operators=["pow"])) == [
         {"binary_operators": ["add", "pow"], "unary_operators": []}]
@@ -89,8 +90,14 @@ def test_a_run_with_a_second_search_keeps_both_fronts_and_says_which_search_comp
     summary = ctx.store.provenance(ctx.ref("search"))["figures"]
     assert [s["binary_operators"][-1] for s in summary["operator_sets"]] == ["div", "pow"]
     compose = ctx.store.provenance(ctx.ref("compose"))["figures"]
-    for name, rows in compose["candidates"].items():
-        assert {row["search"] for row in rows} == {0, 1}
+    choice = compose["search_choice"]
+    assert choice["chosen"] in (0, 1) and "held-out loss" in choice["rule"]
+    if not choice["same_composition"]:  # both final laws were scored, and the chosen one is simplest within noise
+        laws = choice["final_laws"]
+        assert [law["searches"] for law in laws] == ["first", "both"]
+        assert laws[choice["chosen"]]["excess_over_best"] <= 0 and set(laws[0]["expressions"]) == {"acc_x", "acc_y"}
+    for name, rows in compose["candidates"].items():  # the chosen run's table: the first search's alone, or both
+        assert {row["search"] for row in rows} == ({0} if choice["chosen"] == 0 else {0, 1})
         chosen = next(row for row in rows if row["chosen"])
         assert (chosen["complexity"], chosen["search"]) == (compose["selected_complexity"][name],
                                                             compose["selected_search"][name])
