@@ -154,6 +154,15 @@ def _choices(compose: dict) -> str:
               if r["held_out_loss"] is not None else r.get("undefined", "undefined"), r["held_out_standard_error"],
               "✓" if r["chosen"] else "") for r in rows],
             ["complexity", "search", "search loss", "held-out loss", "standard error", "chosen"]))
+    searches = compose.get("search_choice")
+    if searches and not searches.get("same_composition", True):
+        chosen = searches["chosen"]
+        parts.append(f"<h3>Which search</h3><p>{_e(searches['rule'])}.</p>" + _table(
+            [(law["searches"], "; ".join(f"{k} = {v}" for k, v in law["expressions"].items()),
+              law["held_out_loss"] if law["held_out_loss"] is not None else law.get("undefined", "undefined"),
+              law["held_out_standard_error"], "✓" if i == chosen else "")
+             for i, law in enumerate(searches["final_laws"])],
+            ["candidates of", "final law", "held-out loss", "standard error", "chosen"]))
     return "".join(parts)
 
 

@@ -70,3 +70,17 @@ def test_the_second_search_s_law_is_taken_when_its_final_law_is_better_beyond_no
 def test_with_one_search_there_is_nothing_to_choose_between(graphs):
     record, search = choose(graphs, lambda d: -mass_j * d / r ** 3, [lambda d: -0.9 * mass_j * d / r ** 3], [])
     assert record is None and search == 0
+
+
+def test_the_report_shows_both_final_laws_and_which_was_taken():
+    from symdistill.catalogs.report import _choices
+    laws = [{"searches": "first", "expressions": {"acc_x": "Sum(-dx_ij/r_ij**3, (j, 1, N))"}, "held_out_loss": 1e-15,
+             "held_out_standard_error": 1e-16, "excess_over_best": 0.0},
+            {"searches": "both", "expressions": {"acc_x": "Sum(-dx_ij/(r_ij + 0.0066)**3.0, (j, 1, N))"},
+             "held_out_loss": None, "held_out_standard_error": None, "excess_over_best": None,
+             "undefined": "3 of 500 held-out frames have non-finite predictions (first: frame 7)"}]
+    html = _choices({"search_choice": {"rule": "the rule", "same_composition": False, "chosen": 0,
+                                       "final_laws": laws}})
+    assert "Which search" in html and "acc_x = Sum(-dx_ij/(r_ij + 0.0066)**3.0" in html
+    assert "3 of 500 held-out frames have non-finite predictions" in html and html.count("✓") == 1
+    assert "Which search" not in _choices({"search_choice": {"rule": "r", "same_composition": True, "chosen": 0}})
