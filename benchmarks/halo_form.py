@@ -76,8 +76,7 @@ def main() -> int:
     provenance = store.provenance(ArtifactRef("refit", key))
     law = sympy_model(composition_of(store.read(ArtifactRef("refit", key))["model"]))
     (target, expression), = law.items()
-    data_ref = next(ArtifactRef(stage, k) for stage, k in provenance["input_keys"].items() if stage == "ingest")
-    masses = store.read(data_ref)["data"]["mass"].values.ravel()
+    masses = store.read(ArtifactRef("ingest", provenance["input_keys"]["ingest"]))["data"]["mass"].values.ravel()
     trained = ArtifactRef("train_surrogate", provenance["input_keys"]["train_surrogate"])
     radius = store.provenance(trained)["config"]["radius"]
     result = check(expression, masses, radius)

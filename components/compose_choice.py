@@ -86,20 +86,14 @@ def choose_by_search(candidates: dict[str, list[Candidate]], evidence: Callable[
     function (into ``candidates``), the chosen run's candidate tables, and a record of the comparison (None
     with one search).
     """
-    cache: dict[tuple, HeldOut] = {}
-
-    def cached(programs: dict[str, Program]) -> HeldOut:
-        key = tuple(programs[n].key() for n in sorted(programs))
-        if key not in cache:
-            cache[key] = evidence(programs)
-        return cache[key]
+    memo: dict[tuple, HeldOut] = {}  # both choices measure many of the same compositions
     if len({c.search for front in candidates.values() for c in front}) < 2:
-        return *choose_expressions(candidates, cached), None
+        return *choose_expressions(candidates, evidence, memo=memo), None
     kept = {name: [i for i, c in enumerate(front) if c.search == 0] for name, front in candidates.items()}
     first, first_tables = choose_expressions({name: [candidates[name][i] for i in kept[name]] for name in candidates},
-                                             cached)
+                                             evidence, memo=memo)
     runs = [({name: kept[name][i] for name, i in first.items()}, first_tables),
-            choose_expressions(candidates, cached)]
+            choose_expressions(candidates, evidence, memo=memo)]
     programs = [{name: candidates[name][i].program for name, i in choice.items()} for choice, _ in runs]
     if all(programs[0][name].key() == programs[1][name].key() for name in candidates):
         return *runs[0], {"rule": SEARCH_CHOICE_RULE, "same_composition": True, "chosen": 0}

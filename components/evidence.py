@@ -133,11 +133,18 @@ def simplest_within_noise(losses: list[HeldOut], complexities, fallback: int = 0
                key=lambda i: (complexities[i], i))
 
 
+def composition_key(programs: dict[str, Program]) -> tuple:
+    """One composition's programs by function, as a hashable key (for memoising its evidence)."""
+    return tuple(programs[n].key() for n in sorted(programs))
+
+
 def choose_expressions(fronts: dict[str, list[Candidate]], evidence: Callable[[dict[str, Program]], HeldOut],
-                       max_sweeps: int = 4) -> tuple[dict[str, int], dict[str, list[dict]]]:
+                       max_sweeps: int = 4, memo: dict[tuple, HeldOut] | None = None
+                       ) -> tuple[dict[str, int], dict[str, list[dict]]]:
     """One candidate per function, by the composed model's held-out loss.
 
-    ``evidence`` maps programs by function to the held-out loss of their composition (memoised here).
+    ``evidence`` maps programs by function to the held-out loss of their composition (memoised here, in
+    ``memo`` if given, so that several choices over the same candidates measure each composition once).
     Starts from every function's most accurate candidate (the last of its front), repaired if that
     composition diverges (``_repair``), then, one function at a time with the others fixed, takes the
     simplest candidate within noise of the best; sweeps until no choice changes. A function whose every
@@ -147,10 +154,10 @@ def choose_expressions(fronts: dict[str, list[Candidate]], evidence: Callable[[d
     """
     choice = {name: len(front) - 1 for name, front in fronts.items()}
     tables: dict[str, list[dict]] = {}
-    seen: dict[tuple, HeldOut] = {}
+    seen = {} if memo is None else memo
 
     def measured(programs: dict[str, Program]) -> HeldOut:
-        key = tuple(programs[n].key() for n in sorted(programs))
+        key = composition_key(programs)
         if key not in seen:
             with np.errstate(all="ignore"):  # a candidate that leaves its domain scores infinite
                 seen[key] = evidence(programs)

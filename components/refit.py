@@ -12,8 +12,8 @@ import numpy as np
 import torch
 
 from symdistill.components.compose import ComposedModel, Composition, finite_frames, numpy_model, prediction_errors
-from symdistill.components.evidence import (PRUNING_TRIALS, HeldOut, finite_or_none, frame_weights, grow_offsets,
-                                            held_out_loss, prune_terms)
+from symdistill.components.evidence import (PRUNING_TRIALS, HeldOut, composition_key, finite_or_none, frame_weights,
+                                            grow_offsets, held_out_loss, prune_terms)
 from symdistill.components.isotropy import adopt_sibling_chains
 from symdistill.components.latent import absorb_latent_factor
 from symdistill.components.least_squares import levenberg_marquardt
@@ -183,8 +183,7 @@ def readable_law(composition: Composition, latent: np.ndarray | None, train: Gra
     trial_latent = {}  # the latent parameters each pruning trial's fit ended with, by its programs
 
     def evidence_of(programs: dict[str, Program]) -> HeldOut:
-        key = tuple(programs[n].key() for n in sorted(programs))
-        latent_now = trial_latent.get(key, latent)
+        latent_now = trial_latent.get(composition_key(programs), latent)
         return composed_loss(composition.from_functions(programs, composition.edge_features,
                                                         composition.node_features), latent_now, held_out)
 
@@ -197,7 +196,7 @@ def readable_law(composition: Composition, latent: np.ndarray | None, train: Gra
     def refit_programs(programs: dict[str, Program]) -> dict[str, Program]:
         fitted, fitted_latent = refitted_programs(composition.from_functions(
             programs, composition.edge_features, composition.node_features), latent, budget)
-        trial_latent[tuple(fitted[n].key() for n in sorted(fitted))] = fitted_latent
+        trial_latent[composition_key(fitted)] = fitted_latent
         return fitted
 
     programs, reference, grown = grow_offsets(composition.functions(), refit_programs, evidence_of, reference)

@@ -1,26 +1,16 @@
 """Compose with two searches' fronts: which search's candidates the law is composed from, decided on the final laws."""
-import numpy as np
-import pytest
 import sympy
 
-from symdistill.components.compose import Composition, numpy_model, sympy_model
+from symdistill.components.compose import Composition, sympy_model
 from symdistill.components.compose_choice import choose_by_search
 from symdistill.components.evidence import Candidate
 from symdistill.components.refit import final_law, refitted_evidence, trial_budget
-from symdistill.components.simulate import ForceLaw, simulate
 from symdistill.components.sr.export import from_sympy
-from symdistill.components.train_surrogate import build_graphs
 
-from test_compose import EDGE, NODE, UNITS, spring_composition
+from test_compose import EDGE, NODE, spring_composition
+from test_evidence import graphs, with_targets  # noqa: F401  (graphs: the same spring frames, a fixture)
 
 dx, dy, r, mass_j = sympy.symbols("dx dy r mass_j", real=True)
-
-
-@pytest.fixture(scope="module")
-def graphs():
-    data = simulate(ForceLaw("spring"), n_bodies=3, dim=2, n_sims=24, n_steps=100, dt=0.01, record_every=10,
-                    integrator="leapfrog", seed=7, units=UNITS)
-    return build_graphs(data, dtype=np.float64)
 
 
 def choose(graphs, pair_law, first: list, second: list):
@@ -29,8 +19,8 @@ def choose(graphs, pair_law, first: list, second: list):
     edge_message0 candidate's search."""
     node = spring_composition().node
     truth = Composition({k: from_sympy(pair_law(d), EDGE) for k, d in enumerate((dx, dy))}, node, EDGE, NODE)
-    train = graphs.subset(slice(0, 120)).with_target(numpy_model(truth)(graphs.subset(slice(0, 120))))
-    held_out = graphs.subset(slice(120, None)).with_target(numpy_model(truth)(graphs.subset(slice(120, None))))
+    train = with_targets(graphs.subset(slice(0, 120)), truth)
+    held_out = with_targets(graphs.subset(slice(120, None)), truth)
     candidates = {f"edge_message{k}": [Candidate(9, 1e-3, from_sympy(form(d), EDGE), 0) for form in first] +
                   [Candidate(11, 1e-5, from_sympy(form(d), EDGE), 1) for form in second]
                   for k, d in enumerate((dx, dy))}
