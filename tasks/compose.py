@@ -34,10 +34,10 @@ def compute(ctx: RunContext, ref: ArtifactRef, inputs: dict) -> StageOutput:
     held_out, budget = validation.spread(HELD_OUT_FRAMES), trial_budget(train)
     # fronts of two searches: which search's candidates is decided on the final laws, as refit will make them
     axes = {name: int(front.attrs["axis"]) for name, front in fronts.items() if int(front.attrs.get("axis", -1)) >= 0}
-    refit_graphs = train.spread(ctx.experiment.refit.max_graphs)
 
-    def law_of(programs):
-        law = final_law(compose(programs), latent, refit_graphs, held_out, axes, ctx.experiment.refit.iterations)
+    def law_of(programs):  # called only when the two searches' compositions differ
+        law = final_law(compose(programs), latent, train.spread(ctx.experiment.refit.max_graphs), held_out, axes,
+                        ctx.experiment.refit.iterations)
         return law.evidence, plain_text(sympy_model(law.law))
     choice, table, search_choice = choose_by_search(
         candidates, lambda programs: refitted_evidence(compose(programs), latent, budget, held_out), law_of)
