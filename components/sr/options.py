@@ -59,6 +59,9 @@ class SearchOptions:
     loss_threshold: float | None = None
     units_penalty: float = 1000.0
     units_reject: bool = True
+    # with units, this share of the time and evaluation budgets first searches y / M over the dimensionless
+    # groups (dimensionless.py), whose front seeds the search over the features; 0: never
+    dimensionless_share: float = 0.5
     operator_complexity: dict = field(default_factory=dict)
     constant_complexity: int = 1
     variable_complexity: int = 1
@@ -75,6 +78,8 @@ class SearchOptions:
         for name in self.unary_operators:
             if arity_of_code(CODE_OF[name]) != 1:
                 raise OptionsError(f"{name!r} is binary; list it in binary_operators")
+        if not 0 <= self.dimensionless_share < 1:
+            raise OptionsError(f"dimensionless_share must be in [0, 1), got {self.dimensionless_share!r}")
         if not self.binary_operators and not self.unary_operators:
             raise OptionsError("at least one operator is needed")
         if not 0 <= self.child_optimizer_tail < 1:

@@ -10,7 +10,7 @@ import sympy
 FUNCTIONS = {
     "exp": sympy.exp, "sqrt": sympy.sqrt, "sin": sympy.sin, "cos": sympy.cos, "tanh": sympy.tanh,
     "arcsin": sympy.asin, "arccos": sympy.acos, "asin": sympy.asin, "acos": sympy.acos, "ln": sympy.log,
-    "log": sympy.log, "abs": sympy.Abs, "square": lambda a: a ** 2, "cube": lambda a: a ** 3,
+    "log": sympy.log, "abs": sympy.Abs, "Abs": sympy.Abs, "square": lambda a: a ** 2, "cube": lambda a: a ** 3,
     "neg": lambda a: -a, "inv": lambda a: 1 / a, "add": lambda a, b: a + b, "sub": lambda a, b: a - b,
     "mul": lambda a, b: a * b, "div": lambda a, b: a / b, "pow": lambda a, b: a ** b,
 }
