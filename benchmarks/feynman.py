@@ -190,19 +190,16 @@ def fit_symdistill_uniform_children(*args, **kwargs):
     return fit_symdistill(*args, **kwargs, child_optimizer_tail=0.0)
 
 
-def fit_symdistill_quarter_dimensionless(*args, **kwargs):
-    """With units, a quarter of the time (not half) on the dimensionless groups: the ablation of its share."""
-    return fit_symdistill(*args, **kwargs, dimensionless_share=0.25)
+def _with_dimensionless_share(share):
+    """With units, ``share`` of the time on the dimensionless groups: the ablation of its default (0.5)."""
+    def fit(*args, **kwargs):
+        return fit_symdistill(*args, **kwargs, dimensionless_share=share)
+    return fit
 
 
-def fit_symdistill_no_dimensionless(*args, **kwargs):
-    """With units, no search over the dimensionless groups: the units-aware search alone."""
-    return fit_symdistill(*args, **kwargs, dimensionless_share=0.0)
-
-
-TOOLS = {"symdistill": fit_symdistill, "symdistill-dimensionless-0.25": fit_symdistill_quarter_dimensionless,
-         "symdistill-dimensionless-0": fit_symdistill_no_dimensionless, "symdistill-unscaled": fit_symdistill_unscaled,
-         "symdistill-uniform-children": fit_symdistill_uniform_children, "gplearn": fit_gplearn, "operon": fit_operon}
+TOOLS = {"symdistill": fit_symdistill, "symdistill-unscaled": fit_symdistill_unscaled,
+         "symdistill-uniform-children": fit_symdistill_uniform_children, "gplearn": fit_gplearn, "operon": fit_operon,
+         **{f"symdistill-dimensionless-{share:g}": _with_dimensionless_share(share) for share in (0, 0.25, 0.75)}}
 
 
 def run_one(tool, problem_id, noise, budget, seed, units_mode="none", free_constants=True):

@@ -51,6 +51,10 @@ class SymbolicRegressor:
     units_reject : with units, drop dimensionally inconsistent candidates (default; False penalizes them:
         on the Feynman dev list rejecting recovered 53% and penalizing 43%, docs/engine.md "Units").
     free_constants : with units, constants may carry any dimension (else they are dimensionless).
+        With units, ``options['dimensionless_share']`` (default 0.5) of the time and evaluation budgets first
+        searches y / M over the dimensionless groups π (``dimensionless.py``; ``dimensionless_`` records M, the
+        groups and that search's front, lifted); its front seeds the search over the features, which gets
+        what is left, and members it contributed show ``origin`` "dimensionless search" in ``pareto_front_``.
     options : further ``SearchOptions`` fields by name (constraints, nested_constraints, precision, ...).
     random_state : seed; the same seed gives the same result whatever the executor.
     """
