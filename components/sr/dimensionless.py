@@ -7,8 +7,9 @@ ordinary units-aware search rather than replacing it, since a law may carry dime
 (G, k_B) that its features do not, and then no such f exists.
 
 Exponents are chosen simplest first: a π is a circuit of the dimension matrix (a smallest set of features
-whose dimensions are dependent), shorter circuits and smaller exponents first, oriented so that its median
-magnitude on the data is at most 1 (v/c, not c/v) when it has as many features above the bar as below; M uses the fewest features with the smallest exponents.
+whose dimensions are dependent), shorter circuits and smaller exponents first, with more features above
+the bar than below, or if as many, oriented to be at most 1 in median on the data (v/c, not c/v); a
+dimensionless feature is its own π, as given. M uses the fewest features with the smallest exponents.
 """
 from dataclasses import dataclass
 from fractions import Fraction
@@ -29,8 +30,10 @@ class Reduction:
 
     def evaluate(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(M [n_rows], Π [n_rows, k]) on the features X [n_rows, n_features]."""
-        return _power_product(X, self.monomial), np.column_stack(
-            [_power_product(X, g) for g in self.groups]) if self.groups else np.empty((len(X), 0))
+        groups = np.empty((len(X), len(self.groups)))
+        for column, exponents in enumerate(self.groups):
+            groups[:, column] = _power_product(X, exponents)
+        return _power_product(X, self.monomial), groups
 
     def describe(self, names) -> tuple[str, list[str]]:
         return _monomial_text(self.monomial, names), [_monomial_text(g, names) for g in self.groups]
@@ -61,18 +64,13 @@ def find_reduction(feature_dims, target_dim, X: np.ndarray) -> Reduction | None:
 
 def lift(program: Program, reduction: Reduction) -> Program:
     """A program of the π variables as a program of the original features: M · program(π(x))."""
-    codes, args, values = [], [], []
     pieces = [_monomial_postfix(g) for g in reduction.groups]
+    nodes = []
     for code, arg, value in zip(program.codes.tolist(), program.args.tolist(), program.values.tolist()):
-        if code == VAR:
-            for c, a, v in pieces[arg]:
-                codes.append(c), args.append(a), values.append(v)
-        else:
-            codes.append(code), args.append(arg), values.append(value)
+        nodes += pieces[arg] if code == VAR else [(code, arg, value)]
     if any(reduction.monomial):
-        for c, a, v in _monomial_postfix(reduction.monomial):
-            codes.append(c), args.append(a), values.append(v)
-        codes.append(CODE_OF["mul"]), args.append(0), values.append(0.0)
+        nodes += _monomial_postfix(reduction.monomial) + [(CODE_OF["mul"], 0, 0.0)]
+    codes, args, values = zip(*nodes)
     return make_program(codes, args, values)
 
 

@@ -13,9 +13,9 @@ import pandas as pd
 from symdistill.components.sr.checkpoint import checkpoint_from_dict, checkpoint_to_dict
 from symdistill.components.sr.constants import fit_constants
 from symdistill.components.sr.constraints import Constraints
-from symdistill.components.sr.dimensionless import find_reduction, lift
 from symdistill.components.sr.crossval import (out_of_fold_errors, prune_by_cross_validation,
                                                simplest_within_one_standard_error)
+from symdistill.components.sr.dimensionless import find_reduction, lift
 from symdistill.components.sr.export import default_names, from_sympy, to_latex, to_numpy, to_sympy
 from symdistill.components.sr.island import make_data, losses_of
 from symdistill.components.sr.options import OptionsError, SearchOptions
@@ -143,9 +143,9 @@ class SymbolicRegressor:
             data = make_data(np.ascontiguousarray((X / scales).T), y, weights, options, spec)
             guesses = [rescale_variables(from_sympy(expr, names), scales) for expr in (initial_guesses or [])]
             checkpoint = None if resume_from is None else checkpoint_from_dict(resume_from, X.shape[1])
-            lifted = []
+            lifted, reduced = [], None
             if spec is not None and options.dimensionless_share > 0 and checkpoint is None:
-                lifted, options = self._dimensionless_search(X, y, weights, names, spec, options, executor)
+                lifted, options, reduced = self._dimensionless_search(X, y, weights, names, spec, options, executor)
                 guesses = [rescale_variables(p, scales) for p in lifted] + guesses
             result = run_search(data, options, int(self.random_state), executor=executor, progress=progress,
                                 checkpoint=checkpoint, initial_guesses=guesses, siblings=siblings, name=sibling_name,
@@ -199,52 +199,54 @@ class SymbolicRegressor:
         self.history_ = {"n_evaluations": result.n_evaluations, "n_rounds": result.n_rounds,
                          "seconds": result.seconds, "stopped_by": result.stopped_by}
         self.y_units_ = y_units
-        if not lifted:
-            self.dimensionless_ = None
+        self.dimensionless_ = reduced
         self.checkpoint_ = checkpoint_to_dict(result.checkpoint)
         return self
 
     def _dimensionless_search(self, X, y, weights, names, spec, options, executor):
         """Search y / M over the dimensionless groups with ``dimensionless_share`` of the budgets; its front,
         lifted to the features and re-fitted there, seeds the main search, which gets what is left.
-        Returns (lifted programs, the main search's options)."""
-        self.dimensionless_ = None
+        Returns (lifted programs, the main search's options, the record kept as ``dimensionless_``)."""
         reduction = find_reduction(spec.features, spec.target, X)
         if reduction is None:
-            return [], options
+            return [], options, None
         share, start = options.dimensionless_share, time.perf_counter()
         M, groups = reduction.evaluate(X)
-        target = y / M
-        params = self.get_params() | {"model_selection": "best", "n_iterations": max(1, round(self.n_iterations * share))}
-        if self.timeout_seconds is not None:
-            params["timeout_seconds"] = self.timeout_seconds * share
-        if self.max_evaluations is not None:
-            params["max_evaluations"] = max(1, int(self.max_evaluations * share))
-        if self.loss_threshold is not None:  # the same threshold relative to the target's spread
-            params["loss_threshold"] = self.loss_threshold * float(np.var(target)) / max(float(np.var(y)), 1e-300)
-        monomial, group_names = reduction.describe(names)
+        with np.errstate(all="ignore"):
+            target = y / M
+        if not np.all(np.isfinite(target)):  # y / M overflows: the main search goes on alone
+            return [], options, None
         if groups.shape[1] == 0:  # no dimensionless group: y = C M, only C to fit
             found, evaluations = [constant(float(np.median(target)))], 0
         else:
+            params = self.get_params() | {"model_selection": "best",
+                                          "n_iterations": max(1, round(self.n_iterations * share))}
+            if self.timeout_seconds is not None:
+                params["timeout_seconds"] = self.timeout_seconds * share
+            if self.max_evaluations is not None:
+                params["max_evaluations"] = max(1, int(self.max_evaluations * share))
+            if self.loss_threshold is not None:  # the same threshold relative to the target's spread
+                params["loss_threshold"] = self.loss_threshold * float(np.var(target)) / max(float(np.var(y)), 1e-300)
             try:
                 inner = SymbolicRegressor(**params).fit(groups, target, sample_weight=weights, executor=executor,
                                                         feature_names=[f"pi{i}" for i in range(groups.shape[1])])
             except RuntimeError:  # no valid expression of the groups: the main search goes on alone
-                return [], options
+                return [], options, None
             found, evaluations = inner.programs_, inner.history_["n_evaluations"]
         XT64, y64 = np.ascontiguousarray(X.T, dtype=np.float64), y.astype(np.float64)
         w64 = None if weights is None else weights.astype(np.float64)
         lifted = [fit_constants(lift(p, reduction), XT64, y64, w64, options.optimizer_iterations, options.loss_kind,
                                 options.huber_delta)[0] for p in found]
         seconds = time.perf_counter() - start
-        self.dimensionless_ = {"monomial": monomial, "groups": group_names, "seconds": seconds,
-                               "front": [str(to_sympy(p, names)) for p in lifted]}
+        monomial, group_names = reduction.describe(names)
+        record = {"monomial": monomial, "groups": group_names, "seconds": seconds,
+                  "front": [str(to_sympy(p, names)) for p in lifted]}
         remaining = {}
         if options.timeout_seconds is not None:
             remaining["timeout_seconds"] = max(options.timeout_seconds - seconds, 0.0)
         if options.max_evaluations is not None:
             remaining["max_evaluations"] = max(options.max_evaluations - evaluations, 1)
-        return lifted, dataclasses.replace(options, **remaining)
+        return lifted, dataclasses.replace(options, **remaining), record
 
     def _program(self, index) -> Program:
         if not hasattr(self, "program_"):
