@@ -132,17 +132,13 @@ def is_exact(model, truth, seconds=30, variables=()) -> bool:
         signal.alarm(0)
 
 
-def fit_symdistill(X, y, names, budget, seed, noise, units=None, mode="none", free_constants=True, scale_features=True,
-                   child_optimizer_tail=None, dimensionless_share=None):
+def fit_symdistill(X, y, names, budget, seed, noise, units=None, mode="none", free_constants=True, options=None):
     from symdistill.components.sr import SymbolicRegressor
 
     threshold = 1e-16 * float(np.var(y)) if noise == 0 else None
     est = SymbolicRegressor(unary_operators=UNARY, max_size=30, n_islands=8, n_iterations=10**6,
                             timeout_seconds=budget, loss_threshold=threshold, random_state=seed,
-                            units_reject=mode == "reject", free_constants=free_constants,
-                            options={"scale_features": scale_features}
-                            | ({} if child_optimizer_tail is None else {"child_optimizer_tail": child_optimizer_tail})
-                            | ({} if dimensionless_share is None else {"dimensionless_share": dimensionless_share}))
+                            units_reject=mode == "reject", free_constants=free_constants, options=options)
     if units is None:
         est.fit(X, y, feature_names=names)
     else:
@@ -180,26 +176,20 @@ def fit_operon(X, y, names, budget, seed, noise, **_):
     return est.predict, parse(text, {s: symbols[n] for s, n in zip(safe, names)})
 
 
-def fit_symdistill_unscaled(*args, **kwargs):
-    """The engine searching on the features as given: the ablation of ``scale_features``."""
-    return fit_symdistill(*args, **kwargs, scale_features=False)
-
-
-def fit_symdistill_uniform_children(*args, **kwargs):
-    """Children's constants fitted on a uniform sample of rows: the ablation of ``child_optimizer_tail``."""
-    return fit_symdistill(*args, **kwargs, child_optimizer_tail=0.0)
-
-
-def _with_dimensionless_share(share):
-    """With units, ``share`` of the time on the dimensionless groups: the ablation of its default (0.5)."""
+def _with_options(**options):
+    """symdistill with engine options other than its defaults: an ablation of those defaults."""
     def fit(*args, **kwargs):
-        return fit_symdistill(*args, **kwargs, dimensionless_share=share)
+        return fit_symdistill(*args, **kwargs, options=options)
     return fit
 
 
-TOOLS = {"symdistill": fit_symdistill, "symdistill-unscaled": fit_symdistill_unscaled,
-         "symdistill-uniform-children": fit_symdistill_uniform_children, "gplearn": fit_gplearn, "operon": fit_operon,
-         **{f"symdistill-dimensionless-{share:g}": _with_dimensionless_share(share) for share in (0, 0.25, 0.75)}}
+# Ablations, each one default changed: to the value before it was chosen, or to PySR's default.
+ABLATIONS = {"unscaled": {"scale_features": False}, "uniform-children": {"child_optimizer_tail": 0.0},
+             **{f"dimensionless-{share:g}": {"dimensionless_share": share} for share in (0, 0.25, 0.75)},
+             "cycles-380": {"cycles_per_iteration": 380}, "tournament-0.982": {"tournament_p": 0.982},
+             "parsimony-scaling-1040": {"adaptive_parsimony_scaling": 1040.0}}
+TOOLS = {"symdistill": fit_symdistill, "gplearn": fit_gplearn, "operon": fit_operon,
+         **{f"symdistill-{name}": _with_options(**options) for name, options in ABLATIONS.items()}}
 
 
 def run_one(tool, problem_id, noise, budget, seed, units_mode="none", free_constants=True):

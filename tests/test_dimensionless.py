@@ -32,6 +32,7 @@ def test_dimensionless_features_stay_as_given_and_half_powers_are_allowed():
     reduction = find_reduction(_dims("J", "kg", "dimensionless"), dimension_of("m/s"), X)
     assert reduction.monomial == (Fraction(1, 2), Fraction(-1, 2), 0)  # sqrt(E / m)
     assert reduction.groups == ((0, 0, 1),)
+    assert reduction.describe(["E", "m", "theta"]) == ("E^(1/2)·m^(-1/2)", ["theta"])
 
 
 def test_no_reduction_when_the_law_needs_a_dimensional_constant_or_nothing_is_gained():

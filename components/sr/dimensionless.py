@@ -191,5 +191,6 @@ def _integer_power(index, power) -> list[tuple[int, int, float]]:
 
 
 def _monomial_text(exponents, names) -> str:
-    parts = [name if e == 1 else f"{name}^{e}" for name, e in zip(names, exponents) if e]
+    parts = [name if e == 1 else f"{name}^{e}" if Fraction(e).denominator == 1 else f"{name}^({e})"
+             for name, e in zip(names, exponents) if e]
     return "·".join(parts) or "1"
