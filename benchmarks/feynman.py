@@ -132,13 +132,15 @@ def is_exact(model, truth, seconds=30, variables=()) -> bool:
         signal.alarm(0)
 
 
-def fit_symdistill(X, y, names, budget, seed, noise, units=None, mode="none", free_constants=True, options=None):
+def fit_symdistill(X, y, names, budget, seed, noise, units=None, mode="none", free_constants=True, options=None,
+                   selection=None):
     from symdistill.components.sr import SymbolicRegressor
 
     threshold = 1e-16 * float(np.var(y)) if noise == 0 else None
+    chosen = {} if selection is None else {"model_selection": selection}  # None: the estimator's default
     est = SymbolicRegressor(unary_operators=UNARY, max_size=30, n_islands=8, n_iterations=10**6,
                             timeout_seconds=budget, loss_threshold=threshold, random_state=seed,
-                            units_reject=mode == "reject", free_constants=free_constants, options=options)
+                            units_reject=mode == "reject", free_constants=free_constants, options=options, **chosen)
     if units is None:
         est.fit(X, y, feature_names=names)
     else:
@@ -188,8 +190,17 @@ ABLATIONS = {"unscaled": {"scale_features": False}, "uniform-children": {"child_
              **{f"dimensionless-{share:g}": {"dimensionless_share": share} for share in (0, 0.25, 0.75)},
              "cycles-380": {"cycles_per_iteration": 380}, "tournament-0.982": {"tournament_p": 0.982},
              "parsimony-scaling-1040": {"adaptive_parsimony_scaling": 1040.0}}
+def _with_selection(rule):
+    """symdistill returning the model chosen by another ``model_selection`` rule."""
+    def fit(*args, **kwargs):
+        return fit_symdistill(*args, **kwargs, selection=rule)
+    return fit
+
+
+SELECTIONS = {"selection-best": "best", "selection-description-length": "description_length"}
 TOOLS = {"symdistill": fit_symdistill, "gplearn": fit_gplearn, "operon": fit_operon,
-         **{f"symdistill-{name}": _with_options(**options) for name, options in ABLATIONS.items()}}
+         **{f"symdistill-{name}": _with_options(**options) for name, options in ABLATIONS.items()},
+         **{f"symdistill-{name}": _with_selection(rule) for name, rule in SELECTIONS.items()}}
 
 
 def run_one(tool, problem_id, noise, budget, seed, units_mode="none", free_constants=True):

@@ -11,7 +11,7 @@ truth's RMS at 200 points of the table's ranges, without any constant going to 0
 table also gives the largest relative constant error of those that match.
 
     pip install pyoperon==0.6.2            # benchmark only
-    .venv/bin/python benchmarks/small_tables.py --budget 20 --tools symdistill-best,symdistill-cv,operon
+    .venv/bin/python benchmarks/small_tables.py --budget 20 --tools symdistill-best,symdistill-cv,symdistill-mdl,operon
     .venv/bin/python benchmarks/small_tables.py --table
 Rows are appended to benchmarks/results/small_tables.jsonl; a rerun skips what is there.
 """
@@ -128,6 +128,7 @@ def fit_symdistill_unscaled(X, y, names, budget, seed, selection):
 
 
 TOOLS = {"symdistill-best": (fit_symdistill, "best"), "symdistill-cv": (fit_symdistill, "cross_validation"),
+         "symdistill-mdl": (fit_symdistill, "description_length"),
          "symdistill-best-unscaled": (fit_symdistill_unscaled, "best"),
          "symdistill-cv-unscaled": (fit_symdistill_unscaled, "cross_validation"), "operon": (fit_operon, None)}
 

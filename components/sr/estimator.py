@@ -23,12 +23,12 @@ from symdistill.components.sr.program import Program, constant
 from symdistill.components.sr.scaling import feature_scales, rescale_variables
 from symdistill.components.sr.search import HallOfFame, run_search
 from symdistill.components.sr.siblings import finishing
-from symdistill.components.sr.selection import scores, select
+from symdistill.components.sr.selection import description_lengths, scores, select
 from symdistill.components.sr.snap import snap_program
 from symdistill.components.sr.units import UnitSpec, describe, dimension_of, is_consistent
 
 
-SELECTION_RULES = ("best", "accuracy", "validation", "cross_validation")
+SELECTION_RULES = ("best", "accuracy", "validation", "cross_validation", "description_length")
 
 
 class SymbolicRegressor:
@@ -46,7 +46,8 @@ class SymbolicRegressor:
     model_selection : "best" (PySR's score rule), "accuracy", "validation" (needs X_val, y_val in fit), or
         "cross_validation" (k-fold out-of-fold errors and the one-standard-error rule, ``crossval.py``; the
         chosen law is then pruned by the same evidence and, if that changed it, appended to ``pareto_front_``
-        with ``origin`` "pruned from complexity N").
+        with ``origin`` "pruned from complexity N"), or "description_length" (the shortest two-part code of
+        the data, ``selection.py``; ``pareto_front_`` gains its column "description_length" in nats).
     timeout_seconds, max_evaluations, loss_threshold : early stops (a timeout makes runs timing-dependent).
     units_reject : with units, drop dimensionally inconsistent candidates (default; False penalizes them:
         on the Feynman dev list rejecting recovered 53% and penalizing 43%, docs/engine.md "Units").
@@ -183,6 +184,9 @@ class SymbolicRegressor:
                 losses = np.append(losses, losses_of([pruned], XT64, y64, w64, options))
                 origins.append(f"pruned from complexity {complexities[self.best_index_]}")
                 self.best_index_ = len(self.programs_) - 1
+        elif self.model_selection == "description_length":
+            lengths = self._description_lengths(complexities, losses, X, y, weights, options)
+            self.best_index_ = int(np.argmin(lengths))
         else:
             self.best_index_ = select(complexities, losses, self.model_selection, validation)
         self.program_ = self.programs_[self.best_index_]
@@ -196,12 +200,24 @@ class SymbolicRegressor:
             "snapped": [str(expr) for expr in self.snapped_expressions_], "origin": origins,
             # Only dimensionally consistent programs reach the front, so each carries y's units.
             "units": [describe(spec.target) if spec is not None else ""] * len(self.programs_)})
+        if self.model_selection == "description_length":
+            self.pareto_front_["description_length"] = lengths
         self.history_ = {"n_evaluations": result.n_evaluations, "n_rounds": result.n_rounds,
                          "seconds": result.seconds, "stopped_by": result.stopped_by}
         self.y_units_ = y_units
         self.dimensionless_ = reduced
         self.checkpoint_ = checkpoint_to_dict(result.checkpoint)
         return self
+
+    def _description_lengths(self, complexities, losses, X, y, weights, options) -> np.ndarray:
+        """``selection.description_lengths`` of the front, with this fit's symbol count and target scale."""
+        w = np.ones_like(y, dtype=float) if weights is None else np.asarray(weights, dtype=float)
+        magnitude = np.abs(y) if options.loss_kind == 1 else y.astype(float) ** 2
+        scale = float(np.sum(w * magnitude) / np.sum(w))
+        scale = scale if options.loss_kind == 1 else float(np.sqrt(scale))
+        symbols = len(options.binary_operators) + len(options.unary_operators) + X.shape[1] + 1
+        return description_lengths(complexities, losses, [p.constants.size for p in self.programs_], len(y),
+                                   symbols, scale, options.loss_kind)
 
     def _dimensionless_search(self, X, y, weights, names, spec, options, executor):
         """Search y / M over the dimensionless groups with ``dimensionless_share`` of the budgets; its front,
