@@ -3,10 +3,11 @@ import numpy as np
 import sympy
 
 from symdistill.components.sr import SymbolicRegressor
+from symdistill.components.sr.constants import fit_constants
 from symdistill.components.sr.export import from_sympy
 from symdistill.components.sr.island import losses_of
 from symdistill.components.sr.options import SearchOptions
-from symdistill.components.sr.selection import description_lengths
+from symdistill.components.sr.description import description_lengths, select_by_description_length
 
 x = sympy.Symbol("x", real=True)
 
@@ -50,6 +51,27 @@ def test_an_infinite_loss_is_never_chosen_and_l1_counts_residuals_per_row():
     l2 = description_lengths([3], [0.04], [1], 10, 6, 1.0, loss_kind=0)
     l1 = description_lengths([3], [0.2], [1], 10, 6, 1.0, loss_kind=1)
     assert np.isclose(l2[0] - 0.5 * 10 * np.log(0.04), l1[0] - 10 * np.log(0.2))
+
+
+def test_errors_proportional_to_the_value_are_coded_as_such_and_the_law_wins():
+    """De Broglie's h/(m v) over two decades with 2% relative noise: under squared error the largest rows
+    set the constants and h/(m v + d) fits them better; coded with relative errors the law is shorter."""
+    rng = np.random.default_rng(5)
+    m, v = np.exp(rng.uniform(np.log(0.1), np.log(10), (2, 30)))
+    y = 6.6 / (m * v) * (1 + 0.02 * rng.normal(size=30))
+    XT = np.ascontiguousarray(np.stack([m, v]))
+    msym, vsym = sympy.symbols("m v", real=True)
+    programs = [from_sympy(1.0 / msym, ["m", "v"]), from_sympy(6.0 / (msym * vsym), ["m", "v"]),
+                from_sympy(6.0 / (msym * vsym + 0.01), ["m", "v"])]
+    fitted = [fit_constants(p, XT, y)[0] for p in programs]
+    losses = losses_of(fitted, XT, y, np.ones(30), SearchOptions())
+    best, lengths, models, chosen = select_by_description_length(fitted, [3, 5, 7], losses, XT, y, None, 4 + 2 + 1)
+    assert best == 1 and models[1] == "relative", (lengths, models)
+    assert abs(chosen[1].constants[0] / 6.6 - 1) < 0.02
+    # a constant sign is required: with a row of the other sign only the absolute code is tried
+    flipped = y.copy()
+    flipped[0] = -flipped[0]
+    assert set(select_by_description_length(fitted, [3, 5, 7], losses, XT, flipped, None, 7)[2]) == {"absolute"}
 
 
 def test_the_estimator_returns_the_law_and_shows_each_code_length():

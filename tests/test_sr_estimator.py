@@ -39,7 +39,8 @@ def test_recovers_a_rational_function_with_named_features():
     est = SymbolicRegressor(**FAST).fit(X, y, feature_names=["q", "r"])
     q, r = sympy.symbols("q r", real=True)
     assert_equivalent(est.sympy(), q / (1 + r ** 2))
-    assert list(est.pareto_front_.columns) == ["complexity", "loss", "score", "expression", "snapped", "origin", "units"]
+    assert list(est.pareto_front_.columns) == ["complexity", "loss", "score", "expression", "snapped", "origin", "units",
+                                               "description_length", "noise_model"]
     assert set(est.pareto_front_["origin"]) == {"search"}  # only cross-validation adds a pruned row
     assert "q" in est.latex()
 

@@ -23,7 +23,8 @@ from symdistill.components.sr.program import Program, constant
 from symdistill.components.sr.scaling import feature_scales, rescale_variables
 from symdistill.components.sr.search import HallOfFame, run_search
 from symdistill.components.sr.siblings import finishing
-from symdistill.components.sr.selection import description_lengths, scores, select
+from symdistill.components.sr.description import select_by_description_length
+from symdistill.components.sr.selection import scores, select
 from symdistill.components.sr.snap import snap_program
 from symdistill.components.sr.units import UnitSpec, describe, dimension_of, is_consistent
 
@@ -43,11 +44,13 @@ class SymbolicRegressor:
     parsimony : cost per unit of complexity, added to the normalized loss.
     loss : "l2", "l1" or "huber".
     batch_size : rows per mini-batch for large data (None: all rows).
-    model_selection : "best" (PySR's score rule), "accuracy", "validation" (needs X_val, y_val in fit), or
-        "cross_validation" (k-fold out-of-fold errors and the one-standard-error rule, ``crossval.py``; the
+    model_selection : "description_length" (default; see the end of this entry), "best" (PySR's score
+        rule), "accuracy", "validation" (needs X_val, y_val in fit), "cross_validation" (k-fold out-of-fold errors and the one-standard-error rule, ``crossval.py``; the
         chosen law is then pruned by the same evidence and, if that changed it, appended to ``pareto_front_``
         with ``origin`` "pruned from complexity N"), or "description_length" (the shortest two-part code of
-        the data, ``selection.py``; ``pareto_front_`` gains its column "description_length" in nats).
+        the data, ``description.py``; ``pareto_front_`` gains the columns "description_length" in nats and
+        "noise_model": "relative" where errors proportional to y code the data shorter, in which case the
+        returned law's constants are fitted for relative errors).
     timeout_seconds, max_evaluations, loss_threshold : early stops (a timeout makes runs timing-dependent).
     units_reject : with units, drop dimensionally inconsistent candidates (default; False penalizes them:
         on the Feynman dev list rejecting recovered 53% and penalizing 43%, docs/engine.md "Units").
@@ -62,7 +65,7 @@ class SymbolicRegressor:
 
     def __init__(self, *, binary_operators=("add", "sub", "mul", "div"), unary_operators=(), max_size=30,
                  n_islands=8, population_size=40, n_iterations=40, parsimony=0.001, loss="l2", batch_size=None,
-                 model_selection="best", timeout_seconds=None, max_evaluations=None, loss_threshold=None,
+                 model_selection="description_length", timeout_seconds=None, max_evaluations=None, loss_threshold=None,
                  units_reject=True, free_constants=True, options=None, random_state=0):
         self.binary_operators = binary_operators
         self.unary_operators = unary_operators
@@ -185,8 +188,15 @@ class SymbolicRegressor:
                 origins.append(f"pruned from complexity {complexities[self.best_index_]}")
                 self.best_index_ = len(self.programs_) - 1
         elif self.model_selection == "description_length":
-            lengths = self._description_lengths(complexities, losses, X, y, weights, options)
-            self.best_index_ = int(np.argmin(lengths))
+            XT64, y64 = np.ascontiguousarray(X.T, dtype=np.float64), y.astype(np.float64)
+            symbols = len(options.binary_operators) + len(options.unary_operators) + X.shape[1] + 1
+            self.best_index_, lengths, noise_models, refitted = select_by_description_length(
+                self.programs_, complexities, losses, XT64, y64, weights, symbols, loss_kind=options.loss_kind,
+                delta=options.huber_delta, iterations=options.optimizer_iterations)
+            if noise_models[self.best_index_] == "relative":  # the law's constants are those of its noise model
+                self.programs_[self.best_index_] = refitted[self.best_index_]
+                losses[self.best_index_] = losses_of([refitted[self.best_index_]], XT64, y64, np.ones_like(y64),
+                                                     options)[0]
         else:
             self.best_index_ = select(complexities, losses, self.model_selection, validation)
         self.program_ = self.programs_[self.best_index_]
@@ -202,22 +212,13 @@ class SymbolicRegressor:
             "units": [describe(spec.target) if spec is not None else ""] * len(self.programs_)})
         if self.model_selection == "description_length":
             self.pareto_front_["description_length"] = lengths
+            self.pareto_front_["noise_model"] = noise_models
         self.history_ = {"n_evaluations": result.n_evaluations, "n_rounds": result.n_rounds,
                          "seconds": result.seconds, "stopped_by": result.stopped_by}
         self.y_units_ = y_units
         self.dimensionless_ = reduced
         self.checkpoint_ = checkpoint_to_dict(result.checkpoint)
         return self
-
-    def _description_lengths(self, complexities, losses, X, y, weights, options) -> np.ndarray:
-        """``selection.description_lengths`` of the front, with this fit's symbol count and target scale."""
-        w = np.ones_like(y, dtype=float) if weights is None else np.asarray(weights, dtype=float)
-        magnitude = np.abs(y) if options.loss_kind == 1 else y.astype(float) ** 2
-        scale = float(np.sum(w * magnitude) / np.sum(w))
-        scale = scale if options.loss_kind == 1 else float(np.sqrt(scale))
-        symbols = len(options.binary_operators) + len(options.unary_operators) + X.shape[1] + 1
-        return description_lengths(complexities, losses, [p.constants.size for p in self.programs_], len(y),
-                                   symbols, scale, options.loss_kind)
 
     def _dimensionless_search(self, X, y, weights, names, spec, options, executor):
         """Search y / M over the dimensionless groups with ``dimensionless_share`` of the budgets; its front,
