@@ -140,7 +140,7 @@ def _levenberg_marquardt(codes, args, values, XT, y, weights, max_iterations, to
     slots = np.full(n, -1, dtype=np.int64)
     k = 0
     for i in range(n):
-        if codes[i] == 0:
+        if codes[i] == CONST:
             slots[i] = k
             k += 1
     if loss_kind == 0:

@@ -10,19 +10,20 @@ NaN/Inf anywhere invalidates a program:
 operands are checked only before the operators that could map them to finite values (div, pow, inv,
 exp, tanh), and the result at the end, since every other operator propagates them.
 X is laid out [n_features, n_rows] so a variable's block is contiguous. X may be float64 or float32;
-values, stack and results take its dtype. Custom operators (codes >= 32) are called through the
+values, stack and results take its dtype. Custom operators (codes >= CUSTOM_UNARY) are called through the
 function table ``kernels`` of ``custom.kernel_table()``; the public functions pass it for the caller.
 """
 import numpy as np
 from numba import njit, prange
 
 from symdistill.components.sr.custom import call_binary, call_unary, run_in_threads, table_for, uses_custom
+from symdistill.components.sr.operators import (ABS, ADD, CONST, COS, CUBE, CUSTOM_BINARY, CUSTOM_UNARY, DIV, EXP,
+                                                INV, LOG, MUL, NEG, POW, SIN, SQRT, SQUARE, SUB, TANH, VAR)
 from symdistill.components.sr.vectormath import exp_block, log_block, sin_cos_block
 
 BLOCK = 128
-# codes: 0 const, 1 var, 2 add, 3 sub, 4 mul, 5 div, 6 pow, 7 neg, 8 inv, 9 sqrt, 10 square, 11 cube,
-# 12 exp, 13 log, 14 sin, 15 cos, 16 tanh, 17 abs  (order of operators.BUILTINS);
-# 32..47 custom unary, 48..63 custom binary (operators.CUSTOM_UNARY, CUSTOM_BINARY)
+# Operator codes are the named constants of operators.py (binary builtins ADD..POW, then the unary ones;
+# custom unary from CUSTOM_UNARY, custom binary from CUSTOM_BINARY).
 
 
 @njit(cache=True, inline="always", error_model="numpy")
@@ -35,15 +36,15 @@ def _all_finite(row, n):
 
 @njit(cache=True, inline="always", error_model="numpy")
 def _apply_leaf(code, a, X, f, c, start, n, op):
-    """a[:n] = a[:n] <op> leaf, the leaf a constant c (code 0) or feature f's rows: no copy onto the stack."""
-    if code == 0:
-        if op == 2:
+    """a[:n] = a[:n] <op> leaf, the leaf a constant c (code CONST) or feature f's rows: no copy onto the stack."""
+    if code == CONST:
+        if op == ADD:
             for r in range(n):
                 a[r] = a[r] + c
-        elif op == 3:
+        elif op == SUB:
             for r in range(n):
                 a[r] = a[r] - c
-        elif op == 4:
+        elif op == MUL:
             for r in range(n):
                 a[r] = a[r] * c
         else:
@@ -51,13 +52,13 @@ def _apply_leaf(code, a, X, f, c, start, n, op):
                 a[r] = a[r] / c
         return
     x = X[f, start:start + n]
-    if op == 2:
+    if op == ADD:
         for r in range(n):
             a[r] = a[r] + x[r]
-    elif op == 3:
+    elif op == SUB:
         for r in range(n):
             a[r] = a[r] - x[r]
-    elif op == 4:
+    elif op == MUL:
         for r in range(n):
             a[r] = a[r] * x[r]
     else:
@@ -74,17 +75,17 @@ def _run_block(codes, args, values, begin, end, X, start, n, stack, work, kernel
     while i < end:
         code = codes[i]
         i += 1
-        if code <= 1:
+        if code <= VAR:
             following = codes[i] if i < end else -1
-            if 2 <= following <= 5:  # a leaf followed by add/sub/mul/div is that operator's right operand
+            if ADD <= following <= DIV:  # a leaf followed by add/sub/mul/div is that operator's right operand
                 a = stack[sp - 1]
                 # x / inf = 0 would hide a non-finite dividend (the data and constants are finite)
-                if following == 5 and not _all_finite(a, n):
+                if following == DIV and not _all_finite(a, n):
                     return False
                 _apply_leaf(code, a, X, args[i - 1], values[i - 1], start, n, following)
                 i += 1
                 continue
-            if code == 0:
+            if code == CONST:
                 c = values[i - 1]
                 for r in range(n):
                     stack[sp, r] = c
@@ -94,66 +95,66 @@ def _run_block(codes, args, values, begin, end, X, start, n, stack, work, kernel
                     stack[sp, r] = x[r]
             sp += 1
             continue
-        if code <= 6 or code >= 48:
+        if code <= POW or code >= CUSTOM_BINARY:
             a = stack[sp - 2]
             b = stack[sp - 1]
             sp -= 1
             # x / inf = 0 and nan ** 0 = 1 would hide a non-finite operand (a custom operator might too)
-            if code >= 5 and not (_all_finite(a, n) and _all_finite(b, n)):
+            if code >= DIV and not (_all_finite(a, n) and _all_finite(b, n)):
                 return False
-            if code == 2:
+            if code == ADD:
                 for r in range(n):
                     a[r] = a[r] + b[r]
-            elif code == 3:
+            elif code == SUB:
                 for r in range(n):
                     a[r] = a[r] - b[r]
-            elif code == 4:
+            elif code == MUL:
                 for r in range(n):
                     a[r] = a[r] * b[r]
-            elif code == 5:
+            elif code == DIV:
                 for r in range(n):
                     a[r] = a[r] / b[r]
-            elif code == 6:
+            elif code == POW:
                 for r in range(n):
                     a[r] = a[r] ** b[r]
             else:
                 for r in range(n):
-                    a[r] = call_binary(kernels, 2, code - 48, np.float64(a[r]), np.float64(b[r]))
+                    a[r] = call_binary(kernels, 2, code - CUSTOM_BINARY, np.float64(a[r]), np.float64(b[r]))
             continue
         a = stack[sp - 1]
         # inv(inf) = 0, exp(-inf) = 0 and tanh(inf) = 1 would hide a non-finite operand
-        if (code == 8 or code == 12 or code == 16 or code >= 32) and not _all_finite(a, n):
+        if (code == INV or code == EXP or code == TANH or code >= CUSTOM_UNARY) and not _all_finite(a, n):
             return False
-        if code == 7:
+        if code == NEG:
             for r in range(n):
                 a[r] = -a[r]
-        elif code == 8:
+        elif code == INV:
             for r in range(n):
                 a[r] = 1.0 / a[r]
-        elif code == 9:
+        elif code == SQRT:
             for r in range(n):
                 a[r] = np.sqrt(a[r])
-        elif code == 10:
+        elif code == SQUARE:
             for r in range(n):
                 a[r] = a[r] * a[r]
-        elif code == 11:
+        elif code == CUBE:
             for r in range(n):
                 a[r] = a[r] * a[r] * a[r]
-        elif code == 12:
+        elif code == EXP:
             exp_block(a, n, work)
-        elif code == 13:
+        elif code == LOG:
             log_block(a, n, work)
-        elif code == 14 or code == 15:
-            sin_cos_block(a, n, work, code == 15)
-        elif code == 16:
+        elif code == SIN or code == COS:
+            sin_cos_block(a, n, work, code == COS)
+        elif code == TANH:
             for r in range(n):
                 a[r] = np.tanh(a[r])
-        elif code == 17:
+        elif code == ABS:
             for r in range(n):
                 a[r] = np.abs(a[r])
         else:
             for r in range(n):
-                a[r] = call_unary(kernels, 0, code - 32, np.float64(a[r]))
+                a[r] = call_unary(kernels, 0, code - CUSTOM_UNARY, np.float64(a[r]))
     # Every other operator propagates NaN/Inf, so checking the result catches the rest.
     return _all_finite(stack[0], n)
 
@@ -297,44 +298,44 @@ def jacobian_kernel(codes, args, values, const_slot, n_consts, X, kernels):
     sp = 0
     for i in range(n_nodes):
         code = codes[i]
-        if code <= 1:
+        if code <= VAR:
             der[sp] = 0.0
-            if code == 0:
+            if code == CONST:
                 val[sp] = values[i]
                 der[sp, const_slot[i]] = 1.0
             else:
                 val[sp] = X[args[i]]
             sp += 1
             continue
-        if code <= 6 or code >= 48:
+        if code <= POW or code >= CUSTOM_BINARY:
             a, b, da, db = val[sp - 2], val[sp - 1], der[sp - 2], der[sp - 1]
             sp -= 1
-            if code == 2:
+            if code == ADD:
                 for r in range(n_rows):
                     a[r] += b[r]
                 for k in range(K):
                     for r in range(n_rows):
                         da[k, r] += db[k, r]
-            elif code == 3:
+            elif code == SUB:
                 for r in range(n_rows):
                     a[r] -= b[r]
                 for k in range(K):
                     for r in range(n_rows):
                         da[k, r] -= db[k, r]
-            elif code == 4:
+            elif code == MUL:
                 for k in range(K):
                     for r in range(n_rows):
                         da[k, r] = da[k, r] * b[r] + a[r] * db[k, r]
                 for r in range(n_rows):
                     a[r] *= b[r]
-            elif code == 5:
+            elif code == DIV:
                 for r in range(n_rows):
                     a[r] /= b[r]
                 for k in range(K):
                     for r in range(n_rows):
                         da[k, r] = (da[k, r] - a[r] * db[k, r]) / b[r]
-            elif code >= 48:
-                j = code - 48
+            elif code >= CUSTOM_BINARY:
+                j = code - CUSTOM_BINARY
                 for r in range(n_rows):
                     ga, gb = call_binary(kernels, 3, j, a[r], b[r]), call_binary(kernels, 4, j, a[r], b[r])
                     for k in range(K):
@@ -356,51 +357,51 @@ def jacobian_kernel(codes, args, values, const_slot, n_consts, X, kernels):
             continue
         a, da = val[sp - 1], der[sp - 1]
         g = np.empty(n_rows)
-        if code == 7:
+        if code == NEG:
             for r in range(n_rows):
                 a[r], g[r] = -a[r], -1.0
-        elif code == 8:
+        elif code == INV:
             for r in range(n_rows):
                 v = 1.0 / a[r]
                 a[r], g[r] = v, -v * v
-        elif code == 9:
+        elif code == SQRT:
             for r in range(n_rows):
                 v = np.sqrt(a[r])
                 a[r], g[r] = v, 0.5 / v
-        elif code == 10:
+        elif code == SQUARE:
             for r in range(n_rows):
                 a[r], g[r] = a[r] * a[r], 2.0 * a[r]
-        elif code == 11:
+        elif code == CUBE:
             for r in range(n_rows):
                 a[r], g[r] = a[r] * a[r] * a[r], 3.0 * a[r] * a[r]
-        elif code == 12:
+        elif code == EXP:
             if not _all_finite(a, n_rows):  # exp_block needs finite arguments; exp(-inf) = 0 would hide one
                 return val[0], der[0], False
             exp_block(a, n_rows, work)
             g[:] = a
-        elif code == 13:
+        elif code == LOG:
             for r in range(n_rows):
                 g[r] = 1.0 / a[r]
             log_block(a, n_rows, work)
-        elif code == 14 or code == 15:
+        elif code == SIN or code == COS:
             g[:] = a
-            sin_cos_block(a, n_rows, work, code == 15)  # the value
-            sin_cos_block(g, n_rows, work, code == 14)  # the derivative: cos for sin, -sin for cos
-            if code == 15:
+            sin_cos_block(a, n_rows, work, code == COS)  # the value
+            sin_cos_block(g, n_rows, work, code == SIN)  # the derivative: cos for sin, -sin for cos
+            if code == COS:
                 for r in range(n_rows):
                     g[r] = -g[r]
-        elif code == 16:
+        elif code == TANH:
             for r in range(n_rows):
                 v = np.tanh(a[r])
                 a[r], g[r] = v, 1.0 - v * v
-        elif code == 17:
+        elif code == ABS:
             for r in range(n_rows):
                 x = a[r]
                 a[r], g[r] = abs(x), (1.0 if x > 0 else (-1.0 if x < 0 else 0.0))
         else:
             for r in range(n_rows):
                 x = a[r]
-                a[r], g[r] = call_unary(kernels, 0, code - 32, x), call_unary(kernels, 1, code - 32, x)
+                a[r], g[r] = call_unary(kernels, 0, code - CUSTOM_UNARY, x), call_unary(kernels, 1, code - CUSTOM_UNARY, x)
         for k in range(K):
             for r in range(n_rows):
                 da[k, r] *= g[r]

@@ -58,6 +58,11 @@ BUILTINS = (
 N_BINARY = sum(op.arity == 2 for op in BUILTINS)
 CODE_OF = {op.name: CONST + 2 + i for i, op in enumerate(BUILTINS)}
 OPERATOR_OF_CODE = {code: op for op, code in zip(BUILTINS, CODE_OF.values())}
+# Named codes for the numba kernels (module globals are compile-time constants there, so naming costs nothing).
+(ADD, SUB, MUL, DIV, POW, NEG, INV, SQRT, SQUARE, CUBE, EXP, LOG, SIN, COS, TANH,
+ ABS) = (CODE_OF[name] for name in ("add", "sub", "mul", "div", "pow", "neg", "inv", "sqrt", "square", "cube",
+                                    "exp", "log", "sin", "cos", "tanh", "abs"))
+assert POW == CONST + 1 + N_BINARY, "binary builtins come first, so a code <= POW is binary"
 FIRST_UNARY = 2 + N_BINARY
 
 
