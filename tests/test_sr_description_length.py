@@ -4,52 +4,75 @@ import sympy
 
 from symdistill.components.sr import SymbolicRegressor
 from symdistill.components.sr.constants import fit_constants
+from symdistill.components.sr.description import (constant_cost, description_lengths,
+                                                   select_by_description_length)
 from symdistill.components.sr.export import from_sympy
 from symdistill.components.sr.island import losses_of
 from symdistill.components.sr.options import SearchOptions
-from symdistill.components.sr.description import description_lengths, select_by_description_length
 
 x = sympy.Symbol("x", real=True)
 
 
-def front_losses(noise, rows=30, seed=0):
-    """Losses of a bias (c x), the law (c x^2) and the law plus terms fitted to this table's noise."""
+def front(noise, rows=30, seed=0):
+    """A bias (c x), the law (c x^2) and the law plus a polynomial fitted to this table's noise, their
+    constants fitted; returns (programs, losses, XT, y)."""
     rng = np.random.default_rng(seed)
     X = rng.uniform(1, 3, size=(rows, 1))
     y = 2.5 * X[:, 0] ** 2 * (1 + noise * rng.normal(size=rows))
     XT = np.ascontiguousarray(X.T)
-    bias = from_sympy(7.0 * x, ["x"])
-    law = from_sympy(2.5 * x ** 2, ["x"])
-    # the longer candidate: the law plus a polynomial fitted to the residual (fits noise, by construction)
     coefficients = np.polyfit(X[:, 0], y - 2.5 * X[:, 0] ** 2, 4)
-    overfit = from_sympy(2.5 * x ** 2 + sum(float(c) * x ** k for k, c in enumerate(coefficients[::-1])), ["x"])
-    programs = [bias, law, overfit]
-    losses = losses_of(programs, XT, y, np.ones(rows), SearchOptions())
-    return programs, losses, y
+    overfit = 2.5 * x ** 2 + sum(float(c) * x ** k for k, c in enumerate(coefficients[::-1]))
+    programs = [fit_constants(from_sympy(expr, ["x"]), XT, y)[0] for expr in (7.0 * x, 2.5 * x ** 2, overfit)]
+    return programs, losses_of(programs, XT, y, np.ones(rows), SearchOptions()), XT, y
 
 
 def test_the_law_has_the_shortest_code_at_any_noise_level():
     for noise in (1e-4, 0.01, 0.1):
-        programs, losses, y = front_losses(noise)
+        programs, losses, XT, y = front(noise)
         assert losses[2] < losses[1] < losses[0]  # the longer fit is the most accurate on its own table
-        lengths = description_lengths([3, 5, 24], losses, [p.constants.size for p in programs], len(y), 4 + 1 + 1,
-                                      float(np.sqrt(np.mean(y ** 2))))
-        assert int(np.argmin(lengths)) == 1, (noise, lengths)
+        best, lengths, models, _ = select_by_description_length(programs, [3, 5, 24], losses, XT, y, np.ones_like(y),
+                                                                6)
+        assert best == 1 and set(models) == {"absolute"}, (noise, lengths)  # weights given: absolute errors
+
+
+def test_interpolating_a_tiny_table_pays_for_the_digits_of_its_constants():
+    """Six rows, six constants: a quintic goes through every point (the loss is at the exactness floor),
+    but each of its constants must then be written to ~10 digits, far more than c x^4 needs at 3% noise."""
+    rng = np.random.default_rng(7)
+    X = rng.uniform(300, 3000, size=(6, 1)) / 1000
+    y = 5.7 * X[:, 0] ** 4 * (1 + 0.03 * rng.normal(size=6))
+    XT = np.ascontiguousarray(X.T)
+    quintic = sum(float(c) * x ** k for k, c in enumerate(np.polyfit(X[:, 0], y, 5)[::-1]))
+    programs = [fit_constants(from_sympy(expr, ["x"]), XT, y)[0] for expr in (5.0 * x ** 4, quintic)]
+    losses = losses_of(programs, XT, y, np.ones(6), SearchOptions())
+    assert losses[1] < 1e-12 * losses[0]
+    best, lengths, _, _ = select_by_description_length(programs, [5, 26], losses, XT, y, np.ones(6), 6)
+    assert best == 0, lengths
 
 
 def test_exact_fits_are_equal_so_the_simpler_wins():
-    lengths = description_lengths([5, 9], [1e-28, 1e-31], [1, 3], 1000, 12, 1.0)
+    lengths = description_lengths([5, 9], [1e-28, 1e-31], [0.0, 0.0], 1000, 12, 1.0)
     assert lengths[0] < lengths[1]
     # ... but an approximation that is not exact does not beat an exact law
-    lengths = description_lengths([5, 9], [1e-12, 1e-28], [1, 3], 1000, 12, 1.0)
+    lengths = description_lengths([5, 9], [1e-12, 1e-28], [0.0, 0.0], 1000, 12, 1.0)
     assert lengths[1] < lengths[0]
 
 
+def test_a_constant_costs_the_digits_the_data_resolves():
+    """A noise 100 times smaller (variance 1e4 times) resolves 100 times more of c: ln(100) nats more; a
+    constant the data cannot tell from 0 costs nothing."""
+    XT = np.ascontiguousarray(np.linspace(1, 2, 50)[None, :])
+    program = from_sympy(2.5 * x, ["x"])
+    coarse, fine = constant_cost(program, XT, np.ones(50), 1e-2), constant_cost(program, XT, np.ones(50), 1e-6)
+    assert coarse > 0 and np.isclose(fine - coarse, np.log(100))
+    assert constant_cost(from_sympy(1e-9 * x, ["x"]), XT, np.ones(50), 1.0) == 0.0
+
+
 def test_an_infinite_loss_is_never_chosen_and_l1_counts_residuals_per_row():
-    lengths = description_lengths([1, 3], [np.inf, 2.0], [0, 1], 10, 6, 1.0)
+    lengths = description_lengths([1, 3], [np.inf, 2.0], [0.0, 1.0], 10, 6, 1.0)
     assert np.isinf(lengths[0]) and np.isfinite(lengths[1])
-    l2 = description_lengths([3], [0.04], [1], 10, 6, 1.0, loss_kind=0)
-    l1 = description_lengths([3], [0.2], [1], 10, 6, 1.0, loss_kind=1)
+    l2 = description_lengths([3], [0.04], [1.0], 10, 6, 1.0, loss_kind=0)
+    l1 = description_lengths([3], [0.2], [1.0], 10, 6, 1.0, loss_kind=1)
     assert np.isclose(l2[0] - 0.5 * 10 * np.log(0.04), l1[0] - 10 * np.log(0.2))
 
 
