@@ -145,7 +145,10 @@ def search_function(function: FunctionData, *, seed: int, executor=None, progres
 
     With ``siblings`` (see ``sibling_exchanges``), every function in it must be searched concurrently.
     """
-    estimator = SymbolicRegressor(random_state=seed, **options)
+    # Compose chooses each function's expression on held-out frames, so the search's own pick is only the
+    # summary's and the plot's marker: PySR's score rule, which leaves every front member as searched (the
+    # engine's default, description length, may re-fit one member's constants for relative errors).
+    estimator = SymbolicRegressor(random_state=seed, **{"model_selection": "best", **options})
     estimator.fit(function.X, function.y, sample_weight=function.weights, feature_names=list(function.feature_names),
                   executor=executor,
                   progress=progress, siblings=siblings, sibling_name=function.name)

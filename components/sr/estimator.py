@@ -15,6 +15,7 @@ from symdistill.components.sr.constants import fit_constants
 from symdistill.components.sr.constraints import Constraints
 from symdistill.components.sr.crossval import (out_of_fold_errors, prune_by_cross_validation,
                                                simplest_within_one_standard_error)
+from symdistill.components.sr.description import select_by_description_length
 from symdistill.components.sr.dimensionless import find_reduction, lift
 from symdistill.components.sr.export import default_names, from_sympy, to_latex, to_numpy, to_sympy
 from symdistill.components.sr.island import make_data, losses_of
@@ -23,7 +24,6 @@ from symdistill.components.sr.program import Program, constant
 from symdistill.components.sr.scaling import feature_scales, rescale_variables
 from symdistill.components.sr.search import HallOfFame, run_search
 from symdistill.components.sr.siblings import finishing
-from symdistill.components.sr.description import select_by_description_length
 from symdistill.components.sr.selection import scores, select
 from symdistill.components.sr.snap import snap_program
 from symdistill.components.sr.units import UnitSpec, describe, dimension_of, is_consistent
@@ -44,13 +44,13 @@ class SymbolicRegressor:
     parsimony : cost per unit of complexity, added to the normalized loss.
     loss : "l2", "l1" or "huber".
     batch_size : rows per mini-batch for large data (None: all rows).
-    model_selection : "description_length" (default; see the end of this entry), "best" (PySR's score
-        rule), "accuracy", "validation" (needs X_val, y_val in fit), "cross_validation" (k-fold out-of-fold errors and the one-standard-error rule, ``crossval.py``; the
-        chosen law is then pruned by the same evidence and, if that changed it, appended to ``pareto_front_``
-        with ``origin`` "pruned from complexity N"), or "description_length" (the shortest two-part code of
-        the data, ``description.py``; ``pareto_front_`` gains the columns "description_length" in nats and
-        "noise_model": "relative" where errors proportional to y code the data shorter, in which case the
-        returned law's constants are fitted for relative errors).
+    model_selection : "description_length" (the default: the shortest two-part code of the data,
+        ``description.py``; ``pareto_front_`` gains the columns "description_length" in nats and
+        "noise_model", "relative" where errors proportional to y code the data shorter, in which case the
+        returned law's constants are fitted for relative errors), "best" (PySR's score rule), "accuracy",
+        "validation" (needs X_val, y_val in fit), or "cross_validation" (k-fold out-of-fold errors and the
+        one-standard-error rule, ``crossval.py``; the chosen law is then pruned by the same evidence and, if
+        that changed it, appended to ``pareto_front_`` with ``origin`` "pruned from complexity N").
     timeout_seconds, max_evaluations, loss_threshold : early stops (a timeout makes runs timing-dependent).
     units_reject : with units, drop dimensionally inconsistent candidates (default; False penalizes them:
         on the Feynman dev list rejecting recovered 53% and penalizing 43%, docs/engine.md "Units").
@@ -65,8 +65,8 @@ class SymbolicRegressor:
 
     def __init__(self, *, binary_operators=("add", "sub", "mul", "div"), unary_operators=(), max_size=30,
                  n_islands=8, population_size=40, n_iterations=40, parsimony=0.001, loss="l2", batch_size=None,
-                 model_selection="description_length", timeout_seconds=None, max_evaluations=None, loss_threshold=None,
-                 units_reject=True, free_constants=True, options=None, random_state=0):
+                 model_selection="description_length", timeout_seconds=None, max_evaluations=None,
+                 loss_threshold=None, units_reject=True, free_constants=True, options=None, random_state=0):
         self.binary_operators = binary_operators
         self.unary_operators = unary_operators
         self.max_size = max_size

@@ -401,7 +401,8 @@ def jacobian_kernel(codes, args, values, const_slot, n_consts, X, kernels):
         else:
             for r in range(n_rows):
                 x = a[r]
-                a[r], g[r] = call_unary(kernels, 0, code - CUSTOM_UNARY, x), call_unary(kernels, 1, code - CUSTOM_UNARY, x)
+                j = code - CUSTOM_UNARY
+                a[r], g[r] = call_unary(kernels, 0, j, x), call_unary(kernels, 1, j, x)
         for k in range(K):
             for r in range(n_rows):
                 da[k, r] *= g[r]
