@@ -190,6 +190,8 @@ ABLATIONS = {"unscaled": {"scale_features": False}, "uniform-children": {"child_
              **{f"dimensionless-{share:g}": {"dimensionless_share": share} for share in (0, 0.25, 0.75)},
              "cycles-380": {"cycles_per_iteration": 380}, "tournament-0.982": {"tournament_p": 0.982},
              "parsimony-scaling-1040": {"adaptive_parsimony_scaling": 1040.0}}
+
+
 def _with_selection(rule):
     """symdistill returning the model chosen by another ``model_selection`` rule."""
     def fit(*args, **kwargs):

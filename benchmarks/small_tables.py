@@ -11,7 +11,7 @@ truth's RMS at 200 points of the table's ranges, without any constant going to 0
 table also gives the largest relative constant error of those that match.
 
     pip install pyoperon==0.6.2            # benchmark only
-    .venv/bin/python benchmarks/small_tables.py --budget 20 --tools symdistill-mdl,symdistill-mdl-absolute,symdistill-best,symdistill-cv,operon
+    .venv/bin/python benchmarks/small_tables.py --budget 20    # every tool of DEFAULT_TOOLS, same run
     .venv/bin/python benchmarks/small_tables.py --table
 Rows are appended to benchmarks/results/small_tables.jsonl; a rerun skips what is there.
 """
@@ -139,6 +139,10 @@ TOOLS = {"symdistill-best": (fit_symdistill, "best"), "symdistill-cv": (fit_symd
          "symdistill-cv-unscaled": (fit_symdistill_unscaled, "cross_validation"), "operon": (fit_operon, None)}
 
 
+# description length (the default rule), its absolute-errors ablation, the other rules, the peer
+DEFAULT_TOOLS = "symdistill-mdl,symdistill-mdl-absolute,symdistill-best,symdistill-cv,operon"
+
+
 def run_one(tool: str, name: str, budget: float, seed: int) -> dict:
     X, y, truth, symbols, rows, noise = table(name, seed)
     fit, selection = TOOLS[tool]
@@ -185,7 +189,7 @@ def summarize(results: list[dict]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--budget", type=float, default=20.0, help="seconds per table and tool, one core")
-    parser.add_argument("--tools", default="symdistill-mdl,symdistill-mdl-absolute,symdistill-best,symdistill-cv,operon")
+    parser.add_argument("--tools", default=DEFAULT_TOOLS)
     parser.add_argument("--laws", default=",".join(LAWS))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=2)
