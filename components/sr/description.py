@@ -22,9 +22,9 @@ offered (``RELATIVE_NOISE_LIMIT``).
 import numpy as np
 
 from symdistill.components.sr.constants import fit_constants
-from symdistill.components.sr.evaluate import evaluate_population_serial, evaluate_with_jacobian
+from symdistill.components.sr.evaluate import evaluate_with_jacobian
 from symdistill.components.sr.operators import CONST
-from symdistill.components.sr.program import Program, pack
+from symdistill.components.sr.program import Program
 
 # Below this error relative to the target's scale two fits are equally exact (float64 round-off in
 # the evaluation and the constants' fit reach ~1e-13), so exactness never buys complexity.
@@ -92,17 +92,16 @@ def select_by_description_length(programs: list[Program], complexities, losses, 
     models, chosen = ["absolute"] * len(programs), list(programs)
     if weights is None and loss_kind == 0 and (np.all(y > 0) or np.all(y < 0)):
         relative_weights = 1.0 / y.astype(float) ** 2
+        log_row_scales = float(np.sum(np.log(np.abs(y))))  # the rows' noise widths are proportional to |y|
         for i, program in enumerate(programs):
-            refit, _ = fit_constants(program, XT, y, relative_weights, iterations, 0, delta)
-            values, ok = evaluate_population_serial(*pack([refit]), XT)
-            if not ok[0]:
-                continue
-            relative_loss = float(exact_floor(np.mean(((values[0] - y) / y) ** 2), 1.0))
-            if relative_loss > RELATIVE_NOISE_LIMIT ** 2:
+            refit, weighted_loss = fit_constants(program, XT, y, relative_weights, iterations, 0, delta)
+            # fit_constants returns Σ w r² / Σ w; the mean squared relative error is Σ w r² / n
+            relative_loss = float(exact_floor(weighted_loss * relative_weights.sum() / y.size, 1.0))
+            if not relative_loss <= RELATIVE_NOISE_LIMIT ** 2:  # also a fit that is not finite
                 continue
             cost = constant_cost(refit, XT, relative_weights, relative_loss)
             length = description_lengths([complexities[i]], [relative_loss], [cost], y.size, n_symbols, 1.0, 0,
-                                         float(np.sum(np.log(np.abs(y)))))[0]
+                                         log_row_scales)[0]
             if length < lengths[i]:
                 lengths[i], models[i], chosen[i] = length, "relative", refit
     return int(np.argmin(lengths)), lengths, models, chosen
